@@ -1,0 +1,426 @@
+"""The SQLite store: catalog, snapshots, the event log, subscriptions and poll health.
+
+A ``Store`` wraps one connection and must stay on the thread that opened it; open one
+per unit of work (cheap). Every write that belongs together runs in one ``atomic()``, so
+an interrupted poll leaves either the whole snapshot with its events or neither.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from state.errors import NotFoundError, StoreError, StoreLockedError
+from state.model import (
+    EVENT_FIELDS,
+    EVENT_GROUPS,
+    BomLine,
+    Comment,
+    Event,
+    Person,
+    ProjectInfo,
+    Revision,
+    Snapshot,
+    Thread,
+)
+from state.schema import migrations
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as logged: its id orders the log, ``detected_at`` is the poll that saw it."""
+
+    id: int
+    detected_at: str
+    event: Event
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: int
+    project_id: str
+    project: str
+    channel: str
+    groups: tuple[str, ...]
+    created_at: str
+    paused_reason: str | None = None
+    paused_at: str | None = None
+
+
+@dataclass(frozen=True)
+class PollStatus:
+    started_at: str
+    finished_at: str
+    projects: int
+    events: int
+    failures: Mapping[str, str]
+
+
+@contextmanager
+def _translated(path: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            raise StoreLockedError(
+                f"database {path} is locked by another process; try again when it finishes"
+            ) from None
+        raise StoreError(f"database {path}: {text}") from None
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"database {path} is unreadable: {exc}") from None
+
+
+def _person_json(person: Person | None) -> str | None:
+    return json.dumps(asdict(person), sort_keys=True) if person is not None else None
+
+
+def _person(text: str | None) -> Person | None:
+    return Person(**json.loads(text)) if text else None
+
+
+class Store:
+    """design-review-bot's state in one SQLite file."""
+
+    def __init__(self, db: Database, *, path: str = ":memory:") -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path, *, timeout: float = 10.0) -> Store:
+        """Open (creating if needed) and migrate the database at ``path``."""
+        name = str(path)
+        if name != ":memory:" and not Path(name).parent.exists():
+            raise StoreError(f"database {name}: folder {Path(name).parent} does not exist")
+        with _translated(name):
+            conn = sqlite3.connect(name, timeout=timeout)
+            store = cls(Database(conn), path=name)
+            try:
+                migrations.apply(store.db)
+                store.db.execute("PRAGMA foreign_keys = ON")
+            except BaseException:
+                conn.close()
+                raise
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        with _translated(self.path), self.db.atomic():
+            yield
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with _translated(self.path):
+            return list(self.db.query(sql, params))
+
+    # -- catalog ---------------------------------------------------------------------------
+
+    def sync_catalog(self, workspace_url: str, listing: Sequence[ProjectInfo]) -> None:
+        """Record a complete listing of one workspace; rows write only when they changed."""
+        known = {r["id"]: r for r in self._rows(
+            "select * from catalog where workspace_url = ?", [workspace_url])}
+        rows = [_catalog_row(p) for p in listing]
+        changed = [r for r in rows if known.get(r["id"]) != r]
+        seen = {r["id"] for r in rows}
+        gone = [i for i, r in known.items() if i not in seen and not r["gone"]]
+        if not changed and not gone:
+            return
+        with self._atomic():
+            if changed:
+                self.db.table("catalog").upsert_all(changed, pk="id")
+            for project_id in gone:
+                self.db.table("catalog").update(project_id, {"gone": 1})
+
+    def catalog(self) -> list[ProjectInfo]:
+        rows = self._rows("select * from catalog where gone = 0 order by name collate nocase")
+        return [_catalog_info(r) for r in rows]
+
+    def find_project(self, name: str) -> ProjectInfo:
+        """A project by name: exact (ignoring case), else a unique prefix."""
+        projects = self.catalog()
+        wanted = name.strip().casefold()
+        exact = [p for p in projects if p.name.casefold() == wanted]
+        if len(exact) == 1:
+            return exact[0]
+        prefixed = exact or [p for p in projects if p.name.casefold().startswith(wanted)]
+        if len(prefixed) == 1:
+            return prefixed[0]
+        if prefixed:
+            raise NotFoundError(
+                f"project name {name!r} is ambiguous.",
+                suggestions=[p.name for p in prefixed[:5]],
+            )
+        names = [p.name for p in projects]
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
+        close += [n for n in names if wanted in n.casefold() and n not in close][: 3 - len(close)]
+        raise NotFoundError(f"no project named {name!r}.", suggestions=close)
+
+    # -- snapshots -------------------------------------------------------------------------
+
+    def snapshot_ids(self) -> set[str]:
+        return {r["id"] for r in self._rows("select id from projects")}
+
+    def load_snapshot(self, project_id: str, *, with_bom: bool = True) -> Snapshot | None:
+        """The stored snapshot of a project, or None before its baseline."""
+        head = self._rows("select * from projects where id = ?", [project_id])
+        if not head:
+            return None
+        row = head[0]
+        comments: dict[str, list[Comment]] = {}
+        for c in self._rows(
+            "select * from comments where project = ? order by thread_id, position", [project_id]
+        ):
+            comments.setdefault(c["thread_id"], []).append(Comment(
+                comment_id=c["comment_id"], text=c["text"], author=_person(c["author"]),
+                created_at=c["created_at"], modified_at=c["modified_at"]))
+        threads = {
+            t["thread_id"]: Thread(
+                thread_id=t["thread_id"], number=t["number"], status=t["status"],
+                created_at=t["created_at"], modified_at=t["modified_at"],
+                created_by=_person(t["created_by"]), modified_by=_person(t["modified_by"]),
+                assigned_to=_person(t["assigned_to"]), document_id=t["document_id"],
+                document_name=t["document_name"],
+                comments=tuple(comments.get(t["thread_id"], ())),
+            )
+            for t in self._rows("select * from threads where project = ?", [project_id])
+        }
+        bom = self.load_bom(project_id) if with_bom else None
+        return Snapshot(project=_snapshot_info(row), threads=threads, bom=bom,
+                        documents=json.loads(row["documents"] or "{}"))
+
+    def load_bom(self, project_id: str) -> dict[tuple[str, str], BomLine]:
+        rows = self._rows("select * from bom_lines where project = ?", [project_id])
+        return {
+            (r["variant"], r["designator"]): BomLine(
+                variant=r["variant"], designator=r["designator"],
+                component_id=r["component_id"], name=r["name"], comment=r["comment"],
+                description=r["description"], manufacturer=r["manufacturer"], mpn=r["mpn"],
+                fitted=bool(r["fitted"]))
+            for r in rows
+        }
+
+    def save_snapshot(self, old: Snapshot | None, new: Snapshot, events: Sequence[Event], *,
+                      detected_at: str) -> list[int]:
+        """Write what changed between ``old`` and ``new`` plus ``events``, all or nothing."""
+        if old is not None and new.bom is not None and old.bom is None:
+            raise ValueError("a snapshot with a BOM must be saved against an old one with its BOM")
+        with self._atomic():
+            pid = new.project.id
+            head = _snapshot_row(new, baseline_at=detected_at)
+            if old is None:
+                self.db.table("projects").insert(head, pk="id", replace=True)
+            elif old.project != new.project or dict(old.documents) != dict(new.documents):
+                del head["baseline_at"]
+                self.db.table("projects").update(pid, head)
+            self._save_threads(pid, old.threads if old else {}, new.threads)
+            if new.bom is not None:
+                self._save_bom(pid, old.bom if old and old.bom is not None else {}, new.bom)
+            ids: list[int] = []
+            for event in events:
+                row = {"detected_at": detected_at, **event.to_dict()}
+                if row["fitted"] is not None:
+                    row["fitted"] = int(row["fitted"])
+                ids.append(int(self.db.table("events").insert(row).last_pk or 0))
+            return ids
+
+    def _save_threads(self, pid: str, old: Mapping[str, Thread], new: Mapping[str, Thread]) -> None:
+        threads = self.db.table("threads")
+        comments = self.db.table("comments")
+        for thread_id in old.keys() - new.keys():
+            comments.delete_where("thread_id = ?", [thread_id])
+            threads.delete(thread_id)
+        for thread_id, thread in new.items():
+            before = old.get(thread_id)
+            if before == thread:
+                continue
+            row = {k: v for k, v in asdict(thread).items() if k != "comments"}
+            row.update(project=pid, created_by=_person_json(thread.created_by),
+                       modified_by=_person_json(thread.modified_by),
+                       assigned_to=_person_json(thread.assigned_to))
+            row["number"] = thread.number
+            threads.upsert(row, pk="thread_id")
+            old_comments = {c.comment_id: (i, c) for i, c in
+                            enumerate(before.comments if before else ())}
+            keep = {c.comment_id for c in thread.comments}
+            for comment_id in old_comments.keys() - keep:
+                comments.delete(comment_id)
+            for position, comment in enumerate(thread.comments):
+                if old_comments.get(comment.comment_id) == (position, comment):
+                    continue
+                comments.upsert({
+                    "comment_id": comment.comment_id, "thread_id": thread_id, "project": pid,
+                    "position": position, "text": comment.text,
+                    "author": _person_json(comment.author), "created_at": comment.created_at,
+                    "modified_at": comment.modified_at,
+                }, pk="comment_id")
+
+    def _save_bom(self, pid: str, old: Mapping[tuple[str, str], BomLine],
+                  new: Mapping[tuple[str, str], BomLine]) -> None:
+        table = self.db.table("bom_lines")
+        for variant, designator in old.keys() - new.keys():
+            table.delete((pid, variant, designator))
+        changed = [
+            {**asdict(line), "project": pid, "fitted": int(line.fitted)}
+            for key, line in new.items() if old.get(key) != line
+        ]
+        if changed:
+            table.upsert_all(changed, pk=("project", "variant", "designator"), batch_size=500)
+
+    def drop_snapshot(self, project_id: str) -> None:
+        """Forget a project's snapshot, so a later subscription starts from a fresh baseline."""
+        with self._atomic():
+            for table in ("comments", "threads", "bom_lines"):
+                self.db.table(table).delete_where("project = ?", [project_id])
+            self.db.table("projects").delete_where("id = ?", [project_id])
+
+    # -- events ----------------------------------------------------------------------------
+
+    def events(self, *, since: str | None = None, project_id: str | None = None,
+               after_id: int | None = None, limit: int | None = None) -> list[StoredEvent]:
+        """Logged events in the order they were found, optionally filtered."""
+        where, params = ["1 = 1"], []
+        if since is not None:
+            where.append("at >= ?")
+            params.append(since)
+        if project_id is not None:
+            where.append("project_id = ?")
+            params.append(project_id)
+        if after_id is not None:
+            where.append("id > ?")
+            params.append(str(after_id))
+        sql = f"select * from events where {' and '.join(where)} order by id"
+        if limit is not None:
+            sql += f" limit {int(limit)}"
+        return [_stored_event(r) for r in self._rows(sql, params)]
+
+    # -- subscriptions ---------------------------------------------------------------------
+
+    def subscribe(self, project: ProjectInfo, channel: str, groups: Iterable[str], *,
+                  at: str) -> Subscription:
+        """Subscribe ``channel`` to ``project`` (again: replaces the groups, clears a pause)."""
+        chosen = tuple(g for g in EVENT_GROUPS if g in set(groups))
+        if not chosen:
+            raise ValueError("at least one event group is needed")
+        with self._atomic():
+            existing = self._rows(
+                "select id from subscriptions where project_id = ? and channel = ?",
+                [project.id, channel])
+            row = {"project_id": project.id, "project": project.name, "channel": channel,
+                   "groups": ",".join(chosen), "paused_reason": None, "paused_at": None}
+            if existing:
+                self.db.table("subscriptions").update(existing[0]["id"], row)
+            else:
+                self.db.table("subscriptions").insert({**row, "created_at": at})
+        return next(s for s in self.subscriptions(channel=channel) if s.project_id == project.id)
+
+    def unsubscribe(self, project_id: str, channel: str) -> bool:
+        """Remove one subscription; the last one of a project also drops its snapshot."""
+        with self._atomic():
+            gone = self._rows(
+                "select id from subscriptions where project_id = ? and channel = ?",
+                [project_id, channel])
+            if not gone:
+                return False
+            self.db.table("subscriptions").delete(gone[0]["id"])
+            if not self._rows("select 1 from subscriptions where project_id = ?", [project_id]):
+                self.drop_snapshot(project_id)
+        return True
+
+    def subscriptions(self, *, project_id: str | None = None,
+                      channel: str | None = None) -> list[Subscription]:
+        where, params = ["1 = 1"], []
+        if project_id is not None:
+            where.append("project_id = ?")
+            params.append(project_id)
+        if channel is not None:
+            where.append("channel = ?")
+            params.append(channel)
+        rows = self._rows(
+            f"select * from subscriptions where {' and '.join(where)} "
+            "order by project collate nocase, channel", params)
+        return [Subscription(
+            id=r["id"], project_id=r["project_id"], project=r["project"], channel=r["channel"],
+            groups=tuple(r["groups"].split(",")), created_at=r["created_at"],
+            paused_reason=r["paused_reason"], paused_at=r["paused_at"]) for r in rows]
+
+    def watched_project_ids(self) -> set[str]:
+        rows = self._rows("select distinct project_id from subscriptions")
+        return {r["project_id"] for r in rows}
+
+    # -- poll health -----------------------------------------------------------------------
+
+    def record_poll(self, status: PollStatus) -> None:
+        row = {**asdict(status), "id": 1, "failures": json.dumps(dict(status.failures))}
+        with self._atomic():
+            self.db.table("poll_status").upsert(row, pk="id")
+
+    def last_poll(self) -> PollStatus | None:
+        rows = self._rows("select * from poll_status where id = 1")
+        if not rows:
+            return None
+        r = rows[0]
+        return PollStatus(started_at=r["started_at"], finished_at=r["finished_at"],
+                          projects=r["projects"], events=r["events"],
+                          failures=json.loads(r["failures"] or "{}"))
+
+
+def _catalog_row(p: ProjectInfo) -> dict[str, Any]:
+    return {"id": p.id, "project_id": p.project_id, "workspace_url": p.workspace_url,
+            "name": p.name, "description": p.description, "url": p.url,
+            "updated_at": p.updated_at,
+            "revision_id": p.revision.revision_id if p.revision else None, "gone": 0}
+
+
+def _catalog_info(r: Mapping[str, Any]) -> ProjectInfo:
+    return ProjectInfo(id=r["id"], project_id=r["project_id"], workspace_url=r["workspace_url"],
+                       name=r["name"], description=r["description"] or "", url=r["url"] or "",
+                       updated_at=r["updated_at"] or "", revision=None)
+
+
+def _snapshot_row(s: Snapshot, *, baseline_at: str) -> dict[str, Any]:
+    p, rev = s.project, s.project.revision
+    return {
+        "id": p.id, "project_id": p.project_id, "workspace_url": p.workspace_url, "name": p.name,
+        "description": p.description, "url": p.url, "updated_at": p.updated_at,
+        "revision_id": rev.revision_id if rev else None,
+        "revision_message": rev.message if rev else None,
+        "revision_author": rev.author if rev else None,
+        "revision_at": rev.created_at if rev else None,
+        "documents": json.dumps(dict(s.documents), sort_keys=True),
+        "baseline_at": baseline_at,
+    }
+
+
+def _snapshot_info(r: Mapping[str, Any]) -> ProjectInfo:
+    revision = None
+    if r["revision_id"] is not None:
+        revision = Revision(revision_id=r["revision_id"], message=r["revision_message"] or "",
+                            author=r["revision_author"] or "", created_at=r["revision_at"] or "")
+    return ProjectInfo(id=r["id"], project_id=r["project_id"], workspace_url=r["workspace_url"],
+                       name=r["name"], description=r["description"] or "", url=r["url"] or "",
+                       updated_at=r["updated_at"], revision=revision)
+
+
+def _stored_event(r: Mapping[str, Any]) -> StoredEvent:
+    values = {name: r[name] for name in EVENT_FIELDS}
+    if values["fitted"] is not None:
+        values["fitted"] = bool(values["fitted"])
+    return StoredEvent(id=r["id"], detected_at=r["detected_at"], event=Event(**values))
+
+
