@@ -1,0 +1,1 @@
+"""The Slack side of design-review-bot, and the ``review-bot`` command line."""

@@ -1,0 +1,291 @@
+"""``review-bot``: a thin command line over the poller, the store and (later) the Slack app.
+
+Every error a user can cause or meet ends as one ``Error: ...`` line and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+
+import click
+from dotenv import load_dotenv
+
+from bot import logs
+from bot.config import Config
+from jobs.nexar import NexarClient
+from jobs.parse import format_time, normalize_time
+from jobs.poll import Poller, PollReport, refresh_catalog
+from state.errors import NotFoundError, ReviewBotError
+from state.model import EVENT_GROUPS, Event
+from state.store import Store, StoredEvent
+
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+CHANNEL_NAME = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
+EXIT_INTERRUPTED = 130
+
+
+class ReviewBotGroup(click.Group):
+    """Turns our errors into one ``Error:`` line; Ctrl-C into a short notice."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ReviewBotError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            click.echo("Interrupted: every project written so far is complete; "
+                       "the rest is picked up by the next poll.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group(cls=ReviewBotGroup)
+@click.option("--db", "db_path", metavar="PATH", help="SQLite file (default: $REVIEW_BOT_DB "
+              "or ./review-bot.db).")
+@click.option("--log-level", default="WARNING", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="How much to log on stderr.")
+@click.version_option(package_name="design-review-bot")
+@click.pass_context
+def cli(ctx: click.Context, db_path: str | None, log_level: str) -> None:
+    """design-review-bot: Altium 365 design review, polled into SQLite and posted to Slack.
+
+    Settings come from the environment or a .env file: NEXAR_TOKEN, NEXAR_API_URL,
+    NEXAR_WORKSPACE_URL, REVIEW_BOT_DB, REVIEW_BOT_POLL_INTERVAL.
+    """
+    load_dotenv(dotenv_path=".env", override=False)
+    config = Config.from_env()
+    if db_path:
+        config = Config(**{**config.__dict__, "db_path": db_path})
+    logs.configure(log_level, secrets=config.secrets())
+    ctx.obj = config
+
+
+def _config() -> Config:
+    config = click.get_current_context().obj
+    assert isinstance(config, Config)
+    return config
+
+
+@contextmanager
+def _store() -> Iterator[Store]:
+    with Store.open(_config().db_path) as store:
+        yield store
+
+
+def _client(config: Config) -> NexarClient:
+    return NexarClient(token=config.require_token(), api_url=config.nexar_api_url,
+                       workspace_url=config.nexar_workspace_url)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Poll one time and exit (for cron).")
+@click.option("--interval", type=float, metavar="SECONDS",
+              help="Seconds between polls without --once (default $REVIEW_BOT_POLL_INTERVAL "
+                   "or 300).")
+def poll(once: bool, interval: float | None) -> None:
+    """Snapshot every subscribed project and record what changed.
+
+    Exits non-zero when any project could not be read; the others are still recorded,
+    and nothing is recorded for a project that failed (no false removals).
+    """
+    config = _config()
+    with _client(config) as client, _store() as store:
+        poller = Poller(client=client, store=store)
+        while True:
+            report = poller.poll_once()
+            _print_report(report)
+            if once:
+                if not report.ok:
+                    sys.exit(1)
+                return
+            time.sleep(interval or config.poll_interval)
+
+
+def _print_report(report: PollReport) -> None:
+    click.echo(f"Polled {report.projects} project(s): {report.events} new event(s), "
+               f"{report.boms_read} BOM(s) read, {report.requests} request(s).")
+    for name in report.unlisted:
+        click.echo(f"Warning: {name} is no longer listed in its workspace "
+                   "(deleted, or the token lost access).", err=True)
+    for name, reason in sorted(report.failures.items()):
+        click.echo(f"Failed: {name}: {reason}", err=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.option("--since", metavar="WHEN",
+              help="Only events at or after WHEN: an ISO 8601 time or an age like 2h, 7d.")
+@click.option("--project", metavar="NAME", help="Only this project's events.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many (the newest).")
+def events(as_json: bool, since: str | None, project: str | None, limit: int | None) -> None:
+    """Show the event log: what changed in design review, oldest first."""
+    cutoff = _parse_since(since) if since else None
+    with _store() as store:
+        project_id = store.find_project(project).id if project else None
+        found = store.events(since=cutoff, project_id=project_id)
+    if limit is not None:
+        found = found[-limit:]
+    if as_json:
+        for stored in found:
+            click.echo(json.dumps(_event_json(stored), ensure_ascii=False))
+        return
+    if not found:
+        click.echo("No events." if cutoff is None else f"No events since {cutoff}.")
+        return
+    rows = [(str(s.id), s.event.at[:16].replace("T", " "), s.event.project, s.event.kind,
+             summary(s.event)) for s in found]
+    _table(("ID", "AT (UTC)", "PROJECT", "KIND", "WHAT"), rows)
+
+
+def _event_json(stored: StoredEvent) -> dict[str, Any]:
+    return {"id": stored.id, **stored.event.to_dict(), "detected_at": stored.detected_at}
+
+
+def _parse_since(text: str) -> str:
+    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
+    if match:
+        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
+        moment = datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+        return format_time(moment)
+    try:
+        return normalize_time(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither an ISO 8601 time (2026-11-28T09:00:00Z) nor an age "
+            "(30m, 2h, 7d, 1w)", param_hint="--since") from None
+
+
+def summary(event: Event) -> str:
+    """One plain line that says what an event is about."""
+    if event.thread_number is not None:
+        where = f" on {event.document}" if event.document else ""
+        head = f"#{event.thread_number}{where}"
+        if event.kind == "thread_assigned":
+            return f"{head}: assigned to {event.assignee or 'nobody'} by {event.author or '?'}"
+        text = _one_line(event.text or "")
+        who = event.author or "?"
+        return f"{head}: {who}: {text}" if text else f"{head}: by {who}"
+    if event.designator is not None:
+        old = " ".join(filter(None, (event.old_manufacturer, event.old_mpn))) or "-"
+        new = " ".join(filter(None, (event.new_manufacturer, event.new_mpn))) or "-"
+        head = f"{event.variant} {event.designator}"
+        if event.kind == "part_fitted_changed":
+            return f"{head}: {'fitted' if event.fitted else 'not fitted'} ({new})"
+        if event.kind == "part_added":
+            return f"{head}: {new}"
+        if event.kind == "part_removed":
+            return f"{head}: {old}"
+        return f"{head}: {old} -> {new}"
+    if event.kind == "revision_committed":
+        return f"{event.author or '?'}: {_one_line(event.text or '')}"
+    return "now tracking"
+
+
+def _one_line(text: str, width: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _channel(value: str) -> str:
+    channel = value.strip()
+    if CHANNEL_ID.match(channel):
+        return channel
+    if CHANNEL_NAME.match(channel.lower()):
+        return channel.lower()
+    raise click.BadParameter(f"{value!r} is not a Slack channel: give an id like C0123ABCD "
+                             "or a name like #hw-review", param_hint="CHANNEL")
+
+
+def _groups(value: str) -> list[str]:
+    groups = [g.strip().lower() for g in value.split(",") if g.strip()]
+    bad = [g for g in groups if g not in EVENT_GROUPS]
+    if bad or not groups:
+        raise click.BadParameter(f"unknown event group {', '.join(bad) or '(none)'}: choose "
+                                 f"from {','.join(EVENT_GROUPS)}", param_hint="--events")
+    return groups
+
+
+@cli.command()
+@click.argument("project")
+@click.argument("channel")
+@click.option("--events", "groups", default=",".join(EVENT_GROUPS), show_default=True,
+              help="Comma-separated event groups to post.")
+def subscribe(project: str, channel: str, groups: str) -> None:
+    """Follow PROJECT (a name, any case) in CHANNEL (C0123ABCD or #name)."""
+    target, chosen = _channel(channel), _groups(groups)
+    with _store() as store:
+        found = _find_project(store, project)
+        sub = store.subscribe(found, target, chosen, at=format_time(datetime.now(UTC)))
+    click.echo(f"Subscribed {sub.channel} to {sub.project} ({', '.join(sub.groups)}). "
+               "The next poll takes a silent baseline; changes after it are recorded.")
+
+
+def _find_project(store: Store, name: str) -> Any:
+    try:
+        return store.find_project(name)
+    except NotFoundError as first:
+        config = _config()
+        if not config.nexar_token or first.suggestions:
+            raise
+    with _client(config) as client:
+        refresh_catalog(client, store)
+    return store.find_project(name)
+
+
+@cli.command()
+@click.argument("project")
+@click.argument("channel")
+def unsubscribe(project: str, channel: str) -> None:
+    """Stop following PROJECT in CHANNEL."""
+    target = _channel(channel)
+    with _store() as store:
+        subs = store.subscriptions(channel=target)
+        wanted = project.strip().casefold()
+        match = [s for s in subs if s.project.casefold() == wanted] or [
+            s for s in subs if s.project.casefold().startswith(wanted)]
+        if len(match) != 1:
+            names = [s.project for s in subs]
+            raise NotFoundError(
+                f"{target} has no subscription to {project!r}." if not match
+                else f"{project!r} matches several subscriptions of {target}.",
+                suggestions=names[:5])
+        store.unsubscribe(match[0].project_id, target)
+    click.echo(f"Unsubscribed {target} from {match[0].project}.")
+
+
+@cli.command()
+def subscriptions() -> None:
+    """List every subscription, with its event groups and any pause."""
+    with _store() as store:
+        subs = store.subscriptions()
+    if not subs:
+        click.echo("No subscriptions. Add one with: review-bot subscribe PROJECT CHANNEL")
+        return
+    rows = [(s.project, s.channel, ",".join(s.groups),
+             f"paused: {s.paused_reason}" if s.paused_reason else "active") for s in subs]
+    _table(("PROJECT", "CHANNEL", "EVENTS", "STATE"), rows)
+
+
+def main(argv: list[str] | None = None, *, prog_name: str = "review-bot") -> None:
+    """Console entry point."""
+    cli.main(args=argv, prog_name=prog_name)
+
+

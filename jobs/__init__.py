@@ -1,0 +1,1 @@
+"""Work that talks to the outside: the Nexar client and the poller."""

@@ -1,0 +1,351 @@
+"""The Nexar GraphQL client: discovery, regional endpoints, paging, batching, retries.
+
+httpx and GraphQL failures are translated here into ``state.errors`` exceptions. A
+response that carries ``errors`` is a failed fetch even beside partial ``data``: a field
+that failed alone must never read as "the project now has no threads".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import httpx
+
+from jobs import parse
+from state.errors import (
+    NexarAuthError,
+    NexarError,
+    NexarQueryError,
+    NexarUnavailableError,
+)
+from state.model import BomLine, ProjectInfo, Thread
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.nexar.com/graphql"
+MAX_PAGE_SIZE = 100
+AUTH_CODES = {"AuthExpiredToken", "AuthInvalidToken", "AUTH_NOT_AUTHORIZED"}
+
+
+@cache
+def query(name: str) -> str:
+    """The text of ``jobs/queries/<name>.graphql``."""
+    return resources.files("jobs.queries").joinpath(f"{name}.graphql").read_text("utf-8")
+
+
+def batch_threads_query(count: int) -> str:
+    """``CommentThreads`` for ``count`` projects in one request, one alias ``pN`` each."""
+    source = query("comment_threads")
+    fragments = source[source.index("fragment "):]
+    params = ", ".join(f"$p{i}: ID!" for i in range(count))
+    fields = "\n".join(
+        f"  p{i}: desCommentThreads(projectId: $p{i}) {{\n    ...ThreadFields\n  }}"
+        for i in range(count)
+    )
+    return f"query CommentThreadsBatch({params}) {{\n{fields}\n}}\n\n{fragments}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential back-off for timeouts, dropped connections, 429 and 5xx."""
+
+    attempts: int = 4
+    backoff: float = 0.5
+    max_backoff: float = 8.0
+    max_retry_after: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        return float(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
+
+
+@dataclass(frozen=True)
+class Workspace:
+    url: str
+    name: str
+    api_url: str
+    region: str
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class Design:
+    """What the bot reads of a project's design: document names and the BOM of each variant."""
+
+    documents: dict[str, str]
+    bom: dict[tuple[str, str], BomLine]
+
+
+@dataclass
+class Response:
+    data: Mapping[str, Any] | None
+    errors: list[Mapping[str, Any]] = field(default_factory=list)
+    request_id: str | None = None
+
+    def error_text(self) -> str:
+        first = self.errors[0]
+        code = (first.get("extensions") or {}).get("code")
+        message = str(first.get("message") or "unknown error")
+        more = f" (+{len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
+        return f"{message} [{code}]{more}" if code else f"{message}{more}"
+
+
+class NexarClient:
+    """Reads workspaces, projects, comment threads and BOMs from Nexar over HTTP."""
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        api_url: str = DEFAULT_API_URL,
+        workspace_url: str | None = None,
+        http: httpx.Client | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 30.0,
+        page_size: int = MAX_PAGE_SIZE,
+        batch_size: int = 50,
+    ) -> None:
+        if not token:
+            raise NexarAuthError("no Nexar token: set NEXAR_TOKEN")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+        self.api_url = api_url
+        self.workspace_url = workspace_url.rstrip("/") if workspace_url else None
+        self.retry = retry or RetryPolicy()
+        self.page_size = page_size
+        self.batch_size = batch_size
+        self._token = token
+        self._sleep = sleep
+        self._own_http = http is None
+        self._http = http or httpx.Client(timeout=timeout)
+        self.requests = 0
+
+    def close(self) -> None:
+        if self._own_http:
+            self._http.close()
+
+    def __enter__(self) -> NexarClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transport -------------------------------------------------------------------------
+
+    def execute(self, url: str, document: str, variables: Mapping[str, Any] | None = None,
+                ) -> Response:
+        """POST one GraphQL document with retries; auth failures raise, other errors return."""
+        payload = {"query": document, "variables": dict(variables or {})}
+        headers = {"Authorization": f"Bearer {self._token}"}
+        problem = "no attempt made"
+        for attempt in range(1, self.retry.attempts + 1):
+            retry_after: float | None = None
+            self.requests += 1
+            try:
+                reply = self._http.post(url, json=payload, headers=headers)
+            except httpx.TimeoutException:
+                problem = f"timed out talking to {_host(url)}"
+            except httpx.TransportError as exc:
+                problem = f"could not reach {_host(url)} ({type(exc).__name__})"
+            else:
+                status = reply.status_code
+                if status == 429 or status >= 500:
+                    problem = f"{_host(url)} answered HTTP {status}"
+                    retry_after = _retry_after(reply.headers.get("Retry-After"))
+                elif status in (401, 403):
+                    raise NexarAuthError(
+                        f"Nexar refused the token (HTTP {status}): set a valid NEXAR_TOKEN")
+                elif status >= 400:
+                    raise NexarQueryError(f"{_host(url)} answered HTTP {status}")
+                else:
+                    return self._decode(reply)
+            if attempt < self.retry.attempts:
+                wait = self.retry.delay(attempt, retry_after)
+                log.warning("Nexar: %s; retry %d/%d in %.1fs", problem, attempt,
+                            self.retry.attempts - 1, wait)
+                self._sleep(wait)
+        raise NexarUnavailableError(f"Nexar unavailable: {problem} "
+                                    f"(after {self.retry.attempts} attempts)")
+
+    def _decode(self, reply: httpx.Response) -> Response:
+        try:
+            body = reply.json()
+        except ValueError:
+            raise NexarQueryError("Nexar answered with something that is not JSON") from None
+        if not isinstance(body, Mapping):
+            raise NexarQueryError("Nexar answered with an unexpected JSON shape")
+        response = Response(
+            data=body.get("data"),
+            errors=list(body.get("errors") or []),
+            request_id=(body.get("extensions") or {}).get("requestId"),
+        )
+        codes = {(e.get("extensions") or {}).get("code") for e in response.errors}
+        if codes & AUTH_CODES:
+            raise _auth_error(codes, response.request_id)
+        if response.errors:
+            log.warning("Nexar errors (request %s): %s", response.request_id,
+                        response.error_text())
+        return response
+
+    def _data(self, url: str, document: str, variables: Mapping[str, Any] | None = None,
+              ) -> Mapping[str, Any]:
+        response = self.execute(url, document, variables)
+        if response.errors or response.data is None:
+            text = response.error_text() if response.errors else "no data"
+            raise NexarQueryError(f"Nexar query failed: {text}", request_id=response.request_id)
+        return response.data
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def workspaces(self) -> list[Workspace]:
+        """The signed-in user's workspaces (only ``workspace_url`` when one was chosen)."""
+        data = self._data(self.api_url, query("workspaces"))
+        found = [
+            Workspace(url=w["url"].rstrip("/"), name=w["name"],
+                      api_url=w["location"]["apiServiceUrl"], region=w["location"]["name"],
+                      is_default=bool(w.get("isDefault")))
+            for w in data.get("desWorkspaceInfos") or ()
+        ]
+        if self.workspace_url is None:
+            return found
+        chosen = [w for w in found if w.url.casefold() == self.workspace_url.casefold()]
+        if not chosen:
+            known = ", ".join(w.url for w in found) or "none"
+            raise NexarQueryError(
+                f"workspace {self.workspace_url} is not among this token's workspaces ({known}); "
+                "fix NEXAR_WORKSPACE_URL")
+        return chosen
+
+    def projects(self, workspace: Workspace) -> list[ProjectInfo]:
+        """Every project of a workspace, following ``pageInfo`` to the last page."""
+        found: list[ProjectInfo] = []
+        after: str | None = None
+        while True:
+            data = self._data(workspace.api_url, query("projects"), {
+                "workspaceUrl": workspace.url, "first": self.page_size, "after": after})
+            page = data.get("desProjects")
+            if page is None:
+                raise NexarQueryError(f"Nexar returned no project list for {workspace.url}")
+            found.extend(parse.project(node, workspace.url) for node in page.get("nodes") or ())
+            info = page["pageInfo"]
+            if not info["hasNextPage"]:
+                return found
+            if not info.get("endCursor") or info["endCursor"] == after:
+                raise NexarQueryError("Nexar paging did not advance (endCursor repeated)")
+            after = info["endCursor"]
+
+    def comment_threads(self, workspace: Workspace, project_ids: Sequence[str],
+                        ) -> dict[str, list[Thread] | NexarError]:
+        """Threads of many projects in one aliased request; a failure is kept per project.
+
+        When the batch fails as a whole (HTTP error, an error without a path), each project
+        is asked alone, so one broken project cannot hide the others.
+        """
+        if not project_ids:
+            return {}
+        ids = list(project_ids)
+        try:
+            response = self.execute(workspace.api_url, batch_threads_query(len(ids)),
+                                    {f"p{i}": pid for i, pid in enumerate(ids)})
+        except NexarAuthError:
+            raise
+        except NexarError as exc:
+            if len(ids) == 1:
+                return {ids[0]: exc}
+            return self._threads_one_by_one(workspace, ids)
+        failed: dict[str, str] = {}
+        for error in response.errors:
+            path = error.get("path") or []
+            alias = path[0] if path else None
+            if not (isinstance(alias, str) and alias.startswith("p") and alias[1:].isdigit()):
+                if len(ids) == 1:
+                    return {ids[0]: NexarQueryError(f"Nexar query failed: {response.error_text()}",
+                                                    request_id=response.request_id)}
+                return self._threads_one_by_one(workspace, ids)
+            failed.setdefault(ids[int(alias[1:])], str(error.get("message") or "error"))
+        data = response.data or {}
+        results: dict[str, list[Thread] | NexarError] = {}
+        for i, pid in enumerate(ids):
+            raw = data.get(f"p{i}")
+            if pid in failed or raw is None:
+                results[pid] = NexarQueryError(
+                    f"Nexar could not read comment threads: {failed.get(pid, 'no data')}",
+                    request_id=response.request_id)
+            else:
+                results[pid] = [parse.thread(t) for t in raw]
+        return results
+
+    def _threads_one_by_one(self, workspace: Workspace, ids: Sequence[str],
+                            ) -> dict[str, list[Thread] | NexarError]:
+        results: dict[str, list[Thread] | NexarError] = {}
+        for pid in ids:
+            results.update(self.comment_threads(workspace, [pid]))
+        return results
+
+    def design(self, workspace: Workspace, project_id: str) -> Design:
+        """Document names and the whole BOM of every variant, each paged to its end."""
+        data = self._data(workspace.api_url, query("design"),
+                          {"id": project_id, "first": self.page_size})
+        project = data.get("desProjectById")
+        if project is None:
+            raise NexarQueryError(f"project {project_id} was not found in {workspace.url}")
+        variants = project["design"]["variants"]
+        bom: dict[tuple[str, str], BomLine] = {}
+        for variant in variants:
+            name = variant["name"]
+            page = (variant.get("bom") or {}).get("items")
+            while page is not None:
+                for line in parse.bom_lines(name, page.get("nodes") or ()):
+                    bom[line.key] = line
+                info = page["pageInfo"]
+                if not info["hasNextPage"]:
+                    break
+                page = self._bom_page(workspace, project_id, name, info.get("endCursor"))
+        return Design(documents=parse.documents(variants), bom=bom)
+
+    def _bom_page(self, workspace: Workspace, project_id: str, variant: str,
+                  after: str | None) -> Mapping[str, Any]:
+        if not after:
+            raise NexarQueryError("Nexar paging did not advance (no endCursor)")
+        data = self._data(workspace.api_url, query("bom_page"), {
+            "id": project_id, "variant": variant, "first": self.page_size, "after": after})
+        project = data.get("desProjectById")
+        variants = project["design"]["variants"] if project else []
+        match = [v for v in variants if v["name"] == variant]
+        page = (match[0].get("bom") or {}).get("items") if match else None
+        if page is None:
+            raise NexarQueryError(f"BOM of variant {variant!r} vanished while paging")
+        result: Mapping[str, Any] = page
+        return result
+
+
+def _host(url: str) -> str:
+    return httpx.URL(url).host or url
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _auth_error(codes: set[Any], request_id: str | None) -> NexarAuthError:
+    if "AuthExpiredToken" in codes:
+        text = "the Nexar token has expired: get a fresh one and set NEXAR_TOKEN"
+    elif "AUTH_NOT_AUTHORIZED" in codes:
+        text = "the Nexar token is not authorized for this workspace: check NEXAR_TOKEN"
+    else:
+        text = "Nexar rejected the token as invalid: set a valid NEXAR_TOKEN"
+    return NexarAuthError(text, request_id=request_id)

@@ -1,0 +1,129 @@
+"""From Nexar's JSON to the state records a snapshot is made of.
+
+Pure functions: the client calls them on each answer, and tests call them on fixtures.
+Every time is normalised to one UTC form, so the store can compare and sort them as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from state.model import BomLine, Comment, Person, ProjectInfo, Revision, Thread
+
+Json = Mapping[str, Any]
+
+
+def format_time(moment: datetime) -> str:
+    """The one text form of a time in the store: UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def normalize_time(text: str) -> str:
+    """Any ISO 8601 time Nexar sends, in the store's form (naive times are taken as UTC)."""
+    value = text.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    if "." in value:
+        head, _, rest = value.partition(".")
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
+        zone = rest[len(digits):]
+        value = f"{head}.{(digits + '000000')[:6]}{zone}"
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_time(moment)
+
+
+def person(data: Json | None) -> Person | None:
+    if not data:
+        return None
+    full = " ".join(p for p in (data.get("firstName"), data.get("lastName")) if p).strip()
+    name = full or data.get("userName") or None
+    email = data.get("email") or None
+    user_id = data.get("userId") or None
+    if not (name or email or user_id):
+        return None
+    return Person(user_id=user_id, name=name, email=email)
+
+
+def revision(data: Json | None) -> Revision | None:
+    if not data:
+        return None
+    return Revision(revision_id=str(data["revisionId"]), message=data.get("message") or "",
+                    author=data.get("author") or "", created_at=normalize_time(data["createdAt"]))
+
+
+def project(data: Json, workspace_url: str) -> ProjectInfo:
+    return ProjectInfo(
+        id=str(data["id"]),
+        project_id=str(data["projectId"]),
+        workspace_url=data.get("workspaceUrl") or workspace_url,
+        name=data.get("name") or str(data["projectId"]),
+        description=data.get("description") or "",
+        url=data.get("url") or "",
+        updated_at=normalize_time(data["updatedAt"]),
+        revision=revision(data.get("latestRevision")),
+    )
+
+
+def thread(data: Json, documents: Mapping[str, str] | None = None) -> Thread:
+    """One comment thread; ``documents`` maps document ids to names where known."""
+    context = data.get("context") or {}
+    document_id = context.get("documentId") or None
+    comments = tuple(
+        Comment(
+            comment_id=str(c["commentId"]),
+            text=c.get("text") or "",
+            author=person(c.get("createdBy")),
+            created_at=normalize_time(c["createdAt"]),
+            modified_at=normalize_time(c["modifiedAt"]),
+        )
+        for c in data.get("comments") or ()
+    )
+    return Thread(
+        thread_id=str(data["commentThreadId"]),
+        number=int(data["threadNumber"]),
+        status=int(data["status"]),
+        created_at=normalize_time(data["createdAt"]),
+        modified_at=normalize_time(data["modifiedAt"]),
+        created_by=person(data.get("createdBy")),
+        modified_by=person(data.get("modifiedBy")),
+        assigned_to=person(data.get("assignedTo")),
+        document_id=document_id,
+        document_name=(documents or {}).get(document_id) if document_id else None,
+        comments=tuple(sorted(comments, key=lambda c: (c.created_at, c.comment_id))),
+    )
+
+
+def documents(variants: Iterable[Json]) -> dict[str, str]:
+    """Document id to name, over the PCB and schematic documents of every variant."""
+    names: dict[str, str] = {}
+    for variant in variants:
+        docs = [variant.get("pcb"), *(variant.get("schematics") or ())]
+        for doc in docs:
+            if doc and doc.get("documentId"):
+                names[str(doc["documentId"])] = doc.get("documentName") or str(doc["documentId"])
+    return names
+
+
+def bom_lines(variant: str, items: Iterable[Json]) -> list[BomLine]:
+    """One line per designator; an instance's alternate component is the one placed there."""
+    lines = []
+    for item in items:
+        for instance in item.get("bomItemInstances") or ():
+            component = instance.get("alternateComponent") or item["component"]
+            parts = sorted(component.get("manufacturerParts") or (),
+                           key=lambda p: (p.get("priority") is None, p.get("priority")))
+            primary = parts[0] if parts else {}
+            lines.append(BomLine(
+                variant=variant,
+                designator=str(instance["designator"]),
+                component_id=str(component.get("id") or ""),
+                name=component.get("name") or "",
+                comment=component.get("comment") or "",
+                description=component.get("description") or "",
+                manufacturer=primary.get("companyName") or None,
+                mpn=primary.get("partNumber") or None,
+                fitted=bool(instance.get("isFitted", True)),
+            ))
+    return lines

@@ -1,0 +1,202 @@
+"""The poller: one pass over every watched project, from Nexar to snapshot and events.
+
+Comment threads are read on every poll (a new comment need not move ``updatedAt``); a
+BOM only when its project's revision or ``updatedAt`` moved, or none is stored. Fetches run
+on a bounded thread pool; all writes happen on the calling thread, one transaction per
+project, so a crash or Ctrl-C leaves each project's snapshot and events whole or untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from jobs.nexar import Design, NexarClient, Workspace
+from jobs.parse import format_time
+from state.diff import diff
+from state.errors import NexarAuthError, NexarError
+from state.model import ProjectInfo, Snapshot, Thread
+from state.store import PollStatus, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class PollReport:
+    """What one poll did; ``failures`` maps a project (or workspace) name to the reason."""
+
+    started_at: str
+    finished_at: str = ""
+    projects: int = 0
+    events: int = 0
+    boms_read: int = 0
+    requests: int = 0
+    failures: dict[str, str] = field(default_factory=dict)
+    unlisted: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def health_line(self) -> str:
+        line = (f"poll: {self.projects} projects, {self.events} events, "
+                f"{self.boms_read} BOMs read, {self.requests} requests, "
+                f"{len(self.failures)} failures")
+        if self.failures:
+            line += " (" + "; ".join(f"{k}: {v}" for k, v in sorted(self.failures.items())) + ")"
+        return line
+
+
+class Poller:
+    """Polls the watched projects of every workspace the client can see."""
+
+    def __init__(self, *, client: NexarClient, store: Store, clock: Clock = utc_now,
+                 concurrency: int = 4) -> None:
+        self.client = client
+        self.store = store
+        self.clock = clock
+        self.concurrency = max(1, concurrency)
+
+    def poll_once(self) -> PollReport:
+        """Poll once; Nexar failures are reported per project, auth failures raise."""
+        report = PollReport(started_at=format_time(self.clock()))
+        requests_before = self.client.requests
+        started = time.monotonic()
+        try:
+            workspaces = self.client.workspaces()
+        except NexarAuthError:
+            raise
+        except NexarError as exc:
+            report.failures["Nexar"] = str(exc)
+            workspaces = []
+        with self._pool() as pool:
+            for workspace in workspaces:
+                self._poll_workspace(workspace, pool, report)
+        report.requests = self.client.requests - requests_before
+        report.finished_at = format_time(self.clock())
+        self.store.record_poll(PollStatus(
+            started_at=report.started_at, finished_at=report.finished_at,
+            projects=report.projects, events=report.events, failures=report.failures))
+        log.info("%s in %.2fs", report.health_line(), time.monotonic() - started)
+        return report
+
+    @contextmanager
+    def _pool(self) -> Iterator[ThreadPoolExecutor]:
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="nexar")
+        try:
+            yield pool
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _poll_workspace(self, workspace: Workspace, pool: ThreadPoolExecutor,
+                        report: PollReport) -> None:
+        watched = self.store.watched_project_ids()
+        homes = {p.id: p.workspace_url for p in self.store.catalog()}
+        subscribed = {s.project_id: s.project for s in self.store.subscriptions()}
+
+        def here(project_id: str) -> bool:
+            return homes.get(project_id, workspace.url) == workspace.url
+
+        try:
+            listing = self.client.projects(workspace)
+        except NexarAuthError:
+            raise
+        except NexarError as exc:
+            report.failures[workspace.name] = str(exc)
+            for project_id, name in subscribed.items():
+                if here(project_id):
+                    report.failures.setdefault(name, str(exc))
+            return
+        self.store.sync_catalog(workspace.url, listing)
+        targets = sorted((p for p in listing if p.id in watched), key=lambda p: p.name.casefold())
+        listed = {p.id for p in listing}
+        report.unlisted.extend(
+            name for project_id, name in subscribed.items()
+            if project_id not in listed and here(project_id))
+        if not targets:
+            return
+
+        batches = [targets[i:i + self.client.batch_size]
+                   for i in range(0, len(targets), self.client.batch_size)]
+        thread_futures = [pool.submit(self.client.comment_threads, workspace,
+                                      [p.id for p in batch]) for batch in batches]
+        olds = {p.id: self.store.load_snapshot(p.id, with_bom=False) for p in targets}
+        need_bom = [p for p in targets if _bom_moved(olds[p.id], p)]
+        design_futures: dict[str, Future[Design]] = {
+            p.id: pool.submit(self.client.design, workspace, p.id) for p in need_bom}
+        threads: dict[str, list[Thread] | NexarError] = {}
+        for future in thread_futures:
+            threads.update(future.result())
+        for project in targets:
+            self._save_project(project, olds[project.id], threads.get(project.id),
+                               design_futures.get(project.id), report)
+
+    def _save_project(self, project: ProjectInfo, old: Snapshot | None,
+                      threads: list[Thread] | NexarError | None,
+                      design_future: Future[Design] | None, report: PollReport) -> None:
+        design: Design | None = None
+        try:
+            if threads is None:
+                raise NexarError("no answer for this project")
+            if isinstance(threads, NexarError):
+                raise threads
+            if design_future is not None:
+                design = design_future.result()
+                report.boms_read += 1
+        except NexarAuthError:
+            raise
+        except NexarError as exc:
+            report.failures[project.name] = str(exc)
+            log.warning("skipped %s this poll: %s", project.name, exc)
+            return
+        documents = design.documents if design is not None else (old.documents if old else {})
+        new = Snapshot(
+            project=project,
+            threads={t.thread_id: _named(t, documents) for t in threads},
+            bom=design.bom if design is not None else None,
+            documents=documents,
+        )
+        if old is not None and new.bom is not None:
+            old = replace(old, bom=self.store.load_bom(project.id))
+        now = format_time(self.clock())
+        events = diff(old, new, at=now)
+        report.projects += 1
+        if old is not None and not events and _same(old, new):
+            return
+        self.store.save_snapshot(old, new, events, detected_at=now)
+        report.events += len(events)
+
+
+def _bom_moved(old: Snapshot | None, listed: ProjectInfo) -> bool:
+    if old is None:
+        return True
+    return old.project.updated_at != listed.updated_at or old.project.revision != listed.revision
+
+
+def _named(thread: Thread, documents: Mapping[str, str]) -> Thread:
+    name = documents.get(thread.document_id) if thread.document_id else None
+    return thread if name == thread.document_name else replace(thread, document_name=name)
+
+
+def _same(old: Snapshot, new: Snapshot) -> bool:
+    return (old.project == new.project and dict(old.threads) == dict(new.threads)
+            and dict(old.documents) == dict(new.documents)
+            and (new.bom is None or dict(new.bom) == dict(old.bom or {})))
+
+
+
+def refresh_catalog(client: NexarClient, store: Store) -> None:
+    """List every workspace's projects now, so names resolve before the first poll."""
+    for workspace in client.workspaces():
+        store.sync_catalog(workspace.url, client.projects(workspace))

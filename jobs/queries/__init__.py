@@ -1,0 +1,1 @@
+"""The GraphQL documents the Nexar client sends, one ``.graphql`` file each."""
