@@ -262,7 +262,7 @@ class NexarClient:
             if len(ids) == 1:
                 return {ids[0]: exc}
             return self._threads_one_by_one(workspace, ids)
-        failed: dict[str, str] = {}
+        failed: dict[str, NexarError] = {}
         for error in response.errors:
             path = error.get("path") or []
             alias = path[0] if path else None
@@ -271,16 +271,23 @@ class NexarClient:
                     return {ids[0]: NexarQueryError(f"Nexar query failed: {response.error_text()}",
                                                     request_id=response.request_id)}
                 return self._threads_one_by_one(workspace, ids)
-            failed.setdefault(ids[int(alias[1:])], str(error.get("message") or "error"))
+            failed.setdefault(ids[int(alias[1:])], NexarQueryError(
+                f"Nexar could not read comment threads: {error.get('message') or 'error'}",
+                request_id=response.request_id))
         data = response.data or {}
-        results: dict[str, list[Thread] | NexarError] = {}
+        results: dict[str, list[Thread] | NexarError] = dict(failed)
+        missing = [pid for i, pid in enumerate(ids)
+                   if pid not in failed and data.get(f"p{i}") is None]
+        if missing and failed:
+            # A failed non-null field blanks the whole answer: ask again for the others.
+            results.update(self.comment_threads(workspace, missing))
+        elif missing:
+            results.update({pid: NexarQueryError("Nexar returned no comment threads",
+                                                 request_id=response.request_id)
+                            for pid in missing})
         for i, pid in enumerate(ids):
             raw = data.get(f"p{i}")
-            if pid in failed or raw is None:
-                results[pid] = NexarQueryError(
-                    f"Nexar could not read comment threads: {failed.get(pid, 'no data')}",
-                    request_id=response.request_id)
-            else:
+            if pid not in results and raw is not None:
                 results[pid] = [parse.thread(t) for t in raw]
         return results
 

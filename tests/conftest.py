@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from jobs.nexar import NexarClient, RetryPolicy
+from sandbox import AltiumSandbox
 from state.store import Store
 
 
@@ -19,3 +21,23 @@ def db_path(tmp_path: Path) -> Path:
 def store(db_path: Path) -> Iterator[Store]:
     with Store.open(db_path) as opened:
         yield opened
+
+
+@pytest.fixture
+def altium() -> Iterator[AltiumSandbox]:
+    """A fresh local Altium 365 with the demo workspaces, served on 127.0.0.1."""
+    with AltiumSandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """Every back-off the client asked for, instead of sleeping through it."""
+    return []
+
+
+@pytest.fixture
+def client(altium: AltiumSandbox, sleeps: list[float]) -> Iterator[NexarClient]:
+    with NexarClient(token=altium.token, api_url=altium.api_url, retry=RetryPolicy(attempts=3),
+                     sleep=sleeps.append, timeout=5.0) as nexar:
+        yield nexar

@@ -1,0 +1,23 @@
+"""A local Altium 365 / Nexar GraphQL stand-in (see ``server.AltiumSandbox``).
+
+``model`` holds the data classes, ``seed`` the demo and generated data, ``store`` the state
+and activity API, ``schema`` the resolvers bound to the real SDL, ``faults`` fault injection
+and ``server`` the HTTP server and facade. Only the standard library and graphql-core are used.
+"""
+
+from .faults import Faults
+from .model import Project, Tenant, User, Workspace
+from .seed import demo_workspace, generated_workspace
+from .server import AltiumSandbox, RequestRecord
+
+__all__ = [
+    "AltiumSandbox",
+    "Faults",
+    "Project",
+    "RequestRecord",
+    "Tenant",
+    "User",
+    "Workspace",
+    "demo_workspace",
+    "generated_workspace",
+]

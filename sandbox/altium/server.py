@@ -1,0 +1,657 @@
+"""The sandbox's HTTP server and the ``AltiumSandbox`` facade tests, the demo and the bench use.
+
+``POST /graphql`` is the discovery endpoint (workspaces and the signed-in user only);
+``POST /<region>/graphql`` serves one region's workspaces. Answers are shaped like Nexar's
+HotChocolate gateway: HTTP 200 with ``data`` and ``errors`` (``extensions.code``) and a
+top-level ``extensions.requestId``; token problems are GraphQL errors too.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import socket
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeGuard, cast
+from urllib.parse import urlsplit
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    execute,
+    parse,
+    validate,
+)
+from graphql.language import DocumentNode
+
+from . import seed
+from .faults import Faults, HttpFault
+from .model import Project, Tenant, User, Workspace
+from .schema import RequestContext, default_resolver, executable_schema
+from .store import Clock, Store, UserRef, utc_now
+
+RootField = tuple[str, str]
+"""A requested root field: (response key, i.e. the alias or the name; field name)."""
+
+_JSON = "application/json; charset=utf-8"
+_SCOPES = ("openid", "profile", "email", "design.domain", "user.access", "offline_access")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request the sandbox answered (or dropped), for assertions and request counting."""
+
+    method: str
+    path: str
+    region: str | None
+    operation_name: str | None
+    variables: Mapping[str, Any]
+    root_fields: tuple[RootField, ...]
+    status: int
+    duration: float
+    request_id: str | None = None
+    fault: str | None = None
+    error_codes: tuple[str, ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The requested root field names (one per alias)."""
+        return tuple(name for _, name in self.root_fields)
+
+
+@dataclass(slots=True)
+class TokenInfo:
+    """What a bearer token stands for."""
+
+    user: User
+    workspaces: frozenset[str] | None = None
+    expired: bool = False
+
+
+@dataclass(slots=True)
+class _Prepared:
+    document: DocumentNode | None
+    errors: list[dict[str, Any]]
+    roots: dict[str | None, tuple[RootField, ...]] = field(default_factory=dict)
+
+
+def _root_fields(document: DocumentNode) -> dict[str | None, tuple[RootField, ...]]:
+    fragments = {
+        item.name.value: item
+        for item in document.definitions
+        if isinstance(item, FragmentDefinitionNode)
+    }
+
+    def collect(selection_set: SelectionSetNode, seen: set[str]) -> list[RootField]:
+        found: list[RootField] = []
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                name = selection.name.value
+                if not name.startswith("__"):
+                    found.append((selection.alias.value if selection.alias else name, name))
+            elif isinstance(selection, InlineFragmentNode):
+                found += collect(selection.selection_set, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment_name = selection.name.value
+                fragment = fragments.get(fragment_name)
+                if fragment is not None and fragment_name not in seen:
+                    found += collect(fragment.selection_set, seen | {fragment_name})
+        return found
+
+    roots: dict[str | None, tuple[RootField, ...]] = {}
+    operations = [
+        item for item in document.definitions if isinstance(item, OperationDefinitionNode)
+    ]
+    for operation in operations:
+        fields = tuple(collect(operation.selection_set, set()))
+        roots[operation.name.value if operation.name else None] = fields
+        if len(operations) == 1:
+            roots[None] = fields
+    return roots
+
+
+def _error_codes(errors: list[dict[str, Any]]) -> tuple[str, ...]:
+    return tuple(
+        str(error["extensions"]["code"])
+        for error in errors
+        if isinstance(error.get("extensions"), dict) and "code" in error["extensions"]
+    )
+
+
+def _format_error(error: GraphQLError) -> dict[str, Any]:
+    original = error.original_error
+    if original is not None and not isinstance(original, GraphQLError):
+        formatted: dict[str, Any] = {"message": "Unexpected Execution Error"}
+        if error.locations:
+            formatted["locations"] = [loc.formatted for loc in error.locations]
+        if error.path is not None:
+            formatted["path"] = error.path
+        formatted["extensions"] = {
+            "code": "INTERNAL_ERROR",
+            "message": f"{type(original).__name__}: {original}",
+        }
+        return formatted
+    return dict(error.formatted)
+
+
+def _fake_jwt(claims: Mapping[str, Any]) -> str:
+    def part(value: Mapping[str, Any]) -> str:
+        raw = json.dumps(value, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    signature = base64.urlsafe_b64encode(uuid.uuid4().bytes * 2).rstrip(b"=").decode("ascii")
+    return f"{part({'alg': 'RS256', 'typ': 'JWT', 'kid': 'sandbox'})}.{part(claims)}.{signature}"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], sandbox: AltiumSandbox) -> None:
+        self.sandbox = sandbox
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that hang up; the request log tells the story."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def do_POST(self) -> None:
+        self.server.sandbox._handle(self)
+
+    def do_GET(self) -> None:
+        self.server.sandbox._handle(self)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """The request log replaces http.server's stderr lines."""
+
+    def reply(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = _JSON,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+class AltiumSandbox(Store):
+    """A local Altium 365 / Nexar GraphQL service on 127.0.0.1, with faults and activities.
+
+    ``with AltiumSandbox() as sb:`` starts it on a free port; ``sb.api_url`` is the discovery
+    endpoint, ``sb.regional_url`` the default workspace's endpoint and ``sb.token`` a valid
+    bearer token (Alice Nguyen's). The activity methods (``open_thread``, ``swap_part``, ...)
+    come from ``Store``.
+    """
+
+    def __init__(
+        self,
+        *,
+        workspace: Tenant | Workspace | None = None,
+        clock: Clock | None = None,
+        schema_path: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        if workspace is None:
+            tenant = seed.demo_workspace((clock or utc_now)())
+        elif isinstance(workspace, Workspace):
+            tenant = Tenant([workspace], list(workspace.members) or [workspace.owner])
+        else:
+            tenant = workspace
+        super().__init__(tenant, clock)
+        self.schema: GraphQLSchema = executable_schema(schema_path)
+        self.faults = Faults(self.project)
+        self._address = (host, port)
+        self._server: _Server | None = None
+        self._serve_thread: threading.Thread | None = None
+        self._tokens: dict[str, TokenInfo] = {}
+        self._tokens_lock = threading.Lock()
+        self._log: list[RequestRecord] = []
+        self._log_lock = threading.Lock()
+        self._prepared: OrderedDict[str, _Prepared] = OrderedDict()
+        self._prepared_lock = threading.Lock()
+        self.token = self.make_token()
+
+    def __enter__(self) -> AltiumSandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> AltiumSandbox:
+        """Listen on a free port in a daemon thread (no-op when already running)."""
+        if self._server is None:
+            self._server = _Server(self._address, self)
+            self._serve_thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="altium-sandbox",
+                daemon=True,
+            )
+            self._serve_thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and cut open keep-alive connections."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        with server.connections_lock:
+            connections = list(server.connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+        if self._serve_thread is not None:
+            self._serve_thread.join(timeout=5)
+            self._serve_thread = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is listening."""
+        return self._server is not None
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the running server."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        host_text = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://{host_text}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        """The discovery endpoint (``https://api.nexar.com/graphql`` in production)."""
+        return f"{self.base_url}/graphql"
+
+    def endpoint(self, workspace: Workspace | str | None = None) -> str:
+        """The regional GraphQL endpoint serving ``workspace`` (default: the default one)."""
+        return f"{self.base_url}/{self.workspace(workspace).region}/graphql"
+
+    @property
+    def regional_url(self) -> str:
+        """The default workspace's regional endpoint."""
+        return self.endpoint()
+
+    @property
+    def workspace_url(self) -> str:
+        """The default workspace's url, e.g. ``https://acme-robotics.365.altium.com``."""
+        return self.workspace().url
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The regions that have a workspace."""
+        return tuple(dict.fromkeys(item.region for item in self.tenant.workspaces))
+
+    def make_token(
+        self,
+        user: UserRef | None = None,
+        *,
+        workspaces: Sequence[Workspace | str] | None = None,
+        lifetime: timedelta = timedelta(hours=24),
+    ) -> str:
+        """Register and return a JWT-shaped token for ``user`` (default: the default owner).
+
+        With ``workspaces``, the token sees only those (``a365:workspace:<authId>`` scopes).
+        The ``exp`` claim is informational: tokens expire only through ``expire_token``.
+        """
+        owner = self.user(user) if user is not None else self.workspace().owner
+        chosen = [self.workspace(item) for item in workspaces] if workspaces else []
+        issued = int(self._clock().timestamp())
+        claims = {
+            "iss": "https://identity.nexar.com",
+            "sub": owner.user_id,
+            "email": owner.email,
+            "client_id": "design-review-bot-sandbox",
+            "iat": issued,
+            "exp": issued + int(lifetime.total_seconds()),
+            "scope": [*_SCOPES, *(f"a365:workspace:{item.auth_id}" for item in chosen)],
+            "jti": uuid.uuid4().hex,
+        }
+        token = _fake_jwt(claims)
+        self.add_token(token, user=owner, workspaces=chosen or None)
+        return token
+
+    def add_token(
+        self,
+        token: str,
+        *,
+        user: UserRef | None = None,
+        workspaces: Sequence[Workspace | str] | None = None,
+    ) -> str:
+        """Accept ``token`` (again: this also un-expires it); returns it."""
+        with self._tokens_lock:
+            previous = self._tokens.get(token)
+        owner = (
+            self.user(user)
+            if user is not None
+            else previous.user
+            if previous is not None
+            else self.workspace().owner
+        )
+        if workspaces is not None:
+            allowed: frozenset[str] | None = frozenset(self.workspace(w).url for w in workspaces)
+        else:
+            allowed = previous.workspaces if previous is not None else None
+        with self._tokens_lock:
+            self._tokens[token] = TokenInfo(owner, allowed)
+        return token
+
+    def revoke_token(self, token: str) -> None:
+        """Forget ``token``: it now gets ``AuthInvalidToken``."""
+        with self._tokens_lock:
+            self._tokens.pop(token, None)
+
+    def expire_token(self, token: str | None = None) -> None:
+        """Make ``token`` (default ``sb.token``) answer ``AuthExpiredToken`` until re-added."""
+        with self._tokens_lock:
+            info = self._tokens.get(token or self.token)
+            if info is not None:
+                info.expired = True
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A copy of the request log, oldest first."""
+        with self._log_lock:
+            return list(self._log)
+
+    @property
+    def request_count(self) -> int:
+        """How many requests the log holds."""
+        with self._log_lock:
+            return len(self._log)
+
+    def reset_requests(self) -> None:
+        """Empty the request log."""
+        with self._log_lock:
+            self._log.clear()
+
+    def _record(self, record: RequestRecord) -> None:
+        with self._log_lock:
+            self._log.append(record)
+
+    def _prepare(self, query: str) -> _Prepared:
+        with self._prepared_lock:
+            cached = self._prepared.get(query)
+            if cached is not None:
+                self._prepared.move_to_end(query)
+                return cached
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            prepared = _Prepared(None, [_with_code(error, "SYNTAX_ERROR")])
+        else:
+            errors = validate(self.schema, document)
+            prepared = _Prepared(
+                None if errors else document,
+                [_with_code(error, "GRAPHQL_VALIDATION_FAILED") for error in errors],
+                _root_fields(document),
+            )
+        with self._prepared_lock:
+            self._prepared[query] = prepared
+            while len(self._prepared) > 512:
+                self._prepared.popitem(last=False)
+        return prepared
+
+    def _region(self, path: str) -> tuple[bool, str | None]:
+        parts = [part for part in path.split("/") if part]
+        if parts == ["graphql"]:
+            return True, None
+        if len(parts) == 2 and parts[1] == "graphql" and parts[0] in self.regions:
+            return True, parts[0]
+        return False, None
+
+    def _handle(self, handler: _Handler) -> None:
+        started = time.perf_counter()
+        path = urlsplit(handler.path).path
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length > 0 else b""
+        known, region = self._region(path)
+        exchange = _Exchange(self, handler, started, path, region)
+        if not known:
+            exchange.finish(404, _errors(f"No endpoint at {path}.", "NOT_FOUND"))
+            return
+        if self.faults.take_drop():
+            exchange.finish(0, fault="drop_connection")
+            handler.drop()
+            return
+        delay = self.faults.delay
+        if delay:
+            time.sleep(delay)
+        http_fault = self.faults.take_http(body)
+        if http_fault is not None:
+            _answer_fault(exchange, http_fault)
+            return
+        if handler.command != "POST":
+            exchange.finish(
+                405,
+                _errors("Send GraphQL requests with POST.", "METHOD_NOT_ALLOWED"),
+                headers={"Allow": "POST"},
+            )
+            return
+        self._graphql(exchange, body)
+
+    def _graphql(self, exchange: _Exchange, body: bytes) -> None:
+        request_id = str(uuid.uuid4())
+        exchange.request_id = request_id
+        extensions = {"requestId": request_id}
+        try:
+            payload = json.loads(body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            message = "The request body must be a JSON object with a `query` string."
+            exchange.finish(400, _errors(message, "INVALID_REQUEST", extensions=extensions))
+            return
+        variables = payload.get("variables") or {}
+        operation_name = payload.get("operationName") or None
+        if not isinstance(variables, dict) or not isinstance(operation_name, str | None):
+            message = "`variables` must be an object and `operationName` a string."
+            exchange.finish(400, _errors(message, "INVALID_REQUEST", extensions=extensions))
+            return
+        prepared = self._prepare(payload["query"])
+        exchange.variables = variables
+        exchange.operation_name = operation_name
+        exchange.root_fields = prepared.roots.get(operation_name, ())
+        token = _bearer(exchange.handler.headers.get("Authorization"))
+        with self._tokens_lock:
+            info = self._tokens.get(token) if token else None
+            expired = info.expired if info is not None else False
+        if info is None or expired:
+            if expired:
+                refused = _errors("The access token has expired.", "AuthExpiredToken")
+            else:
+                refused = _errors("The access token is missing or invalid.", "AuthInvalidToken")
+            exchange.finish(200, {**refused, "data": None, "extensions": extensions})
+            return
+        if prepared.document is None:
+            exchange.finish(200, {"errors": prepared.errors, "extensions": extensions})
+            return
+        context = RequestContext(
+            store=self,
+            region=exchange.region,
+            base_url=self.base_url,
+            user=info.user,
+            allowed_workspaces=info.workspaces,
+            faults=self.faults.session(),
+        )
+        try:
+            with self.lock:
+                result: Any = execute(
+                    self.schema,
+                    prepared.document,
+                    context_value=context,
+                    variable_values=variables,
+                    operation_name=operation_name,
+                    field_resolver=default_resolver,
+                    is_awaitable=_never_awaitable,
+                )
+        except Exception as error:
+            crashed = _errors("Unexpected Execution Error", "INTERNAL_ERROR", extensions=extensions)
+            crashed["errors"][0]["extensions"]["message"] = f"{type(error).__name__}: {error}"
+            exchange.finish(500, crashed)
+            return
+        response: dict[str, Any] = {}
+        if result.errors:
+            response["errors"] = [_format_error(error) for error in result.errors]
+        response["data"] = result.data
+        response["extensions"] = extensions
+        fired = context.faults.root_fault is not None or bool(context.faults.triggered)
+        exchange.finish(200, response, fault="graphql_error" if fired else None)
+
+
+class _Exchange:
+    """One HTTP request being answered: what the request log will record about it."""
+
+    def __init__(
+        self,
+        sandbox: AltiumSandbox,
+        handler: _Handler,
+        started: float,
+        path: str,
+        region: str | None,
+    ) -> None:
+        self.sandbox = sandbox
+        self.handler = handler
+        self.started = started
+        self.path = path
+        self.region = region
+        self.request_id: str | None = None
+        self.operation_name: str | None = None
+        self.variables: Mapping[str, Any] = {}
+        self.root_fields: tuple[RootField, ...] = ()
+
+    def finish(
+        self,
+        status: int,
+        payload: Any = None,
+        *,
+        fault: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        text: str | None = None,
+    ) -> None:
+        """Log the request, then send the answer (none for status 0).
+
+        Logging first means a client that has its answer always finds the request logged.
+        """
+        codes: tuple[str, ...] = ()
+        body: bytes | None = None
+        if text is None and status:
+            if isinstance(payload, dict) and isinstance(payload.get("errors"), list):
+                codes = _error_codes(payload["errors"])
+            body = json.dumps(payload).encode()
+        self.sandbox._record(
+            RequestRecord(
+                method=self.handler.command,
+                path=self.path,
+                region=self.region,
+                operation_name=self.operation_name,
+                variables=self.variables,
+                root_fields=self.root_fields,
+                status=status,
+                duration=time.perf_counter() - self.started,
+                request_id=self.request_id,
+                fault=fault,
+                error_codes=codes,
+            )
+        )
+        if text is not None:
+            self.handler.reply(status, text.encode(), "text/plain; charset=utf-8", headers)
+        elif body is not None:
+            self.handler.reply(status, body, _JSON, headers)
+
+
+def _never_awaitable(_value: Any) -> TypeGuard[Awaitable[Any]]:
+    """Every resolver is synchronous, so graphql-core can skip its awaitable checks."""
+    return False
+
+
+def _errors(message: str, code: str, **top: Any) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}], **top}
+
+
+def _answer_fault(exchange: _Exchange, fault: HttpFault) -> None:
+    headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+    try:
+        phrase = HTTPStatus(fault.status).phrase
+    except ValueError:
+        phrase = "Error"
+    if fault.status in (502, 503, 504):
+        exchange.finish(
+            fault.status, text=f"{fault.status} {phrase}", fault="http_error", headers=headers
+        )
+        return
+    exchange.finish(
+        fault.status, _errors(phrase, f"HTTP_{fault.status}"), fault="http_error", headers=headers
+    )
+
+
+def _with_code(error: GraphQLError, code: str) -> dict[str, Any]:
+    formatted = dict(error.formatted)
+    extensions = dict(cast(dict[str, Any], formatted.get("extensions") or {}))
+    extensions.setdefault("code", code)
+    formatted["extensions"] = extensions
+    return formatted
+
+
+def _bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+__all__ = ["AltiumSandbox", "Project", "RequestRecord", "TokenInfo"]
