@@ -6,12 +6,16 @@ Every error a user can cause or meet ends as one ``Error: ...`` line and a non-z
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -30,6 +34,8 @@ CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 CHANNEL_NAME = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
 EXIT_INTERRUPTED = 130
 
+log = logging.getLogger(__name__)
+
 
 class ReviewBotGroup(click.Group):
     """Turns our errors into one ``Error:`` line; Ctrl-C into a short notice."""
@@ -43,6 +49,16 @@ class ReviewBotGroup(click.Group):
             click.echo("Interrupted: every project written so far is complete; "
                        "the rest is picked up by the next poll.", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except BrokenPipeError:
+            # The reader (``| head``) left: stop quietly, as other command-line tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
+        except Exception as exc:
+            log.debug("unexpected failure", exc_info=True)
+            _fail(f"unexpected {type(exc).__name__}: {exc} "
+                  "(run with --log-level debug for the details)")
 
 
 def _fail(message: str) -> NoReturn:
@@ -282,6 +298,24 @@ def subscriptions() -> None:
     rows = [(s.project, s.channel, ",".join(s.groups),
              f"paused: {s.paused_reason}" if s.paused_reason else "active") for s in subs]
     _table(("PROJECT", "CHANNEL", "EVENTS", "STATE"), rows)
+
+
+@cli.command()
+def demo() -> None:
+    """Run the bot against a local Altium 365 stand-in and show what it records.
+
+    Needs no account: a sandbox workspace is served on 127.0.0.1 for the length of the
+    run. The event log goes to --db (default: a fresh temporary file).
+    """
+    from bot.demo import run_demo
+
+    given = click.get_current_context().parent
+    explicit = given is not None and given.params.get("db_path")
+    with tempfile.TemporaryDirectory(prefix="review-bot-demo-") as scratch:
+        path = Path(_config().db_path) if explicit else Path(scratch) / "demo.db"
+        run_demo(path, click.echo, summarize=summary)
+    click.echo(f"The event log is in {path}." if explicit
+               else "Pass --db PATH before 'demo' to keep the event log.")
 
 
 def main(argv: list[str] | None = None, *, prog_name: str = "review-bot") -> None:

@@ -86,9 +86,10 @@ class Faults:
     ) -> None:
         """Make resolvers fail with a GraphQL error for the next ``times`` requests.
 
-        With ``project``: resolving that project's ``DesProject`` fields, or its threads or
-        variant through the root fields, raises; nulls propagate as graphql-core does, beside
-        the rest of the data. Without: every root field of the next requests raises.
+        With ``project``: resolving that project's design data (``design``,
+        ``revisions``, ...), or its threads or variant through the root fields, raises;
+        nulls propagate as graphql-core does, beside the rest of the data. Without: every
+        root field of the next requests raises.
         """
         project_id = self._resolve(project).id if project is not None else None
         with self._lock:

@@ -66,6 +66,9 @@ DISCOVERY_FIELDS = frozenset(
 )
 """Root fields the discovery endpoint answers; every other one needs a regional endpoint."""
 
+PROJECT_DATA_FIELDS = ("design", "revisions", "parameters", "workflows", "tasks")
+"""``DesProject`` fields a project fault breaks; a listing of its name and dates still works."""
+
 SCHEMA_ENV = "NEXAR_SCHEMA_PATH"
 _SCHEMA_RELATIVE = Path("shared") / "nexar" / "schema.graphql"
 
@@ -1133,7 +1136,8 @@ def _bind(schema: GraphQLSchema) -> None:
             object_type.fields[field_name].resolve = resolver
     project_type = schema.get_type("DesProject")
     assert isinstance(project_type, GraphQLObjectType)
-    for field in project_type.fields.values():
+    for name in PROJECT_DATA_FIELDS:
+        field = project_type.fields[name]
         field.resolve = _project_field(field.resolve or default_resolver)
     for abstract_name in ("Node", "DesUnionPayload"):
         abstract: Any = schema.get_type(abstract_name)

@@ -183,7 +183,7 @@ def test_locked_database_is_a_clear_error(db_path: Path) -> None:
 def test_unreadable_database_is_a_clear_error(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="unreadable|not a database"):
+    with pytest.raises(StoreError, match=r"unreadable|not a database"):
         Store.open(garbage)
 
 

@@ -1,0 +1,185 @@
+"""``review-bot`` end to end as a subprocess on the sandbox, and its error lines."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import AltiumSandbox
+from sandbox.scenario import HOSTILE_TEXT, play_review_round
+from tests.bot.conftest import REVIEW_BOT, Run
+
+MC = "Motor Controller"
+
+
+def events(run: Run, *args: str) -> list[dict[str, Any]]:
+    done = run("events", "--json", *args)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def assert_one_error_line(done: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
+    assert "Traceback" not in done.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_baseline_round_repeat(run: Run, altium: AltiumSandbox) -> None:
+    subscribed = run("subscribe", "motor controller", "#HW-Review")
+    assert subscribed.returncode == 0, subscribed.stderr
+    assert "Subscribed #hw-review to Motor Controller" in subscribed.stdout
+
+    baseline = run("poll", "--once")
+    assert baseline.returncode == 0, baseline.stderr
+    assert [e["kind"] for e in events(run)] == ["project_created"]
+
+    play_review_round(altium)
+    polled = run("poll", "--once")
+    assert polled.returncode == 0, polled.stderr
+    found = events(run)[1:]
+    assert [(e["kind"], e["thread_number"], e["variant"], e["designator"]) for e in found] == [
+        ("revision_committed", None, None, None),
+        ("thread_reopened", 1, None, None),
+        ("thread_resolved", 2, None, None),
+        ("thread_replied", 3, None, None),
+        ("thread_opened", 6, None, None),
+        ("part_added", None, "Default", "TP9"),
+        ("part_replaced", None, "Default", "U3"),
+        ("part_fitted_changed", None, "Default", "U5"),
+        ("part_removed", None, "Default", "U7"),
+        ("part_replaced", None, "Lite", "U3"),
+    ]
+    opened = found[4]
+    assert (opened["project"], opened["author"], opened["text"], opened["document"]) == (
+        MC, "Bob Schmidt", HOSTILE_TEXT, "Power.SchDoc")
+    swapped = found[6]
+    assert (swapped["old_mpn"], swapped["new_mpn"], swapped["new_manufacturer"]) == (
+        "TPS62130RGTR", "TPS62133RGTR", "Texas Instruments")
+    assert found[7]["fitted"] is False
+    assert all({"kind", "project", "project_id", "at"} <= e.keys() for e in found)
+
+    repeat = run("poll", "--once")
+    assert repeat.returncode == 0 and "0 new event(s)" in repeat.stdout
+    assert len(events(run)) == 1 + len(found)
+
+
+def test_a_failed_fetch_records_no_removals(run: Run, altium: AltiumSandbox) -> None:
+    assert run("subscribe", MC, "C0123ABCD").returncode == 0
+    assert run("poll", "--once").returncode == 0
+    altium.delete_thread(MC, 5)
+    altium.remove_part(MC, "U7")
+    altium.faults.graphql_error(project=MC, times=None)
+    failed = run("poll", "--once")
+    assert failed.returncode == 1
+    assert f"Failed: {MC}:" in failed.stderr and "Traceback" not in failed.stderr
+    assert [e["kind"] for e in events(run)] == ["project_created"]
+    altium.faults.clear()
+    assert run("poll", "--once").returncode == 0
+    assert [e["kind"] for e in events(run)] == [
+        "project_created", "thread_deleted", "part_removed", "part_removed"]
+
+
+def test_nexar_down_fails_cleanly(run: Run, altium: AltiumSandbox) -> None:
+    assert run("subscribe", MC, "#hw").returncode == 0
+    altium.faults.http_error(status=503, times=None)
+    done = run("poll", "--once")
+    assert done.returncode == 1 and "HTTP 503" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_expired_token_fails_cleanly(run: Run, altium: AltiumSandbox) -> None:
+    assert run("subscribe", MC, "#hw").returncode == 0
+    altium.expire_token()
+    done = run("poll", "--once")
+    assert_one_error_line(done, "expired", "NEXAR_TOKEN")
+    assert altium.token not in done.stderr + done.stdout
+
+
+def test_a_missing_token_is_named(run: Run) -> None:
+    assert_one_error_line(run("poll", "--once", env={"NEXAR_TOKEN": ""}), "NEXAR_TOKEN")
+
+
+def test_unknown_project_names_the_closest(run: Run) -> None:
+    done = run("subscribe", "Motr Controler", "#hw")
+    assert_one_error_line(done, "no project named 'Motr Controler'", "Motor Controller")
+
+
+def test_locked_database_is_one_line(run: Run, db_path: Path) -> None:
+    assert run("subscribe", MC, "#hw").returncode == 0
+    holder = sqlite3.connect(db_path)
+    holder.execute("begin exclusive")
+    try:
+        done = run("subscribe", "Audio Amplifier", "#hw", env={})
+    finally:
+        holder.rollback()
+        holder.close()
+    assert_one_error_line(done, "locked")
+
+
+def test_unreadable_database_is_one_line(run: Run, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"definitely not sqlite" * 64)
+    assert_one_error_line(run("subscriptions", env={"REVIEW_BOT_DB": str(bad)}), "bad.db")
+
+
+def test_ctrl_c_mid_poll_loses_nothing(run: Run, altium: AltiumSandbox,
+                                       bot_env: dict[str, str], tmp_path: Path) -> None:
+    assert run("subscribe", MC, "#hw").returncode == 0
+    assert run("subscribe", "IoT Sensor Node", "#hw").returncode == 0
+    assert run("poll", "--once").returncode == 0
+    play_review_round(altium)
+    altium.faults.latency(0.4)
+    process = subprocess.Popen([str(REVIEW_BOT), "poll", "--once"], env=bot_env, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "Interrupted" in stderr and "Traceback" not in stderr
+    altium.faults.clear()
+    assert run("poll", "--once").returncode == 0
+    kinds = [e["kind"] for e in events(run)]
+    assert kinds.count("thread_opened") == 1 and kinds.count("revision_committed") == 1
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (("subscribe", MC, "hw review"), "not a Slack channel"),
+    (("subscribe", MC, "#hw", "--events", "comments,prs"), "unknown event group prs"),
+    (("events", "--since", "yesterday"), "neither an ISO 8601 time"),
+    (("unsubscribe", MC, "#hw"), "#hw has no subscription"),
+])
+def test_bad_input_is_explained(run: Run, args: tuple[str, ...], needle: str) -> None:
+    done = run(*args)
+    assert done.returncode != 0 and needle in done.stderr and "Traceback" not in done.stderr
+
+
+def test_subscriptions_table_and_unsubscribe(run: Run) -> None:
+    assert "No subscriptions" in run("subscriptions").stdout
+    assert run("subscribe", MC, "#hw", "--events", "bom").returncode == 0
+    listed = run("subscriptions").stdout.splitlines()
+    assert listed[0].split() == ["PROJECT", "CHANNEL", "EVENTS", "STATE"]
+    assert listed[1].split() == ["Motor", "Controller", "#hw", "bom", "active"]
+    done = run("unsubscribe", "motor", "#hw")
+    assert done.returncode == 0 and "Unsubscribed #hw from Motor Controller" in done.stdout
+
+
+def test_events_table_for_people(run: Run, altium: AltiumSandbox) -> None:
+    assert run("subscribe", MC, "#hw").returncode == 0
+    assert run("poll", "--once").returncode == 0
+    altium.reply(MC, 3, author="carla.rossi", text="Moved it\nby 0.5 mm")
+    assert run("poll", "--once").returncode == 0
+    table = run("events").stdout.splitlines()
+    assert table[0].split()[:4] == ["ID", "AT", "(UTC)", "PROJECT"]
+    assert "thread_replied" in table[2] and "#3 on " in table[2]
+    assert "Carla Rossi: Moved it by 0.5 mm" in table[2]
+    assert run("events", "--since", "1w", "--project", "motor c").returncode == 0
+    assert "No events since" in run("events", "--since", "2099-01-01T00:00:00Z").stdout

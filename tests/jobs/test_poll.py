@@ -1,0 +1,182 @@
+"""The poller end to end in process: sandbox Altium 365 over HTTP, real SQLite file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from jobs.nexar import NexarClient
+from jobs.parse import format_time
+from jobs.poll import Poller, refresh_catalog
+from sandbox import AltiumSandbox
+from sandbox.scenario import play_review_round
+from state.errors import NexarAuthError
+from state.store import Store
+from tests.conftest import FakeClock
+
+MC, IOT = "Motor Controller", "IoT Sensor Node"
+SNAPSHOT_TABLES = ("projects", "threads", "comments", "bom_lines", "events")
+
+
+def follow(store: Store, client: NexarClient, *names: str) -> None:
+    refresh_catalog(client, store)
+    for name in names:
+        store.subscribe(store.find_project(name), "#hw-review", ["comments", "bom", "revisions"],
+                        at="2026-11-28T08:00:00.000Z")
+
+
+def rows(store: Store) -> dict[str, int]:
+    return {t: store.db.table(t).count for t in SNAPSHOT_TABLES}
+
+
+def kinds_since(store: Store, after: int) -> list[tuple[str, str, object]]:
+    return [(s.event.project, s.event.kind, s.event.thread_number or (s.event.designator and
+             f"{s.event.variant}/{s.event.designator}")) for s in store.events(after_id=after)]
+
+
+def last_id(store: Store) -> int:
+    found = store.events()
+    return found[-1].id if found else 0
+
+
+@pytest.fixture
+def poller(client: NexarClient, store: Store, clock: FakeClock) -> Poller:
+    follow(store, client, MC, IOT)
+    return Poller(client=client, store=store, clock=clock)
+
+
+def test_first_poll_is_a_silent_baseline(poller: Poller, store: Store) -> None:
+    report = poller.poll_once()
+    assert (report.projects, report.boms_read, report.failures) == (2, 2, {})
+    assert [(s.event.project, s.event.kind) for s in store.events()] == [
+        (IOT, "project_created"), (MC, "project_created")]
+    assert store.load_snapshot(store.find_project(MC).id) is not None
+
+
+def test_a_review_round_gives_exactly_its_events(poller: Poller, store: Store,
+                                                 altium: AltiumSandbox) -> None:
+    poller.poll_once()
+    mark = last_id(store)
+    play_review_round(altium)
+    report = poller.poll_once()
+    assert kinds_since(store, mark) == [
+        (MC, "revision_committed", None),
+        (MC, "thread_reopened", 1),
+        (MC, "thread_resolved", 2),
+        (MC, "thread_replied", 3),
+        (MC, "thread_opened", 6),
+        (MC, "part_added", "Default/TP9"),
+        (MC, "part_replaced", "Default/U3"),
+        (MC, "part_fitted_changed", "Default/U5"),
+        (MC, "part_removed", "Default/U7"),
+        (MC, "part_replaced", "Lite/U3"),
+    ]
+    assert report.boms_read == 1
+    opened = next(s.event for s in store.events(after_id=mark) if s.event.kind == "thread_opened")
+    assert (opened.author, opened.document) == ("Bob Schmidt", "Power.SchDoc")
+    assert opened.text is not None and "<!channel>" in opened.text
+    mark = last_id(store)
+    again = poller.poll_once()
+    assert (again.events, again.boms_read, store.events(after_id=mark)) == (0, 0, [])
+
+
+def test_comments_alone_do_not_reread_the_bom(poller: Poller, store: Store,
+                                              altium: AltiumSandbox) -> None:
+    poller.poll_once()
+    altium.reply(MC, 2, author="erik.johansson", text="Done")
+    report = poller.poll_once()
+    assert (report.events, report.boms_read) == (1, 0)
+    altium.set_fitted(IOT, "C1", False, variant="Default")
+    report = poller.poll_once()
+    assert (report.events, report.boms_read) == (1, 1)
+
+
+def test_an_unchanged_poll_is_cheap_and_writes_nothing(poller: Poller, store: Store) -> None:
+    poller.poll_once()
+    before = rows(store)
+    report = poller.poll_once()
+    # discovery, one project page per workspace, one batch of threads
+    assert report.requests == 1 + 2 + 1
+    assert rows(store) == before
+
+
+def test_a_failed_project_is_skipped_then_caught_up_once(
+        poller: Poller, store: Store, altium: AltiumSandbox) -> None:
+    poller.poll_once()
+    mark = last_id(store)
+    altium.delete_thread(MC, 5)
+    altium.remove_part(MC, "U7")
+    altium.reply(IOT, 1, author="bob.schmidt", text="Checked")
+    altium.faults.graphql_error(project=MC, times=None)
+    report = poller.poll_once()
+    assert set(report.failures) == {MC}
+    assert [k for _, k, _ in kinds_since(store, mark)] == ["thread_replied"]
+    assert store.load_snapshot(store.find_project(MC).id) is not None
+    altium.faults.clear()
+    report = poller.poll_once()
+    assert report.ok
+    assert kinds_since(store, mark)[1:] == [
+        (MC, "thread_deleted", 5), (MC, "part_removed", "Default/U7"),
+        (MC, "part_removed", "Lite/U7")]
+
+
+def test_nexar_down_records_nothing_and_reports_it(poller: Poller, store: Store,
+                                                   altium: AltiumSandbox) -> None:
+    poller.poll_once()
+    before = rows(store)
+    altium.faults.http_error(status=503, times=None)
+    report = poller.poll_once()
+    assert "Nexar" in report.failures and rows(store) == before
+    last = store.last_poll()
+    assert last is not None and "Nexar" in last.failures
+
+
+def test_an_expired_token_stops_the_poll(poller: Poller, altium: AltiumSandbox) -> None:
+    poller.poll_once()
+    altium.expire_token()
+    with pytest.raises(NexarAuthError, match="expired"):
+        poller.poll_once()
+
+
+class InterruptingClock(FakeClock):
+    """Raises KeyboardInterrupt on its n-th reading, as Ctrl-C would mid-poll."""
+
+    def __init__(self, at_call: int) -> None:
+        super().__init__()
+        self.calls, self.at_call = 0, at_call
+
+    def __call__(self) -> datetime:
+        self.calls += 1
+        if self.calls == self.at_call:
+            raise KeyboardInterrupt
+        return super().__call__()
+
+
+@pytest.mark.parametrize("at_call", [1, 2, 3, 4])
+def test_ctrl_c_mid_poll_leaves_every_project_whole(
+        client: NexarClient, store: Store, altium: AltiumSandbox, at_call: int) -> None:
+    follow(store, client, MC, IOT)
+    Poller(client=client, store=store, clock=FakeClock()).poll_once()
+    play_review_round(altium)
+    altium.reply(IOT, 1, author="bob.schmidt", text="Checked")
+    with pytest.raises(KeyboardInterrupt):
+        Poller(client=client, store=store, clock=InterruptingClock(at_call)).poll_once()
+    Poller(client=client, store=store, clock=FakeClock()).poll_once()
+    kinds = [(s.event.project, s.event.kind) for s in store.events()]
+    assert kinds.count((MC, "thread_opened")) == 1
+    assert kinds.count((IOT, "thread_replied")) == 1
+    assert kinds.count((MC, "revision_committed")) == 1
+
+
+def test_resubscribing_starts_a_fresh_baseline(poller: Poller, store: Store,
+                                               altium: AltiumSandbox) -> None:
+    poller.poll_once()
+    mc = store.find_project(MC)
+    store.unsubscribe(mc.id, "#hw-review")
+    play_review_round(altium)
+    poller.poll_once()
+    store.subscribe(mc, "#hw-review", ["comments"], at=format_time(datetime.now()))
+    mark = last_id(store)
+    poller.poll_once()
+    assert kinds_since(store, mark) == [(MC, "project_created", None)]
