@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from dotenv import load_dotenv
+from dotenv import dotenv_values
 
 from bot import logs
 from bot.config import Config
@@ -80,12 +80,21 @@ def cli(ctx: click.Context, db_path: str | None, log_level: str) -> None:
     Settings come from the environment or a .env file: NEXAR_TOKEN, NEXAR_API_URL,
     NEXAR_WORKSPACE_URL, REVIEW_BOT_DB, REVIEW_BOT_POLL_INTERVAL.
     """
-    load_dotenv(dotenv_path=".env", override=False)
+    _load_dotenv(Path(".env"))
     config = Config.from_env()
     if db_path:
         config = Config(**{**config.__dict__, "db_path": db_path})
     logs.configure(log_level, secrets=config.secrets())
     ctx.obj = config
+
+
+def _load_dotenv(path: Path) -> None:
+    """Fill settings that the environment leaves unset or empty from a ``.env`` file."""
+    if not path.is_file():
+        return
+    for key, value in dotenv_values(path).items():
+        if value is not None and not os.environ.get(key):
+            os.environ[key] = value
 
 
 def _config() -> Config:

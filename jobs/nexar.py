@@ -8,6 +8,7 @@ that failed alone must never read as "the project now has no threads".
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -127,6 +128,7 @@ class NexarClient:
         self._sleep = sleep
         self._own_http = http is None
         self._http = http or httpx.Client(timeout=timeout)
+        self._count_lock = threading.Lock()
         self.requests = 0
 
     def close(self) -> None:
@@ -149,7 +151,8 @@ class NexarClient:
         problem = "no attempt made"
         for attempt in range(1, self.retry.attempts + 1):
             retry_after: float | None = None
-            self.requests += 1
+            with self._count_lock:
+                self.requests += 1
             try:
                 reply = self._http.post(url, json=payload, headers=headers)
             except httpx.TimeoutException:

@@ -144,6 +144,10 @@ class Store:
         with self._atomic():
             if changed:
                 self.db.table("catalog").upsert_all(changed, pk="id")
+                for row in changed:
+                    self.db.execute("update subscriptions set project = ? "
+                                    "where project_id = ? and project != ?",
+                                    [row["name"], row["id"], row["name"]])
             for project_id in gone:
                 self.db.table("catalog").update(project_id, {"gone": 1})
 

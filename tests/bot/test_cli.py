@@ -183,3 +183,22 @@ def test_events_table_for_people(run: Run, altium: AltiumSandbox) -> None:
     assert "Carla Rossi: Moved it by 0.5 mm" in table[2]
     assert run("events", "--since", "1w", "--project", "motor c").returncode == 0
     assert "No events since" in run("events", "--since", "2099-01-01T00:00:00Z").stdout
+
+
+def test_settings_from_a_dotenv_file(run: Run, altium: AltiumSandbox, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"NEXAR_TOKEN={altium.token}\nNEXAR_API_URL={altium.api_url}\n")
+    assert run("subscribe", MC, "#hw", env={"NEXAR_TOKEN": "", "NEXAR_API_URL": ""}).returncode == 0
+    done = run("poll", "--once", env={"NEXAR_TOKEN": "", "NEXAR_API_URL": ""})
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_token_never_reaches_the_output(run: Run, altium: AltiumSandbox) -> None:
+    assert run("subscribe", MC, "#hw").returncode == 0
+    altium.faults.http_error(status=500, times=1)
+    altium.faults.graphql_error(project=MC, times=1)
+    done = run("--log-level", "DEBUG", "poll", "--once")
+    altium.expire_token()
+    expired = run("--log-level", "DEBUG", "poll", "--once")
+    for output in (done.stdout, done.stderr, expired.stdout, expired.stderr):
+        assert altium.token not in output
+    assert "retry" in done.stderr

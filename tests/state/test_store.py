@@ -190,3 +190,9 @@ def test_unreadable_database_is_a_clear_error(tmp_path: Path) -> None:
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="does not exist"):
         Store.open(tmp_path / "nowhere" / "bot.db")
+
+
+def test_a_renamed_project_renames_its_subscriptions(store: Store) -> None:
+    store.subscribe(project(), "#hw", ["comments"], at=NOW)
+    store.sync_catalog("https://acme.example", [project(name="Motor Controller v2")])
+    assert [s.project for s in store.subscriptions()] == ["Motor Controller v2"]
