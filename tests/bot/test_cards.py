@@ -1,0 +1,164 @@
+"""Cards: every kind renders within Slack's limits, and Altium text is always escaped."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.cards import MAX_BLOCKS, SECTION_LIMIT, TOTAL_LIMIT, Cards, message_size
+from jobs.deliver import Message
+from state.model import Event
+from state.store import Subscription
+from tests.factories import comment, line, project, snapshot, thread
+
+HOSTILE = "<!channel> <@U024BE7LH> <https://evil.example|datasheet> & *bold* <#C123>"
+CARDS = Cards()
+PROJECT = project()
+SLACK_USERS = {"alice@example.com": "U0ALICE"}
+
+
+def people(email: str | None) -> str | None:
+    return SLACK_USERS.get(email or "")
+
+
+def nobody(email: str | None) -> str | None:
+    return None
+
+
+def texts(message: Message) -> str:
+    found: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if k == "text" and isinstance(v, str):
+                    found.append(v)
+                else:
+                    walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(message.blocks)
+    return "\n".join(found)
+
+
+def assert_within_limits(message: Message) -> None:
+    blocks, total = message_size(message)
+    assert blocks <= MAX_BLOCKS and total <= TOTAL_LIMIT
+    for block in message.blocks:
+        text = block.get("text")
+        if isinstance(text, dict):
+            assert len(text["text"]) <= SECTION_LIMIT
+    assert 0 < len(message.text) <= 300
+
+
+def assert_escaped(message: Message) -> None:
+    for raw in ("<!channel>", "<@U024BE7LH>", "<https://evil.example", "<#C123>"):
+        assert raw not in texts(message) and raw not in message.text
+    assert "&lt;!channel&gt;" in texts(message)
+
+
+def event(kind: str, **fields: object) -> Event:
+    base: dict[str, object] = {"project_id": "P1", "project": "Motor Controller",
+                               "at": "2026-11-28T09:00:00.000Z"}
+    return Event(kind=kind, **{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_thread_card_open_with_mention_and_link() -> None:
+    t = thread("t1", 6, comment("c1", HOSTILE, author="alice"), comment("c2"), assigned="bob")
+    card = CARDS.thread_card(PROJECT, t, people=people)
+    assert_within_limits(card)
+    assert_escaped(card)
+    body = texts(card)
+    assert "<@U0ALICE>" in body and "Bob" in body
+    assert "🟢 Open" in body and "1 reply" in body
+    assert "thread #6 on _Main.PcbDoc_" in body
+    assert "<https://acme.example/designs/prj-1|Open in Altium 365>" in body
+
+
+def test_thread_card_resolved_and_deleted() -> None:
+    t = thread("t1", 2, status=0)
+    assert "✅ Resolved" in texts(CARDS.thread_card(PROJECT, t, people=nobody))
+    assert "🗑 Deleted" in texts(CARDS.thread_card(PROJECT, t, people=nobody, deleted=True))
+
+
+@pytest.mark.parametrize(("kind", "extra", "needle"), [
+    ("thread_replied", {"text": HOSTILE}, "replied:"),
+    ("comment_edited", {"text": HOSTILE}, "edited a comment"),
+    ("thread_resolved", {}, "resolved the thread"),
+    ("thread_reopened", {}, "reopened the thread"),
+    ("thread_assigned", {"assignee": "Dev Patel"}, "assigned the thread to *Dev Patel*"),
+    ("thread_assigned", {}, "unassigned the thread"),
+    ("thread_deleted", {}, "deleted in Altium 365"),
+])
+def test_thread_activity(kind: str, extra: dict[str, object], needle: str) -> None:
+    message = CARDS.thread_activity(PROJECT, event(kind, thread_number=3, author="Alice",
+                                                   author_email="alice@example.com", **extra),
+                                    people=people)
+    assert_within_limits(message)
+    assert needle in texts(message)
+    if "text" in extra:
+        assert_escaped(message)
+
+
+def bom_events(count: int) -> list[Event]:
+    kinds = ["part_replaced", "part_removed", "part_added", "part_fitted_changed"]
+    return [event(kinds[i % 4], variant="Default", designator=f"R{i}", old_mpn="RC0603FR-0710KL",
+                  new_mpn=f"ERJ-3EKF{i:04d}V", old_manufacturer="Yageo",
+                  new_manufacturer="Panasonic <!here>", fitted=bool(i % 2)) for i in range(count)]
+
+
+def test_bom_change_is_one_message_grouped_replaced_first() -> None:
+    message = CARDS.bom_change(PROJECT, "Default", bom_events(8), people=nobody)
+    assert_within_limits(message)
+    body = texts(message)
+    assert body.index("*Replaced*") < body.index("*Removed*") < body.index("*Added*")
+    assert "2 replaced · 2 removed · 2 added · 2 fitted / not fitted" in body
+    assert "`R0` Yageo RC0603FR-0710KL → Panasonic &lt;!here&gt; ERJ-3EKF0000V" in body
+    assert "more change" not in body
+
+
+@pytest.mark.parametrize("count", [60, 400, 2000])
+def test_a_huge_bom_change_is_trimmed_with_a_count(count: int) -> None:
+    message = CARDS.bom_change(PROJECT, "Default", bom_events(count), people=nobody)
+    assert_within_limits(message)
+    body = texts(message)
+    shown = len(re.findall(r"^`R\d+`", body, flags=re.M))
+    more = re.search(r"and (\d+) more change", body)
+    rest = int(more.group(1)) if more else 0
+    assert shown + rest == count and shown > 0
+
+
+def test_revision_and_now_tracking() -> None:
+    rev = CARDS.revision(PROJECT, event("revision_committed", author="Carol <!here>",
+                                        text="Swap U3", revision_id="r2"), people=nobody)
+    assert_within_limits(rev)
+    assert "new revision by *Carol &lt;!here&gt;*" in texts(rev)
+    snap = snapshot([thread("t1", 1), thread("t2", 2, status=0)],
+                    [line("R1"), line("R1", variant="Lite")])
+    sub = Subscription(id=1, project_id="P1", project="Motor Controller", channel="#hw",
+                       groups=("comments", "bom"), created_at="")
+    tracking = CARDS.now_tracking(PROJECT, snap, sub)
+    body = texts(tracking)
+    assert "*1* open thread (1 resolved)" in body and "*2* BOM lines in 2 variants" in body
+    assert "comments, bom changes" in body
+
+
+def test_plain_fallback_is_a_single_section() -> None:
+    card = CARDS.thread_card(PROJECT, thread("t1", 1, comment("c1", HOSTILE)), people=nobody)
+    plain = CARDS.plain(card)
+    assert len(plain.blocks) == 1 and plain.text == card.text
+
+
+@given(st.text(max_size=5000))
+def test_any_comment_text_is_escaped_and_fits(text: str) -> None:
+    t = replace(thread("t1", 1), comments=(comment("c1", text),))
+    card = CARDS.thread_card(PROJECT, t, people=nobody)
+    assert_within_limits(card)
+    body = card.blocks[1]["text"]["text"]
+    assert "<" not in body and ">" not in body.replace("\n>", "\n").lstrip(">")
