@@ -8,6 +8,7 @@ that failed alone must never read as "the project now has no threads".
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.nexar.com/graphql"
 MAX_PAGE_SIZE = 100
+_OPERATION = re.compile(r"^\s*query\s+(\w+)", re.MULTILINE)
 AUTH_CODES = {"AuthExpiredToken", "AuthInvalidToken", "AUTH_NOT_AUTHORIZED"}
 
 
@@ -146,7 +148,10 @@ class NexarClient:
     def execute(self, url: str, document: str, variables: Mapping[str, Any] | None = None,
                 ) -> Response:
         """POST one GraphQL document with retries; auth failures raise, other errors return."""
-        payload = {"query": document, "variables": dict(variables or {})}
+        payload: dict[str, Any] = {"query": document, "variables": dict(variables or {})}
+        named = _OPERATION.search(document)
+        if named:
+            payload["operationName"] = named.group(1)
         headers = {"Authorization": f"Bearer {self._token}"}
         problem = "no attempt made"
         for attempt in range(1, self.retry.attempts + 1):

@@ -1,0 +1,360 @@
+"""Benchmark of the poller against a large local Altium 365 sandbox.
+
+Builds a generated workspace (default: 500 projects, 300-line BOMs, 20 threads of 3
+comments each), subscribes every project, and measures over real HTTP on 127.0.0.1:
+
+- the baseline poll, which reads every BOM;
+- one unchanged poll: HTTP requests (counted by the sandbox and by the client), wall
+  time, events, BOMs read and rows added to the snapshot and event tables;
+- a poll after 5 projects changed (threads opened, answered and resolved, parts swapped,
+  revisions committed): the same figures, and which BOMs were fetched;
+- a run of unchanged polls: median and p90 wall time, requests, rows, database bytes.
+
+It ends with a PASS/FAIL line per target: an unchanged poll costs at most 20 requests and
+adds no rows; a 5-project change fetches exactly those 5 BOMs.
+
+Run it from the project root:
+
+    .venv/bin/python bench/poll.py [--projects N] [--bom-lines N] [--threads N] [--polls N]
+
+The sandbox executes GraphQL in Python in this same process, so wall times and peak RSS
+include the server's share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jobs.nexar import NexarClient
+from jobs.parse import format_time
+from jobs.poll import Poller, PollReport, refresh_catalog
+from sandbox.altium import AltiumSandbox, Project, RequestRecord, generated_workspace
+from state.model import EVENT_GROUPS
+from state.store import Store
+
+CHANNEL = "#bench"
+CHANGED_PROJECTS = 5
+MAX_UNCHANGED_REQUESTS = 20
+ROW_TABLES = ("projects", "threads", "comments", "bom_lines", "events")
+ROOT_OPERATIONS = {
+    "desWorkspaceInfos": "Workspaces",
+    "desProjects": "Projects",
+    "desCommentThreads": "CommentThreads",
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    projects: int
+    bom_lines: int
+    threads: int
+    polls: int
+
+
+@dataclass
+class Measured:
+    """One poll as seen from both sides of the wire and from the database."""
+
+    label: str
+    report: PollReport
+    wall: float
+    server_requests: int
+    server_seconds: float
+    operations: Counter[str]
+    design_ids: set[str]
+    rows_added: dict[str, int]
+    rows_written: int
+
+    @property
+    def added(self) -> int:
+        return sum(self.rows_added.values())
+
+
+@dataclass
+class Series:
+    """A run of unchanged polls and what it did to the database file."""
+
+    polls: list[Measured] = field(default_factory=list)
+    main_before: int = 0
+    wal_before: int = 0
+    main_after: int = 0
+    wal_after: int = 0
+    main_checkpointed: int = 0
+
+    def walls(self) -> list[float]:
+        return [m.wall for m in self.polls]
+
+
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--projects", type=int, default=500, help="watched projects (500)")
+    parser.add_argument("--bom-lines", type=int, default=300, help="BOM lines a project (300)")
+    parser.add_argument("--threads", type=int, default=20, help="comment threads a project (20)")
+    parser.add_argument("--polls", type=int, default=100, help="unchanged polls in the run (100)")
+    args = parser.parse_args(argv)
+    if args.projects < CHANGED_PROJECTS:
+        parser.error(f"--projects must be at least {CHANGED_PROJECTS}")
+    if args.threads < 2:
+        parser.error("--threads must be at least 2")
+    if args.polls < 1:
+        parser.error("--polls must be at least 1")
+    return Options(args.projects, args.bom_lines, args.threads, args.polls)
+
+
+def now_text() -> str:
+    return format_time(datetime.now(UTC))
+
+
+def row_counts(store: Store) -> dict[str, int]:
+    return {table: store.db.table(table).count for table in ROW_TABLES}
+
+
+def total_changes(store: Store) -> int:
+    changes: int = store.db.conn.total_changes
+    return changes
+
+
+def subscribe_all(client: NexarClient, store: Store) -> int:
+    refresh_catalog(client, store)
+    catalog = store.catalog()
+    at = now_text()
+    with store.db.atomic():
+        for project in catalog:
+            store.subscribe(project, CHANNEL, EVENT_GROUPS, at=at)
+    return len(catalog)
+
+
+def operation(record: RequestRecord) -> str:
+    """The query a request ran; the client sends no operationName, so judge by its fields."""
+    if record.operation_name:
+        return record.operation_name
+    for name in record.fields:
+        if name in ROOT_OPERATIONS:
+            return ROOT_OPERATIONS[name]
+        if name == "desProjectById":
+            return "BomPage" if "after" in record.variables else "Design"
+    return "?"
+
+
+def measure(label: str, poller: Poller, sandbox: AltiumSandbox, store: Store) -> Measured:
+    rows_before = row_counts(store)
+    written_before = total_changes(store)
+    sandbox.reset_requests()
+    started = time.perf_counter()
+    report = poller.poll_once()
+    wall = time.perf_counter() - started
+    records = sandbox.requests
+    rows_after = row_counts(store)
+    return Measured(
+        label=label,
+        report=report,
+        wall=wall,
+        server_requests=len(records),
+        server_seconds=sum(r.duration for r in records),
+        operations=Counter(operation(r) for r in records),
+        design_ids={str(r.variables.get("id")) for r in records if operation(r) == "Design"},
+        rows_added={t: rows_after[t] - rows_before[t] for t in ROW_TABLES},
+        rows_written=total_changes(store) - written_before,
+    )
+
+
+def change_projects(sandbox: AltiumSandbox, projects: Sequence[Project]) -> int:
+    """Review activity on each project; returns the events it should produce."""
+    users = sandbox.tenant.users
+    expected = 0
+    for index, project in enumerate(projects):
+        author, other = users[index % len(users)], users[(index + 1) % len(users)]
+        sandbox.open_thread(project, author=author, text=f"Bench check {index}: pin 1 marking?")
+        sandbox.reply(project, 1, author=other, text="Looked again, still open.")
+        sandbox.resolve(project, 2, by=author)
+        expected += 3
+        if index < 3:
+            designator = project.variants[0].designators()[0]
+            sandbox.swap_part(project, designator, mpn=f"BENCH-{index:03d}",
+                              manufacturer="Acme Components")
+            expected += len(project.variants)
+        if index >= 2:
+            sandbox.commit_revision(project, message=f"Bench revision {index}", author=author)
+            expected += 1
+    return expected
+
+
+def pick_changed(sandbox: AltiumSandbox, count: int) -> list[Project]:
+    everything = sorted(sandbox.projects(), key=lambda p: p.name.casefold())
+    step = len(everything) // count
+    return [everything[i * step] for i in range(count)]
+
+
+def file_size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def checkpoint(store: Store) -> None:
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def unchanged_series(poller: Poller, sandbox: AltiumSandbox, store: Store, db_path: Path,
+                     polls: int, progress: Callable[[str], None]) -> Series:
+    wal_path = db_path.with_name(db_path.name + "-wal")
+    checkpoint(store)
+    series = Series(main_before=file_size(db_path), wal_before=file_size(wal_path))
+    step = max(1, polls // 10)
+    for number in range(1, polls + 1):
+        series.polls.append(measure(f"unchanged #{number}", poller, sandbox, store))
+        if number % step == 0 or number == polls:
+            progress(f"  {number}/{polls} unchanged polls, last {series.polls[-1].wall:.2f}s")
+    series.main_after, series.wal_after = file_size(db_path), file_size(wal_path)
+    checkpoint(store)
+    series.main_checkpointed = file_size(db_path)
+    return series
+
+
+def p90(values: Sequence[float]) -> float:
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=10, method="inclusive")[-1]
+
+
+def poll_row(m: Measured) -> str:
+    ops = m.operations
+    return (f"{m.label:<16}{m.wall:>8.2f}{m.server_seconds:>9.2f}"
+            f"{m.server_requests:>6}{m.report.requests:>6}"
+            f"{ops['Design']:>8}{ops['BomPage']:>8}{m.report.boms_read:>6}"
+            f"{m.report.events:>8}{m.added:>7}{m.rows_written:>9}")
+
+
+POLL_HEADER = (f"{'poll':<16}{'wall s':>8}{'server s':>9}{'srv':>6}{'cli':>6}"
+               f"{'Design':>8}{'BomPage':>8}{'BOMs':>6}{'events':>8}{'rows+':>7}{'written':>9}")
+
+
+def print_polls(polls: Sequence[Measured]) -> None:
+    print(POLL_HEADER)
+    print("-" * len(POLL_HEADER))
+    for m in polls:
+        print(poll_row(m))
+
+
+def print_series(series: Series) -> None:
+    walls = series.walls()
+    requests = [m.server_requests for m in series.polls]
+    events = sum(m.report.events for m in series.polls)
+    added = sum(m.added for m in series.polls)
+    written = sum(m.rows_written for m in series.polls)
+    grown = (series.main_after + series.wal_after) - (series.main_before + series.wal_before)
+    print(f"{len(walls)} unchanged polls:")
+    print(f"  wall s       median {statistics.median(walls):.2f}  p90 {p90(walls):.2f}  "
+          f"min {min(walls):.2f}  max {max(walls):.2f}  total {sum(walls):.1f}")
+    print(f"  requests     min {min(requests)}  max {max(requests)} a poll  "
+          f"(client counted {sum(m.report.requests for m in series.polls)} in all)")
+    print(f"  rows         {added} added, {written} written, {events} events")
+    print(f"  db bytes     main {series.main_before:,} -> {series.main_after:,}, "
+          f"wal {series.wal_before:,} -> {series.wal_after:,}: {grown:+,} with the WAL")
+    print(f"  checkpointed main {series.main_checkpointed:,}: "
+          f"{series.main_checkpointed - series.main_before:+,} bytes of real growth")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    passed: bool
+    detail: str
+
+
+def verdicts(unchanged: Measured, changed: Measured, changed_ids: set[str],
+             series: Series) -> list[Verdict]:
+    singles = [unchanged, *series.polls]
+    worst = max(max(m.server_requests, m.report.requests) for m in singles)
+    added = sum(m.added for m in singles)
+    boms = changed.report.boms_read
+    designs = changed.operations["Design"]
+    return [
+        Verdict(f"unchanged poll costs <= {MAX_UNCHANGED_REQUESTS} HTTP requests",
+                worst <= MAX_UNCHANGED_REQUESTS,
+                f"worst of {len(singles)} polls: {worst}"),
+        Verdict("unchanged polls add 0 snapshot rows",
+                added == 0 and all(m.report.events == 0 for m in singles),
+                f"{added} rows added over {len(singles)} polls"),
+        Verdict(f"{CHANGED_PROJECTS}-project change fetches only those {CHANGED_PROJECTS} BOMs",
+                boms == CHANGED_PROJECTS and designs == CHANGED_PROJECTS
+                and changed.design_ids == changed_ids,
+                f"BOMs read {boms}, Design requests {designs}, "
+                f"the changed projects' ids: {changed.design_ids == changed_ids}"),
+    ]
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def run(options: Options) -> int:
+    say(f"workspace: {options.projects} projects, {options.bom_lines} BOM lines, "
+        f"{options.threads} threads each; {options.polls} unchanged polls")
+    started = time.perf_counter()
+    tenant = generated_workspace(projects=options.projects, bom_lines=options.bom_lines,
+                                 threads=options.threads, comments_per_thread=3, seed=0)
+    with tempfile.TemporaryDirectory(prefix="bench-poll-") as folder, \
+            AltiumSandbox(workspace=tenant) as sandbox, \
+            NexarClient(token=sandbox.token, api_url=sandbox.api_url) as client, \
+            Store.open(Path(folder) / "review-bot.db") as store:
+        db_path = Path(folder) / "review-bot.db"
+        watched = subscribe_all(client, store)
+        say(f"setup: {watched} projects subscribed to {CHANNEL} "
+            f"in {time.perf_counter() - started:.1f}s")
+        poller = Poller(client=client, store=store)
+
+        baseline = measure("baseline", poller, sandbox, store)
+        say(f"baseline poll: {baseline.wall:.1f}s, {baseline.report.boms_read} BOMs read")
+        unchanged = measure("unchanged", poller, sandbox, store)
+        say(f"unchanged poll: {unchanged.wall:.2f}s, {unchanged.server_requests} requests")
+
+        targets = pick_changed(sandbox, CHANGED_PROJECTS)
+        expected_events = change_projects(sandbox, targets)
+        changed = measure(f"{CHANGED_PROJECTS} changed", poller, sandbox, store)
+        say(f"{CHANGED_PROJECTS}-project change: {changed.wall:.2f}s, "
+            f"{changed.report.events} events (expected {expected_events})")
+
+        series = unchanged_series(poller, sandbox, store, db_path, options.polls, say)
+        failures = {**baseline.report.failures, **unchanged.report.failures,
+                    **changed.report.failures}
+        for m in series.polls:
+            failures.update(m.report.failures)
+
+    print()
+    print_polls([baseline, unchanged, changed])
+    print("  srv/cli: HTTP requests counted by the sandbox / by the client; server s: "
+          "sandbox time summed over requests (they overlap, queueing on its lock)")
+    print(f"  changed: {', '.join(p.name for p in targets)}; rows+ by table "
+          + ", ".join(f"{t} {n:+}" for t, n in changed.rows_added.items()))
+    print()
+    print_series(series)
+    print()
+    if failures:
+        print(f"poll failures: {failures}")
+    results = verdicts(unchanged, changed, {p.id for p in targets}, series)
+    for verdict in results:
+        print(f"{'PASS' if verdict.passed else 'FAIL'}  {verdict.target} ({verdict.detail})")
+    print(f"peak RSS {peak_rss_mib():.0f} MiB (client and sandbox); "
+          f"total {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(parse_options(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
