@@ -21,13 +21,16 @@ from typing import Any, NoReturn
 import click
 from dotenv import dotenv_values
 
-from bot import logs
+from bot import logs, service
 from bot.config import Config
+from jobs.deliver import DeliveryReport
 from jobs.nexar import NexarClient
 from jobs.parse import format_time, normalize_time
-from jobs.poll import Poller, PollReport, refresh_catalog
+from jobs.poll import PollReport, refresh_catalog
 from state.errors import NotFoundError, ReviewBotError
+from state.filters import Filters
 from state.model import EVENT_GROUPS, Event
+from state.outbox import Outbox
 from state.store import Store, StoredEvent
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
@@ -126,16 +129,69 @@ def poll(once: bool, interval: float | None) -> None:
     and nothing is recorded for a project that failed (no false removals).
     """
     config = _config()
-    with _client(config) as client, _store() as store:
-        poller = Poller(client=client, store=store)
-        while True:
-            report = poller.poll_once()
-            _print_report(report)
-            if once:
-                if not report.ok:
-                    sys.exit(1)
-                return
-            time.sleep(interval or config.poll_interval)
+    config.require_token()
+    while True:
+        report = service.poll_once(config)
+        _print_report(report)
+        delivered = _deliver_if_configured(config)
+        if once:
+            if not report.ok or not delivered:
+                sys.exit(1)
+            return
+        time.sleep(interval or config.poll_interval)
+
+
+def _deliver_if_configured(config: Config) -> bool:
+    if not config.slack_bot_token:
+        click.echo("Slack is not configured (SLACK_BOT_TOKEN): events are kept for delivery.")
+        return True
+    report = service.deliver_once(config)
+    _print_delivery(report)
+    return report.ok
+
+
+def _print_delivery(report: DeliveryReport) -> None:
+    click.echo(f"Delivered {report.posted} Slack post(s), updated {report.updated} card(s); "
+               f"{report.pending} event(s) waiting.")
+    for channel, reason in sorted(report.paused.items()):
+        click.echo(f"Paused: {channel}: {reason} (events kept; fix it, then "
+                   "'review-bot resume')", err=True)
+    for channel, reason in sorted(report.failures.items()):
+        click.echo(f"Failed: {channel}: {reason} (will retry)", err=True)
+
+
+@cli.command()
+def deliver() -> None:
+    """Post every event the outbox owes to Slack, then exit.
+
+    Exits non-zero when a channel is paused or Slack kept failing; nothing is dropped.
+    """
+    report = service.deliver_once(_config())
+    _print_delivery(report)
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("channel", required=False)
+def resume(channel: str | None) -> None:
+    """Lift the pause of CHANNEL's subscriptions (all when omitted); kept events go out."""
+    target = _channel(channel) if channel else None
+    with _store() as store:
+        count = store.resume(channel=target)
+    click.echo(f"Resumed {count} subscription(s)." if count else "Nothing was paused.")
+
+
+@cli.command()
+def run() -> None:
+    """Run the bot: Slack connection, polling every interval, delivery, until stopped.
+
+    Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT at /slack/events
+    (verifying SLACK_SIGNING_SECRET). SIGTERM or Ctrl-C stops it between steps.
+    """
+    from bot.run import run_bot
+
+    run_bot(_config(), echo=click.echo)
 
 
 def _print_report(report: PollReport) -> None:
@@ -253,14 +309,51 @@ def _groups(value: str) -> list[str]:
 @click.argument("channel")
 @click.option("--events", "groups", default=",".join(EVENT_GROUPS), show_default=True,
               help="Comma-separated event groups to post.")
-def subscribe(project: str, channel: str, groups: str) -> None:
-    """Follow PROJECT (a name, any case) in CHANNEL (C0123ABCD or #name)."""
+@click.option("--include-doc", multiple=True, metavar="GLOB",
+              help="Only threads on matching documents (e.g. '*.PcbDoc'); repeatable.")
+@click.option("--exclude-doc", multiple=True, metavar="GLOB",
+              help="No threads on matching documents; repeatable.")
+@click.option("--include-designator", multiple=True, metavar="PREFIX",
+              help="Only BOM lines with this designator prefix (e.g. U, J); repeatable.")
+@click.option("--exclude-designator", multiple=True, metavar="PREFIX",
+              help="No BOM lines with this designator prefix (e.g. TP); repeatable.")
+def subscribe(project: str, channel: str, groups: str, include_doc: tuple[str, ...],
+              exclude_doc: tuple[str, ...], include_designator: tuple[str, ...],
+              exclude_designator: tuple[str, ...]) -> None:
+    """Follow PROJECT (a name, any case) in CHANNEL (C0123ABCD or #name).
+
+    The channel receives changes from now on, never history: a "now tracking" summary
+    first, then each change as it is polled.
+    """
     target, chosen = _channel(channel), _groups(groups)
+    filters = Filters(include_documents=_values(include_doc),
+                      exclude_documents=_values(exclude_doc),
+                      include_designators=_prefixes(include_designator),
+                      exclude_designators=_prefixes(exclude_designator))
     with _store() as store:
         found = _find_project(store, project)
-        sub = store.subscribe(found, target, chosen, at=format_time(datetime.now(UTC)))
-    click.echo(f"Subscribed {sub.channel} to {sub.project} ({', '.join(sub.groups)}). "
-               "The next poll takes a silent baseline; changes after it are recorded.")
+        sub = store.subscribe(found, target, chosen, at=format_time(datetime.now(UTC)),
+                              filters=filters)
+    extra = f"; {sub.filters.describe()}" if sub.filters.describe() else ""
+    click.echo(f"Subscribed {sub.channel} to {sub.project} ({', '.join(sub.groups)}{extra}). "
+               "Changes from now on are posted there.")
+
+
+def _values(values: tuple[str, ...]) -> tuple[str, ...]:
+    found = tuple(v.strip() for raw in values for v in raw.split(",") if v.strip())
+    bad = [v for v in found if "," in v or len(v) > 100]
+    if bad:
+        raise click.BadParameter(f"{bad[0]!r} is too long")
+    return found
+
+
+def _prefixes(values: tuple[str, ...]) -> tuple[str, ...]:
+    found = _values(values)
+    bad = [v for v in found if not v.isalpha()]
+    if bad:
+        raise click.BadParameter(f"{bad[0]!r} is not a designator prefix: use letters "
+                                 "such as R, C, U, TP")
+    return tuple(v.upper() for v in found)
 
 
 def _find_project(store: Store, name: str) -> Any:
@@ -301,12 +394,15 @@ def subscriptions() -> None:
     """List every subscription, with its event groups and any pause."""
     with _store() as store:
         subs = store.subscriptions()
-    if not subs:
-        click.echo("No subscriptions. Add one with: review-bot subscribe PROJECT CHANNEL")
-        return
-    rows = [(s.project, s.channel, ",".join(s.groups),
-             f"paused: {s.paused_reason}" if s.paused_reason else "active") for s in subs]
-    _table(("PROJECT", "CHANNEL", "EVENTS", "STATE"), rows)
+        if not subs:
+            click.echo("No subscriptions. Add one with: review-bot subscribe PROJECT CHANNEL")
+            return
+        outbox = Outbox(store)
+        rows = [(s.project, s.channel, ",".join(s.groups) + (
+                 f" ({s.filters.describe()})" if s.filters.describe() else ""),
+                 f"paused: {s.paused_reason}" if s.paused_reason else "active",
+                 str(outbox.undelivered(s.channel))) for s in subs]
+    _table(("PROJECT", "CHANNEL", "EVENTS", "STATE", "WAITING"), rows)
 
 
 @cli.command()

@@ -19,6 +19,12 @@ class Config:
     nexar_workspace_url: str | None = None
     db_path: str = "./review-bot.db"
     poll_interval: float = 300.0
+    slack_api_url: str = "https://slack.com/api/"
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    port: int = 3000
+    post_interval: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -30,17 +36,51 @@ class Config:
             db_path=env.get("REVIEW_BOT_DB") or "./review-bot.db",
             poll_interval=_seconds(env.get("REVIEW_BOT_POLL_INTERVAL"), 300.0,
                                    "REVIEW_BOT_POLL_INTERVAL"),
+            slack_api_url=env.get("SLACK_API_URL") or "https://slack.com/api/",
+            slack_bot_token=(env.get("SLACK_BOT_TOKEN") or "").strip() or None,
+            slack_app_token=(env.get("SLACK_APP_TOKEN") or "").strip() or None,
+            slack_signing_secret=(env.get("SLACK_SIGNING_SECRET") or "").strip() or None,
+            port=_port(env.get("PORT")),
+            post_interval=_interval(env.get("REVIEW_BOT_POST_INTERVAL")),
         )
 
     def secrets(self) -> list[str]:
         """Values that must never be printed or logged."""
-        return [s for s in (self.nexar_token,) if s]
+        return [s for s in (self.nexar_token, self.slack_bot_token, self.slack_app_token,
+                            self.slack_signing_secret) if s]
 
     def require_token(self) -> str:
         if not self.nexar_token:
             raise ConfigError("NEXAR_TOKEN is not set: put a Nexar access token in the "
                               "environment or in .env")
         return self.nexar_token
+
+
+    def require_slack(self) -> str:
+        if not self.slack_bot_token:
+            raise ConfigError("SLACK_BOT_TOKEN is not set: install the Slack app (manifest.yml) "
+                              "and put its bot token (xoxb-...) in the environment or .env")
+        return self.slack_bot_token
+
+
+def _interval(value: str | None) -> float:
+    if value is None or not value.strip():
+        return 1.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 60:
+        raise ConfigError(f"REVIEW_BOT_POST_INTERVAL must be 0-60 seconds, not {value!r}")
+    return seconds
+
+
+def _port(value: str | None) -> int:
+    if value is None or not value.strip():
+        return 3000
+    if not value.strip().isdigit() or not 0 <= int(value) <= 65535:
+        raise ConfigError(f"PORT must be a port number (0-65535), not {value!r}")
+    return int(value)
 
 
 def _seconds(value: str | None, default: float, name: str) -> float:

@@ -1,9 +1,12 @@
 """Local stand-ins for the services the bot talks to.
 
 ``AltiumSandbox`` serves the real Nexar GraphQL schema over HTTP on 127.0.0.1 with seeded
-Altium 365 data, fault injection and an activity API, for tests, the demo and the benchmark.
+Altium 365 data, fault injection and an activity API; ``SlackSandbox`` serves the Slack
+Web API methods the bot uses, with channels, users, threads and faults. Tests, the demo
+and the benchmarks run against them.
 """
 
 from .altium import AltiumSandbox
+from .slack import SlackSandbox
 
-__all__ = ["AltiumSandbox"]
+__all__ = ["AltiumSandbox", "SlackSandbox"]

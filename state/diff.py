@@ -51,7 +51,11 @@ def _revision_events(old: Snapshot, new: Snapshot) -> Iterator[Event]:
 
 def _thread_events(old: Snapshot, new: Snapshot, at: str) -> Iterator[Event]:
     for thread in sorted(new.threads.values(), key=lambda t: (t.number, t.thread_id)):
-        yield from _one_thread(old.threads.get(thread.thread_id), thread, new)
+        changes = list(_one_thread(old.threads.get(thread.thread_id), thread, new))
+        opened = [e for e in changes if e.kind == "thread_opened"]
+        # In the order they happened; a stable sort keeps same-time changes as found.
+        yield from opened + sorted((e for e in changes if e.kind != "thread_opened"),
+                                   key=lambda e: e.at)
     gone = [t for t in old.threads.values() if t.thread_id not in new.threads]
     for thread in sorted(gone, key=lambda t: (t.number, t.thread_id)):
         yield _thread_event("thread_deleted", new, thread, at=at, person=None,

@@ -8,10 +8,16 @@ sqlite3, slack_sdk) are translated into these where they are met, never passed t
     ├── NotFoundError               a project, channel or subscription name matched nothing
     ├── StoreError                  the SQLite database cannot be opened, read or written
     │   └── StoreLockedError        another process holds the write lock too long
-    └── NexarError                  a fetch from Nexar failed; nothing was written for it
-        ├── NexarAuthError          token missing, invalid or expired: sign in again
-        ├── NexarUnavailableError   network failure, timeout, 429 or 5xx after every retry
-        └── NexarQueryError         the answer carried GraphQL ``errors`` (even beside data)
+    ├── NexarError                  a fetch from Nexar failed; nothing was written for it
+    │   ├── NexarAuthError          token missing, invalid or expired: sign in again
+    │   ├── NexarUnavailableError   network failure, timeout, 429 or 5xx after every retry
+    │   └── NexarQueryError         the answer carried GraphQL ``errors`` (even beside data)
+    └── SlackError                  a Slack Web API call failed (``code`` is Slack's error)
+        ├── SlackAuthError          the bot token is invalid or revoked: nothing can post
+        ├── SlackChannelError       this channel refuses posts (not found, archived, not in it)
+        ├── SlackMessageError       Slack refused this message's content (blocks too long)
+        ├── SlackRateLimitedError   HTTP 429: wait ``retry_after`` seconds, then try again
+        └── SlackUnavailableError   network failure, timeout or 5xx: try again later
 """
 
 from __future__ import annotations
@@ -65,3 +71,35 @@ class NexarUnavailableError(NexarError):
 
 class NexarQueryError(NexarError):
     """Nexar answered with GraphQL errors; the fetch counts as failed, not as empty."""
+
+
+class SlackError(ReviewBotError):
+    """A Slack Web API call failed; ``code`` is Slack's error string."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class SlackAuthError(SlackError):
+    """The bot token is invalid, revoked or its account inactive."""
+
+
+class SlackChannelError(SlackError):
+    """This channel refuses the bot's posts until a person fixes it."""
+
+
+class SlackMessageError(SlackError):
+    """Slack refused the message's content."""
+
+
+class SlackRateLimitedError(SlackError):
+    """Slack answered 429; ``retry_after`` is how long it asked to wait."""
+
+    def __init__(self, message: str, *, retry_after: float, code: str = "ratelimited") -> None:
+        self.retry_after = retry_after
+        super().__init__(message, code=code)
+
+
+class SlackUnavailableError(SlackError):
+    """Slack could not be reached, timed out or answered 5xx."""

@@ -166,3 +166,58 @@ def m006_poll_status(db: Database) -> None:
         },
         pk="id",
     )
+
+
+@migrations()
+def m007_delivery(db: Database) -> None:
+    """The Slack outbox: planned deliveries, posts with their recorded intent, caches.
+
+    Existing subscriptions start after the newest event, so upgrading replays nothing.
+    """
+    subs = db.table("subscriptions")
+    subs.add_column("after_event_id", int, not_null_default=0)
+    subs.add_column("include_documents", str)
+    subs.add_column("exclude_documents", str)
+    subs.add_column("include_designators", str)
+    subs.add_column("exclude_designators", str)
+    subs.add_column("welcomed", int, not_null_default=0)
+    db.execute("update subscriptions set after_event_id = "
+               "(select coalesce(max(id), 0) from events)")
+    db.table("deliveries").create(
+        {
+            "event_id": int,
+            "channel": str,
+            "subscription_id": int,
+            "state": str,
+            "post_key": str,
+            "attempts": int,
+            "last_error": str,
+            "created_at": str,
+        },
+        pk=("event_id", "channel"),
+        not_null={"subscription_id", "state", "created_at"},
+        defaults={"attempts": 0},
+    )
+    db.table("deliveries").create_index(["channel", "state", "event_id"])
+    db.table("posts").create(
+        {
+            "channel": str,
+            "key": str,
+            "channel_id": str,
+            "state": str,
+            "ts": str,
+            "thread_ts": str,
+            "started_at": str,
+            "posted_at": str,
+            "needs_update": int,
+            "event_ids": str,
+            "parent_key": str,
+        },
+        pk=("channel", "key"),
+        not_null={"state", "started_at"},
+        defaults={"needs_update": 0},
+    )
+    db.table("slack_users").create(
+        {"email": str, "user_id": str, "checked_at": str}, pk="email")
+    db.table("slack_channels").create({"name": str, "id": str}, pk="name")
+    db.table("meta").create({"key": str, "value": str}, pk="key")

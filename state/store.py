@@ -12,13 +12,14 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
 from state.errors import NotFoundError, StoreError, StoreLockedError
+from state.filters import Filters
 from state.model import (
     EVENT_FIELDS,
     EVENT_GROUPS,
@@ -45,6 +46,8 @@ class StoredEvent:
 
 @dataclass(frozen=True)
 class Subscription:
+    """A channel following a project; events after ``after_event_id`` are its to receive."""
+
     id: int
     project_id: str
     project: str
@@ -53,6 +56,13 @@ class Subscription:
     created_at: str
     paused_reason: str | None = None
     paused_at: str | None = None
+    after_event_id: int = 0
+    filters: Filters = field(default_factory=Filters)
+    welcomed: bool = False
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_reason is not None
 
 
 @dataclass(frozen=True)
@@ -121,11 +131,13 @@ class Store:
         self.close()
 
     @contextmanager
-    def _atomic(self) -> Iterator[None]:
+    def transaction(self) -> Iterator[None]:
+        """Group writes: all of them land, or none (nests as a savepoint)."""
         with _translated(self.path), self.db.atomic():
             yield
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run a read-only query; errors come back as ``StoreError``."""
         with _translated(self.path):
             return list(self.db.query(sql, params))
 
@@ -133,7 +145,7 @@ class Store:
 
     def sync_catalog(self, workspace_url: str, listing: Sequence[ProjectInfo]) -> None:
         """Record a complete listing of one workspace; rows write only when they changed."""
-        known = {r["id"]: r for r in self._rows(
+        known = {r["id"]: r for r in self.rows(
             "select * from catalog where workspace_url = ?", [workspace_url])}
         rows = [_catalog_row(p) for p in listing]
         changed = [r for r in rows if known.get(r["id"]) != r]
@@ -141,7 +153,7 @@ class Store:
         gone = [i for i, r in known.items() if i not in seen and not r["gone"]]
         if not changed and not gone:
             return
-        with self._atomic():
+        with self.transaction():
             if changed:
                 self.db.table("catalog").upsert_all(changed, pk="id")
                 for row in changed:
@@ -152,7 +164,7 @@ class Store:
                 self.db.table("catalog").update(project_id, {"gone": 1})
 
     def catalog(self) -> list[ProjectInfo]:
-        rows = self._rows("select * from catalog where gone = 0 order by name collate nocase")
+        rows = self.rows("select * from catalog where gone = 0 order by name collate nocase")
         return [_catalog_info(r) for r in rows]
 
     def find_project(self, name: str) -> ProjectInfo:
@@ -178,16 +190,16 @@ class Store:
     # -- snapshots -------------------------------------------------------------------------
 
     def snapshot_ids(self) -> set[str]:
-        return {r["id"] for r in self._rows("select id from projects")}
+        return {r["id"] for r in self.rows("select id from projects")}
 
     def load_snapshot(self, project_id: str, *, with_bom: bool = True) -> Snapshot | None:
         """The stored snapshot of a project, or None before its baseline."""
-        head = self._rows("select * from projects where id = ?", [project_id])
+        head = self.rows("select * from projects where id = ?", [project_id])
         if not head:
             return None
         row = head[0]
         comments: dict[str, list[Comment]] = {}
-        for c in self._rows(
+        for c in self.rows(
             "select * from comments where project = ? order by thread_id, position", [project_id]
         ):
             comments.setdefault(c["thread_id"], []).append(Comment(
@@ -202,14 +214,14 @@ class Store:
                 document_name=t["document_name"],
                 comments=tuple(comments.get(t["thread_id"], ())),
             )
-            for t in self._rows("select * from threads where project = ?", [project_id])
+            for t in self.rows("select * from threads where project = ?", [project_id])
         }
         bom = self.load_bom(project_id) if with_bom else None
         return Snapshot(project=_snapshot_info(row), threads=threads, bom=bom,
                         documents=json.loads(row["documents"] or "{}"))
 
     def load_bom(self, project_id: str) -> dict[tuple[str, str], BomLine]:
-        rows = self._rows("select * from bom_lines where project = ?", [project_id])
+        rows = self.rows("select * from bom_lines where project = ?", [project_id])
         return {
             (r["variant"], r["designator"]): BomLine(
                 variant=r["variant"], designator=r["designator"],
@@ -224,7 +236,7 @@ class Store:
         """Write what changed between ``old`` and ``new`` plus ``events``, all or nothing."""
         if old is not None and new.bom is not None and old.bom is None:
             raise ValueError("a snapshot with a BOM must be saved against an old one with its BOM")
-        with self._atomic():
+        with self.transaction():
             pid = new.project.id
             head = _snapshot_row(new, baseline_at=detected_at)
             if old is None:
@@ -288,7 +300,7 @@ class Store:
 
     def drop_snapshot(self, project_id: str) -> None:
         """Forget a project's snapshot, so a later subscription starts from a fresh baseline."""
-        with self._atomic():
+        with self.transaction():
             for table in ("comments", "threads", "bom_lines"):
                 self.db.table(table).delete_where("project = ?", [project_id])
             self.db.table("projects").delete_where("id = ?", [project_id])
@@ -311,38 +323,79 @@ class Store:
         sql = f"select * from events where {' and '.join(where)} order by id"
         if limit is not None:
             sql += f" limit {int(limit)}"
-        return [_stored_event(r) for r in self._rows(sql, params)]
+        return [stored_event(r) for r in self.rows(sql, params)]
+
+    def thread_event(self, project_id: str, thread_id: str) -> Event | None:
+        """What the log knows of a thread: its opening, else its latest event."""
+        rows = self.rows(
+            "select * from events where project_id = ? and thread_id = ? "
+            "order by kind != 'thread_opened', id desc limit 1", [project_id, thread_id])
+        return stored_event(rows[0]).event if rows else None
 
     # -- subscriptions ---------------------------------------------------------------------
 
     def subscribe(self, project: ProjectInfo, channel: str, groups: Iterable[str], *,
-                  at: str) -> Subscription:
-        """Subscribe ``channel`` to ``project`` (again: replaces the groups, clears a pause)."""
+                  at: str, filters: Filters | None = None) -> Subscription:
+        """Subscribe ``channel`` to ``project``; again replaces groups and filters, clears a pause.
+
+        A new subscription receives only events logged after this moment: never history.
+        """
         chosen = tuple(g for g in EVENT_GROUPS if g in set(groups))
         if not chosen:
             raise ValueError("at least one event group is needed")
-        with self._atomic():
-            existing = self._rows(
+        f = filters or Filters()
+        with self.transaction():
+            existing = self.rows(
                 "select id from subscriptions where project_id = ? and channel = ?",
                 [project.id, channel])
             row = {"project_id": project.id, "project": project.name, "channel": channel,
-                   "groups": ",".join(chosen), "paused_reason": None, "paused_at": None}
+                   "groups": ",".join(chosen), "paused_reason": None, "paused_at": None,
+                   "include_documents": _csv(f.include_documents),
+                   "exclude_documents": _csv(f.exclude_documents),
+                   "include_designators": _csv(f.include_designators),
+                   "exclude_designators": _csv(f.exclude_designators)}
             if existing:
                 self.db.table("subscriptions").update(existing[0]["id"], row)
             else:
-                self.db.table("subscriptions").insert({**row, "created_at": at})
+                newest = self.rows("select coalesce(max(id), 0) as id from events")[0]["id"]
+                self.db.table("subscriptions").insert(
+                    {**row, "created_at": at, "after_event_id": newest, "welcomed": 0})
         return next(s for s in self.subscriptions(channel=channel) if s.project_id == project.id)
+
+    def pause(self, reason: str, *, at: str, channel: str | None = None) -> int:
+        """Pause the subscriptions of ``channel`` (all when None); they keep their events."""
+        where, params = "paused_reason is null", [reason, at]
+        if channel is not None:
+            where += " and channel = ?"
+            params.append(channel)
+        with self.transaction():
+            cursor = self.db.execute(
+                f"update subscriptions set paused_reason = ?, paused_at = ? where {where}",
+                params)
+        return int(cursor.rowcount)
+
+    def resume(self, *, channel: str | None = None) -> int:
+        """Lift pauses (of one channel, or all); their kept events go out next delivery."""
+        where, params = "paused_reason is not null", []
+        if channel is not None:
+            where += " and channel = ?"
+            params.append(channel)
+        with self.transaction():
+            cursor = self.db.execute(
+                f"update subscriptions set paused_reason = null, paused_at = null where {where}",
+                params)
+        return int(cursor.rowcount)
 
     def unsubscribe(self, project_id: str, channel: str) -> bool:
         """Remove one subscription; the last one of a project also drops its snapshot."""
-        with self._atomic():
-            gone = self._rows(
+        with self.transaction():
+            gone = self.rows(
                 "select id from subscriptions where project_id = ? and channel = ?",
                 [project_id, channel])
             if not gone:
                 return False
             self.db.table("subscriptions").delete(gone[0]["id"])
-            if not self._rows("select 1 from subscriptions where project_id = ?", [project_id]):
+            if not self.rows("select 1 from subscriptions where project_id = ?", [project_id]):
                 self.drop_snapshot(project_id)
         return True
 
@@ -355,33 +408,50 @@ class Store:
         if channel is not None:
             where.append("channel = ?")
             params.append(channel)
-        rows = self._rows(
+        rows = self.rows(
             f"select * from subscriptions where {' and '.join(where)} "
             "order by project collate nocase, channel", params)
-        return [Subscription(
-            id=r["id"], project_id=r["project_id"], project=r["project"], channel=r["channel"],
-            groups=tuple(r["groups"].split(",")), created_at=r["created_at"],
-            paused_reason=r["paused_reason"], paused_at=r["paused_at"]) for r in rows]
+        return [_subscription(r) for r in rows]
 
     def watched_project_ids(self) -> set[str]:
-        rows = self._rows("select distinct project_id from subscriptions")
+        rows = self.rows("select distinct project_id from subscriptions")
         return {r["project_id"] for r in rows}
 
     # -- poll health -----------------------------------------------------------------------
 
     def record_poll(self, status: PollStatus) -> None:
         row = {**asdict(status), "id": 1, "failures": json.dumps(dict(status.failures))}
-        with self._atomic():
+        with self.transaction():
             self.db.table("poll_status").upsert(row, pk="id")
 
     def last_poll(self) -> PollStatus | None:
-        rows = self._rows("select * from poll_status where id = 1")
+        rows = self.rows("select * from poll_status where id = 1")
         if not rows:
             return None
         r = rows[0]
         return PollStatus(started_at=r["started_at"], finished_at=r["finished_at"],
                           projects=r["projects"], events=r["events"],
                           failures=json.loads(r["failures"] or "{}"))
+
+
+def _csv(values: Sequence[str]) -> str | None:
+    return ",".join(values) if values else None
+
+
+def _split(text: str | None) -> tuple[str, ...]:
+    return tuple(v for v in (text or "").split(",") if v)
+
+
+def _subscription(r: Mapping[str, Any]) -> Subscription:
+    return Subscription(
+        id=r["id"], project_id=r["project_id"], project=r["project"], channel=r["channel"],
+        groups=_split(r["groups"]), created_at=r["created_at"],
+        paused_reason=r["paused_reason"], paused_at=r["paused_at"],
+        after_event_id=r["after_event_id"], welcomed=bool(r["welcomed"]),
+        filters=Filters(include_documents=_split(r["include_documents"]),
+                        exclude_documents=_split(r["exclude_documents"]),
+                        include_designators=_split(r["include_designators"]),
+                        exclude_designators=_split(r["exclude_designators"])))
 
 
 def _catalog_row(p: ProjectInfo) -> dict[str, Any]:
@@ -421,7 +491,7 @@ def _snapshot_info(r: Mapping[str, Any]) -> ProjectInfo:
                        updated_at=r["updated_at"], revision=revision)
 
 
-def _stored_event(r: Mapping[str, Any]) -> StoredEvent:
+def stored_event(r: Mapping[str, Any]) -> StoredEvent:
     values = {name: r[name] for name in EVENT_FIELDS}
     if values["fitted"] is not None:
         values["fitted"] = bool(values["fitted"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jobs.nexar import NexarClient, RetryPolicy
-from sandbox import AltiumSandbox
+from sandbox import AltiumSandbox, SlackSandbox
 from state.store import Store
 
 
@@ -60,3 +60,10 @@ def client(altium: AltiumSandbox, sleeps: list[float]) -> Iterator[NexarClient]:
     with NexarClient(token=altium.token, api_url=altium.api_url, retry=RetryPolicy(attempts=3),
                      sleep=sleeps.append, timeout=5.0) as nexar:
         yield nexar
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackSandbox]:
+    """A fresh local Slack workspace, served on 127.0.0.1."""
+    with SlackSandbox() as sandbox:
+        yield sandbox

@@ -166,8 +166,8 @@ def test_subscriptions_table_and_unsubscribe(run: Run) -> None:
     assert "No subscriptions" in run("subscriptions").stdout
     assert run("subscribe", MC, "#hw", "--events", "bom").returncode == 0
     listed = run("subscriptions").stdout.splitlines()
-    assert listed[0].split() == ["PROJECT", "CHANNEL", "EVENTS", "STATE"]
-    assert listed[1].split() == ["Motor", "Controller", "#hw", "bom", "active"]
+    assert listed[0].split() == ["PROJECT", "CHANNEL", "EVENTS", "STATE", "WAITING"]
+    assert listed[1].split() == ["Motor", "Controller", "#hw", "bom", "active", "0"]
     done = run("unsubscribe", "motor", "#hw")
     assert done.returncode == 0 and "Unsubscribed #hw from Motor Controller" in done.stdout
 

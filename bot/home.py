@@ -1,0 +1,68 @@
+"""App Home: the watched projects, their open threads and the bot's health."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.mrkdwn import escape, link
+from state.outbox import Outbox
+from state.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_PROJECTS = 40
+
+
+def home_view(store: Store) -> dict[str, Any]:
+    """The Home tab: one section per watched project, then the last poll's health."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Design review"}}]
+    subs = store.subscriptions()
+    by_project: dict[str, list[str]] = {}
+    for sub in subs:
+        state = f" (paused: {escape(sub.paused_reason)})" if sub.paused_reason else ""
+        by_project.setdefault(sub.project_id, []).append(escape(sub.channel) + state)
+    if not by_project:
+        blocks.append(_section("No project is watched yet. Subscribe a channel with "
+                               "`/review subscribe <project>`."))
+    for project_id, channels in list(by_project.items())[:MAX_PROJECTS]:
+        snapshot = store.load_snapshot(project_id, with_bom=False)
+        if snapshot is None:
+            name = escape(next(s.project for s in subs if s.project_id == project_id))
+            blocks.append(_section(f"*{name}*\nWaiting for the first poll · "
+                                   f"{', '.join(channels)}"))
+            continue
+        open_threads = sum(1 for t in snapshot.threads.values() if t.is_open)
+        last = store.events(project_id=project_id)
+        changed = last[-1].event.at[:16].replace("T", " ") + " UTC" if last else "never"
+        title = link(snapshot.project.url, snapshot.project.name) if snapshot.project.url \
+            else escape(snapshot.project.name)
+        blocks.append(_section(f"*{title}*\n{open_threads} open threads · last change "
+                               f"{changed} · {', '.join(channels)}"))
+    poll = store.last_poll()
+    if poll is not None:
+        failures = ", ".join(escape(k) for k in poll.failures) or "none"
+        pending = Outbox(store).undelivered()
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+            f"Last poll {poll.finished_at[:16].replace('T', ' ')} UTC · "
+            f"{poll.projects} projects · failures: {failures} · "
+            f"{pending} events waiting for Slack")}]})
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def register(app: App, *, db_path: str) -> None:
+    @app.event("app_home_opened")
+    def publish_home(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab") not in (None, "home"):
+            return
+        with Store.open(db_path) as store:
+            view = home_view(store)
+        client.views_publish(user_id=event["user"], view=view)

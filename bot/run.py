@@ -1,0 +1,81 @@
+"""``review-bot run``: the long-running bot, from start to a clean stop."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+from slack_sdk import WebClient
+
+from bot import service
+from bot.app import build_app
+from bot.config import Config
+from bot.server import EVENTS_PATH, HttpServer, SocketMode
+from state.errors import ConfigError
+from state.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def run_bot(config: Config, *, echo: Callable[[str], None],
+            stop: threading.Event | None = None) -> None:
+    """Connect to Slack, poll and deliver on schedule, until SIGTERM / SIGINT or ``stop``."""
+    config.require_token()
+    token = config.require_slack()
+    if not config.slack_app_token and not config.slack_signing_secret:
+        raise ConfigError("HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for "
+                          "Socket Mode)")
+    Store.open(config.db_path).close()
+    client = WebClient(token=token, base_url=config.slack_api_url)
+    app = build_app(client=client, signing_secret=config.slack_signing_secret or "unused",
+                    db_path=config.db_path)
+    connection: HttpServer | SocketMode
+    if config.slack_app_token:
+        connection = SocketMode(app, app_token=config.slack_app_token).start()
+        echo("Connected to Slack in Socket Mode.")
+    else:
+        connection = HttpServer(app, port=config.port).start()
+        echo(f"Listening for Slack on http://0.0.0.0:{connection.port}{EVENTS_PATH}")
+    done = stop or threading.Event()
+    signals = _stop_on_signals(done)
+    schedule = service.schedule(config)
+    schedule.start()
+    echo(f"Polling every {config.poll_interval:g}s; database {config.db_path}. "
+         "Stop with Ctrl-C or SIGTERM.")
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        echo("Stopping: finishing the current step...")
+        schedule.stop(wait=True)
+        connection.stop()
+        _restore(signals)
+        echo("Stopped.")
+
+
+Handler = Callable[[int, FrameType | None], object] | int | None
+
+
+def _stop_on_signals(done: threading.Event) -> dict[int, Handler]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if done.is_set():
+            # A second signal: stop now; every write is its own transaction.
+            raise SystemExit(130)
+        done.set()
+
+    previous: dict[int, Handler] = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.getsignal(signum)
+        signal.signal(signum, handle)
+    return previous
+
+
+def _restore(previous: dict[int, Handler]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

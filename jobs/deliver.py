@@ -1,0 +1,448 @@
+"""Delivery: the outbox drained to Slack, each event posted at most once per channel.
+
+For every channel with work: reconcile posts a killed process left half-done (their key is
+in the message metadata), refresh thread cards, welcome new subscriptions, then post the
+pending events in order: a thread event into its Altium thread's Slack thread (starting the
+card if it was never posted), a poll's BOM changes of one variant as one message, a new
+revision as one line. About one post per second per channel; 429 waits ``Retry-After``;
+5xx and timeouts retry with back-off; errors that never heal pause the subscription and
+keep its events.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+from jobs.nexar import RetryPolicy
+from jobs.parse import format_time
+from jobs.poll import Clock, utc_now
+from jobs.slack import Posted, SlackClient
+from state.errors import (
+    SlackAuthError,
+    SlackChannelError,
+    SlackError,
+    SlackMessageError,
+    SlackRateLimitedError,
+    SlackUnavailableError,
+)
+from state.model import Comment, Event, Person, ProjectInfo, Snapshot, Thread
+from state.outbox import Delivery, Outbox
+from state.store import Store, Subscription
+
+log = logging.getLogger(__name__)
+
+People = Callable[[str | None], str | None]
+"""An Altium user's e-mail -> their Slack user id, or None when Slack has nobody by it."""
+
+RECONCILE_WINDOW = 60.0
+T = TypeVar("T")
+MISS_TTL = timedelta(days=1)
+HIT_TTL = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Message:
+    """What one Slack post says: a short notification ``text`` and its Block Kit blocks."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+class Renderer(Protocol):
+    """Turns events and snapshot records into Slack messages (``bot.cards``)."""
+
+    def thread_card(self, project: ProjectInfo, thread: Thread, *, people: People,
+                    deleted: bool = False) -> Message: ...
+
+    def thread_activity(self, project: ProjectInfo, event: Event, *,
+                        people: People) -> Message: ...
+
+    def bom_change(self, project: ProjectInfo, variant: str, events: Sequence[Event], *,
+                   people: People) -> Message: ...
+
+    def revision(self, project: ProjectInfo, event: Event, *, people: People) -> Message: ...
+
+    def now_tracking(self, project: ProjectInfo, snapshot: Snapshot,
+                     subscription: Subscription) -> Message: ...
+
+    def plain(self, message: Message) -> Message: ...
+
+
+@dataclass
+class DeliveryReport:
+    posted: int = 0
+    updated: int = 0
+    reconciled: int = 0
+    pending: int = 0
+    paused: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.paused
+
+    def health_line(self) -> str:
+        line = (f"deliver: {self.posted} posted, {self.updated} cards updated, "
+                f"{self.pending} pending, {len(self.paused)} channels paused, "
+                f"{len(self.failures)} failures")
+        problems = {**self.paused, **self.failures}
+        if problems:
+            line += " (" + "; ".join(f"{k}: {v}" for k, v in sorted(problems.items())) + ")"
+        return line
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """Deliveries that go out as one post."""
+
+    kind: str
+    deliveries: tuple[Delivery, ...]
+
+    @property
+    def first(self) -> Event:
+        return self.deliveries[0].event
+
+    @property
+    def event_ids(self) -> list[int]:
+        return [d.event_id for d in self.deliveries]
+
+
+class _ParentGone(Exception):
+    """The Slack message of a thread card was deleted; the card must be posted again."""
+
+
+class Deliverer:
+    """Drains the outbox to Slack."""
+
+    def __init__(self, *, store: Store, slack: SlackClient, renderer: Renderer,
+                 clock: Clock = utc_now, sleep: Callable[[float], None] = time.sleep,
+                 min_interval: float = 1.0, retry: RetryPolicy | None = None,
+                 max_rate_limit_waits: int = 10) -> None:
+        self.store = store
+        self.outbox = Outbox(store)
+        self.slack = slack
+        self.renderer = renderer
+        self.clock = clock
+        self.sleep = sleep
+        self.min_interval = min_interval
+        self.retry = retry or RetryPolicy(attempts=3)
+        self.max_rate_limit_waits = max_rate_limit_waits
+        self._last_post: dict[str, datetime] = {}
+        self._channel_ids: dict[str, str] = {}
+
+    def _now(self) -> str:
+        return format_time(self.clock())
+
+    def deliver(self) -> DeliveryReport:
+        """Plan new events, then post everything owed to every channel that is not paused."""
+        report = DeliveryReport()
+        self.outbox.plan(at=self._now())
+        for channel in self.outbox.channels_with_work():
+            try:
+                self._channel(channel, report)
+            except SlackAuthError as exc:
+                self.store.pause(exc.code, at=self._now())
+                report.paused["all channels"] = exc.code
+                log.error("delivery stopped: %s; every subscription is paused", exc)
+                break
+            except (SlackChannelError, SlackMessageError) as exc:
+                self.store.pause(exc.code, at=self._now(), channel=channel)
+                report.paused[channel] = exc.code
+                log.error("paused %s: %s; its events are kept", channel, exc)
+            except SlackError as exc:
+                report.failures[channel] = str(exc)
+                log.warning("delivery to %s stopped for now: %s", channel, exc)
+        report.pending = self.outbox.undelivered()
+        log.info(report.health_line())
+        return report
+
+    # -- one channel -------------------------------------------------------------------------
+
+    def _channel(self, channel: str, report: DeliveryReport) -> None:
+        channel_id = self._resolve(channel)
+        report.reconciled += self._reconcile(channel, channel_id)
+        report.updated += self._refresh_cards(channel, channel_id)
+        for sub in self.outbox.unwelcomed(channel):
+            snapshot = self.store.load_snapshot(sub.project_id)
+            if snapshot is None:
+                continue
+            message = self.renderer.now_tracking(snapshot.project, snapshot, sub)
+            self._post(channel, channel_id, f"welcome:{sub.id}", message)
+            report.posted += 1
+        for unit in _units(self.outbox.pending(channel)):
+            try:
+                report.posted += self._send(channel, channel_id, unit)
+            except SlackError as exc:
+                self.outbox.note_failure(channel, unit.event_ids, exc.code or str(exc))
+                raise
+        report.updated += self._refresh_cards(channel, channel_id)
+
+    def _resolve(self, channel: str) -> str:
+        if not channel.startswith("#"):
+            return channel
+        if channel in self._channel_ids:
+            return self._channel_ids[channel]
+        known = self.outbox.channel_id(channel)
+        if known is None:
+            found = self._retrying(self.slack.channel_ids)
+            self.outbox.remember_channels(found)
+            known = found.get(channel)
+        if known is None:
+            raise SlackChannelError(f"no channel named {channel}", code="channel_not_found")
+        self._channel_ids[channel] = known
+        return known
+
+    def _reconcile(self, channel: str, channel_id: str) -> int:
+        """Settle posts a killed process left ``attempting``: landed, or never sent."""
+        settled = 0
+        for post in self.outbox.attempting(channel):
+            ts = self._find(channel, channel_id, post.key, post.thread_ts)
+            if ts is None:
+                self.outbox.forget_post(channel, post.key)
+            else:
+                self.outbox.finish_post(channel, post.key, ts=ts, at=self._now())
+                settled += 1
+        return settled
+
+    def _find(self, channel: str, channel_id: str, key: str,
+              thread_ts: str | None) -> str | None:
+        """The ``ts`` of the bot's post carrying ``key``, if it reached Slack.
+
+        History is read back to the last post recorded here, a ``ts`` in Slack's own
+        clock, so a skewed local clock cannot hide a post that landed.
+        """
+        if thread_ts:
+            keys = self._retrying(lambda: self.slack.find_keys(channel_id, thread_ts=thread_ts))
+        else:
+            last = self.outbox.last_posted_ts(channel)
+            oldest = float(last) - RECONCILE_WINDOW if last else None
+            keys = self._retrying(lambda: self.slack.find_keys(channel_id, oldest=oldest))
+        return keys.get(key)
+
+    def _refresh_cards(self, channel: str, channel_id: str) -> int:
+        done = 0
+        for post in self.outbox.needing_update(channel):
+            _, project_id, thread_id = post.key.split(":", 2)
+            message = self._card(project_id, thread_id,
+                                 self.store.thread_event(project_id, thread_id))
+            if message is not None and post.ts is not None:
+                try:
+                    self._retrying(partial(self.slack.update, channel_id, post.ts,
+                                           text=message.text, blocks=message.blocks))
+                    done += 1
+                except SlackError as exc:
+                    if exc.code not in {"message_not_found", "cant_update_message"}:
+                        raise
+            self.outbox.updated(channel, post.key)
+        return done
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def _send(self, channel: str, channel_id: str, unit: _Unit) -> int:
+        event = unit.first
+        project = self._project(event)
+        people = self._people
+        if unit.kind == "bom":
+            message = self.renderer.bom_change(project, event.variant or "",
+                                               [d.event for d in unit.deliveries], people=people)
+            self._post(channel, channel_id, f"bom:{unit.event_ids[0]}", message,
+                       event_ids=unit.event_ids)
+            return 1
+        if unit.kind == "revision":
+            message = self.renderer.revision(project, event, people=people)
+            self._post(channel, channel_id, f"event:{unit.event_ids[0]}", message,
+                       event_ids=unit.event_ids)
+            return 1
+        return self._send_thread_event(channel, channel_id, project, unit)
+
+    def _send_thread_event(self, channel: str, channel_id: str, project: ProjectInfo,
+                           unit: _Unit) -> int:
+        event = unit.first
+        parent_key = thread_key(event.project_id, event.thread_id or "")
+        if event.kind == "thread_opened":
+            card = self._card(event.project_id, event.thread_id or "", event)
+            assert card is not None
+            self._post(channel, channel_id, parent_key, card, event_ids=unit.event_ids)
+            return 1
+        activity = self.renderer.thread_activity(project, event, people=self._people)
+        for _ in range(2):
+            posted, parent_ts = self._ensure_parent(channel, channel_id, parent_key, event)
+            try:
+                self._post(channel, channel_id, f"event:{unit.event_ids[0]}", activity,
+                           thread_ts=parent_ts, event_ids=unit.event_ids,
+                           dirty_parent=parent_key)
+                return posted + 1
+            except _ParentGone:
+                self.outbox.forget_post(channel, parent_key)
+        raise SlackError("the thread card keeps disappearing", code="thread_not_found")
+
+    def _ensure_parent(self, channel: str, channel_id: str, key: str,
+                       event: Event) -> tuple[int, str]:
+        parent = self.outbox.post(channel, key)
+        if parent is not None and parent.state == "posted" and parent.ts:
+            return 0, parent.ts
+        card = self._card(event.project_id, event.thread_id or "", event)
+        assert card is not None
+        return 1, self._post(channel, channel_id, key, card)
+
+    def _card(self, project_id: str, thread_id: str, event: Event | None) -> Message | None:
+        snapshot = self.store.load_snapshot(project_id, with_bom=False)
+        thread = snapshot.threads.get(thread_id) if snapshot else None
+        project = snapshot.project if snapshot else None
+        if thread is not None and project is not None:
+            return self.renderer.thread_card(project, thread, people=self._people)
+        if event is None:
+            return None
+        ghost = _ghost_thread(event)
+        return self.renderer.thread_card(project or self._project(event), ghost,
+                                         people=self._people, deleted=True)
+
+    def _project(self, event: Event) -> ProjectInfo:
+        snapshot = self.store.load_snapshot(event.project_id, with_bom=False)
+        if snapshot is not None:
+            return snapshot.project
+        return ProjectInfo(id=event.project_id, project_id="", workspace_url="",
+                           name=event.project, description="", url="", updated_at="",
+                           revision=None)
+
+    def _post(self, channel: str, channel_id: str, key: str, message: Message, *,
+              thread_ts: str | None = None, event_ids: Sequence[int] = (),
+              dirty_parent: str | None = None) -> str:
+        """Post once: record the intent, send, record the ``ts``; returns the ``ts``."""
+        existing = self.outbox.post(channel, key)
+        if existing is not None and existing.state == "posted" and existing.ts:
+            self.outbox.mark_delivered(channel, event_ids, key)
+            return existing.ts
+        self._pace(channel)
+        self.outbox.begin_post(channel, key, channel_id=channel_id, thread_ts=thread_ts,
+                               at=self._now(), event_ids=event_ids, parent_key=dirty_parent)
+        try:
+            posted = self._send_once(channel, channel_id, key, message, thread_ts)
+        except SlackUnavailableError:
+            raise
+        except SlackError as exc:
+            self.outbox.forget_post(channel, key)
+            if exc.code == "thread_not_found":
+                raise _ParentGone() from None
+            raise
+        self.outbox.finish_post(channel, key, ts=posted.ts, at=self._now())
+        self._last_post[channel] = self.clock()
+        return posted.ts
+
+    def _send_once(self, channel: str, channel_id: str, key: str, message: Message,
+                   thread_ts: str | None) -> Posted:
+        try:
+            return self._post_checked(channel, channel_id, key, message, thread_ts)
+        except SlackMessageError as exc:
+            log.warning("Slack refused a card (%s); posting it as plain text", exc.code)
+            return self._post_checked(channel, channel_id, key, self.renderer.plain(message),
+                                      thread_ts)
+
+    def _post_checked(self, channel: str, channel_id: str, key: str, message: Message,
+                      thread_ts: str | None) -> Posted:
+        """chat.postMessage with retries; after a lost answer, look before posting again."""
+        attempt = 0
+        while True:
+            try:
+                return self._rate_limited(lambda: self.slack.post(
+                    channel_id, text=message.text, blocks=message.blocks, key=key,
+                    thread_ts=thread_ts))
+            except SlackUnavailableError:
+                attempt += 1
+                if attempt >= self.retry.attempts:
+                    raise
+                self.sleep(self.retry.delay(attempt))
+                ts = self._find(channel, channel_id, key, thread_ts)
+                if ts is not None:
+                    return Posted(channel_id=channel_id, ts=ts)
+
+    def _retrying(self, request: Callable[[], T]) -> T:
+        """Any read or edit: wait out 429s, back off on 5xx and timeouts, boundedly."""
+        attempt = 0
+        while True:
+            try:
+                return self._rate_limited(request)
+            except SlackUnavailableError:
+                attempt += 1
+                if attempt >= self.retry.attempts:
+                    raise
+                self.sleep(self.retry.delay(attempt))
+
+    def _rate_limited(self, request: Callable[[], T]) -> T:
+        waits = 0
+        while True:
+            try:
+                return request()
+            except SlackRateLimitedError as exc:
+                waits += 1
+                if waits > self.max_rate_limit_waits:
+                    raise SlackUnavailableError(
+                        f"Slack still rate limited after {self.max_rate_limit_waits} waits",
+                        code="ratelimited") from None
+                log.info("Slack rate limit: waiting %.1fs", exc.retry_after)
+                self.sleep(exc.retry_after)
+
+    def _pace(self, channel: str) -> None:
+        last = self._last_post.get(channel)
+        if last is None:
+            return
+        wait = self.min_interval - (self.clock() - last).total_seconds()
+        if wait > 0:
+            self.sleep(wait)
+
+    def _people(self, email: str | None) -> str | None:
+        """Slack user id by e-mail, cached; a miss is remembered for a day."""
+        if not email:
+            return None
+        cached = self.outbox.slack_user(email)
+        now = self.clock()
+        if cached is not None:
+            user_id, checked = cached
+            age = now - datetime.fromisoformat(checked.replace("Z", "+00:00"))
+            if age < (HIT_TTL if user_id else MISS_TTL):
+                return user_id
+        try:
+            user_id = self._retrying(lambda: self.slack.lookup_user(email))
+        except SlackError as exc:
+            log.warning("could not look up a Slack user by e-mail (%s)", exc.code)
+            return None
+        self.outbox.remember_slack_user(email, user_id, at=self._now())
+        return user_id
+
+
+def thread_key(project_id: str, thread_id: str) -> str:
+    return f"thread:{project_id}:{thread_id}"
+
+
+def _units(deliveries: Sequence[Delivery]) -> list[_Unit]:
+    """Group a channel's pending deliveries into posts, keeping the order of first events."""
+    groups: dict[tuple[Any, ...], list[Delivery]] = {}
+    for delivery in deliveries:
+        event = delivery.event
+        if event.kind.startswith("part_"):
+            key: tuple[Any, ...] = ("bom", event.project_id, event.variant,
+                                    delivery.stored.detected_at)
+        elif event.kind == "revision_committed":
+            key = ("revision", delivery.event_id)
+        else:
+            key = ("thread", delivery.event_id)
+        groups.setdefault(key, []).append(delivery)
+    return [_Unit(kind=key[0], deliveries=tuple(items)) for key, items in groups.items()]
+
+
+def _ghost_thread(event: Event) -> Thread:
+    """A stand-in for a thread the snapshot no longer has, built from its event."""
+    author = Person(name=event.author, email=event.author_email) if event.author else None
+    comments = (Comment(comment_id=event.comment_id or "", text=event.text or "",
+                        author=author, created_at=event.at, modified_at=event.at),)
+    return Thread(thread_id=event.thread_id or "", number=event.thread_number or 0, status=0,
+                  created_at=event.at, modified_at=event.at, created_by=author,
+                  modified_by=author, assigned_to=None, document_id=None,
+                  document_name=event.document, comments=comments if event.text else ())
+

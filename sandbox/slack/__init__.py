@@ -1,0 +1,27 @@
+"""A local Slack Web API stand-in (see ``server.SlackSandbox``).
+
+``workspace`` holds the team, users, channels and messages, ``blocks`` Block Kit and metadata
+checks, ``methods`` the Web API methods, ``faults`` fault injection and pacing, ``server``
+the HTTP server and facade, and ``render`` terminal rendering. Only the standard library is
+used, so the sandbox never depends on the code it stands in for.
+"""
+
+from .faults import Faults
+from .render import render_channel, render_message
+from .server import SlackCall, SlackSandbox
+from .workspace import Channel, Edit, Ephemeral, Message, SlackError, User, Workspace
+
+__all__ = [
+    "Channel",
+    "Edit",
+    "Ephemeral",
+    "Faults",
+    "Message",
+    "SlackCall",
+    "SlackError",
+    "SlackSandbox",
+    "User",
+    "Workspace",
+    "render_channel",
+    "render_message",
+]

@@ -1,0 +1,515 @@
+"""The Slack sandbox's HTTP server and the ``SlackSandbox`` facade tests and the demo use.
+
+``/api/<method>`` is the Web API: GET with a query string, or POST with a JSON or
+form-encoded body (both merged with the query), the token in ``Authorization: Bearer`` or a
+``token`` parameter. Answers are HTTP 200 ``{"ok": ...}`` as Slack gives them, except rate
+limits (429 with ``Retry-After``) and injected server errors. ``/respond/<id>`` serves
+response URLs (5 uses within 30 minutes of the sandbox clock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .blocks import decode_json
+from .faults import Fault, Faults, PostPacer
+from .methods import APP_TOKEN_METHODS, METHODS, CallContext, Params
+from .workspace import Clock, SlackError, Workspace
+
+_JSON = "application/json; charset=utf-8"
+_TEXT = "text/plain; charset=utf-8"
+_DECODED = ("attachments", "blocks", "metadata", "view")
+_BOT_SCOPES = (
+    "app_mentions:read,channels:history,channels:join,channels:read,chat:write,commands,"
+    "groups:history,groups:read,im:write,users:read,users:read.email"
+)
+_SERVER_ERRORS = {500: "fatal_error", 503: "service_unavailable"}
+
+
+@dataclass(frozen=True, slots=True)
+class SlackCall:
+    """One request the sandbox answered (or dropped), for assertions and request counting.
+
+    ``params`` holds what the client sent (query and body merged, the token left out),
+    with ``blocks``, ``metadata``, ``view`` and ``attachments`` decoded from JSON text.
+    """
+
+    method: str
+    params: Mapping[str, Any]
+    status: int
+    ok: bool | None
+    error: str | None
+    warning: str | None
+    http_method: str
+    content_type: str
+    path: str
+    at: datetime
+    duration: float
+    fault: str | None = None
+    response: Mapping[str, Any] | None = None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], sandbox: SlackSandbox) -> None:
+        self.sandbox = sandbox
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that hang up; the request log tells the story."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def do_POST(self) -> None:
+        self.server.sandbox._handle(self)
+
+    def do_GET(self) -> None:
+        self.server.sandbox._handle(self)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """The request log replaces http.server's stderr lines."""
+
+    def reply(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = _JSON,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Exchange:
+    """One HTTP request being answered: what the request log will record about it."""
+
+    def __init__(self, sandbox: SlackSandbox, handler: _Handler, path: str) -> None:
+        self.sandbox = sandbox
+        self.handler = handler
+        self.started = time.perf_counter()
+        self.path = path
+        self.method = ""
+        self.params: Mapping[str, Any] = {}
+        self.content_type = handler.headers.get("Content-Type") or ""
+
+    def finish(
+        self,
+        status: int,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        fault: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        text: str | None = None,
+        content_type: str = _TEXT,
+        error: str | None = None,
+    ) -> None:
+        """Log the request, then send the answer (none for status 0).
+
+        Logging first means a client that has its answer always finds the request logged.
+        """
+        ok: bool | None = None
+        warning: Any = None
+        if payload is not None:
+            ok = payload.get("ok") is True
+            error = error or payload.get("error")
+            warning = payload.get("warning")
+        elif status:
+            ok = status == 200
+            if status != 200:
+                error = error or text
+        self.sandbox._record(
+            SlackCall(
+                method=self.method,
+                params=self.params,
+                status=status,
+                ok=ok,
+                error=error if isinstance(error, str) else None,
+                warning=warning if isinstance(warning, str) else None,
+                http_method=self.handler.command,
+                content_type=self.content_type,
+                path=self.path,
+                at=self.sandbox.clock(),
+                duration=time.perf_counter() - self.started,
+                fault=fault,
+                response=payload,
+            )
+        )
+        if not status:
+            return
+        answer_headers = {"X-Slack-Req-Id": uuid.uuid4().hex, **(headers or {})}
+        if payload is not None:
+            body = json.dumps(payload).encode()
+            self.handler.reply(status, body, _JSON, answer_headers)
+        else:
+            self.handler.reply(status, (text or "").encode(), content_type, answer_headers)
+
+
+def _bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _parse_params(content_type: str, query: str, body: bytes) -> tuple[dict[str, Any], str | None]:
+    """Query and body parameters merged (the body wins), and a format error if any."""
+    params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
+    if not body:
+        return params, None
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/json":
+        try:
+            decoded = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return params, "invalid_json"
+        if not isinstance(decoded, dict):
+            return params, "invalid_json"
+        params.update(decoded)
+        return params, None
+    if kind.startswith("multipart/"):
+        return params, "invalid_form_data"
+    try:
+        params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
+    except (ValueError, UnicodeDecodeError):
+        return params, "invalid_form_data"
+    return params, None
+
+
+def _form_token(content_type: str, query: str, params: Mapping[str, Any]) -> Any:
+    """A ``token`` parameter, as Slack reads it: from the query or a form body, never JSON."""
+    if content_type.split(";")[0].strip().lower() == "application/json":
+        return dict(parse_qsl(query)).get("token")
+    return params.get("token")
+
+
+def _logged(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: decode_json(value) if name in _DECODED else value
+        for name, value in params.items()
+        if name != "token"
+    }
+
+
+class SlackSandbox(Workspace):
+    """A local Slack Web API on 127.0.0.1 with a seeded workspace, faults and a request log.
+
+    ``with SlackSandbox() as sb:`` starts it on a free port; give slack_sdk
+    ``WebClient(token=sb.bot_token, base_url=sb.api_url)``. The workspace helpers
+    (``messages``, ``replies``, ``add_channel``, ``kick_bot`` ...) come from ``Workspace``.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 7,
+    ) -> None:
+        super().__init__(clock, seed=seed)
+        self.faults = Faults(self.channel_id)
+        self._address = (host, port)
+        self._server: _Server | None = None
+        self._serve_thread: threading.Thread | None = None
+        self._revoked: set[str] = set()
+        self._pacer: PostPacer | None = None
+        self._log: list[SlackCall] = []
+        self._log_lock = threading.Lock()
+
+    def __enter__(self) -> SlackSandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> SlackSandbox:
+        """Listen on a free port in a daemon thread (no-op when already running)."""
+        if self._server is None:
+            self._server = _Server(self._address, self)
+            self._serve_thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="slack-sandbox",
+                daemon=True,
+            )
+            self._serve_thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and cut open keep-alive connections."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        with server.connections_lock:
+            connections = list(server.connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+        if self._serve_thread is not None:
+            self._serve_thread.join(timeout=5)
+            self._serve_thread = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is listening."""
+        return self._server is not None
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the running server."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        host_text = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://{host_text}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base for ``WebClient(base_url=...)`` (``https://slack.com/api/``)."""
+        return f"{self.base_url}/api/"
+
+    def revoke_token(self, token: str | None = None) -> None:
+        """Revoke ``token`` (default the bot token): its calls now get ``token_revoked``."""
+        with self.lock:
+            self._revoked.add(token or self.bot_token)
+
+    def enforce_post_rate(self, per_second: float | None = 1.0, burst: int = 3) -> None:
+        """Pace ``chat.postMessage`` per channel like Slack (429 past the burst); None: off."""
+        self._pacer = PostPacer(per_second, burst) if per_second is not None else None
+
+    def response_url(
+        self,
+        *,
+        channel: str | None = None,
+        user: str | None = None,
+        thread_ts: str | None = None,
+    ) -> str:
+        """A fresh ``http://127.0.0.1:PORT/respond/<id>`` URL, as a slash command carries.
+
+        With ``channel``, ``"response_type": "in_channel"`` bodies post there as the bot,
+        and ephemeral ones (the default) are recorded for ``user``.
+        """
+        return f"{self.base_url}/respond/{self.response_url_target(channel, user, thread_ts)}"
+
+    def responses(self, target_id: str) -> list[dict[str, Any]]:
+        """The JSON bodies a response URL (given as the URL or its id) accepted, oldest first."""
+        return super().responses(target_id.rstrip("/").rsplit("/", 1)[-1])
+
+    @property
+    def calls(self) -> list[SlackCall]:
+        """A copy of the request log, oldest first."""
+        with self._log_lock:
+            return list(self._log)
+
+    def calls_to(self, method: str) -> list[SlackCall]:
+        """The logged calls of one Web API method (``"response_url"`` for response URLs)."""
+        with self._log_lock:
+            return [call for call in self._log if call.method == method]
+
+    def reset_calls(self) -> None:
+        """Empty the request log."""
+        with self._log_lock:
+            self._log.clear()
+
+    def _record(self, call: SlackCall) -> None:
+        with self._log_lock:
+            self._log.append(call)
+
+    def _handle(self, handler: _Handler) -> None:
+        split = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length > 0 else b""
+        exchange = _Exchange(self, handler, split.path)
+        if split.path.startswith("/api/"):
+            self._api(exchange, split.path.removeprefix("/api/"), split.query, body)
+        elif split.path.startswith("/respond/"):
+            self._respond(exchange, split.path.removeprefix("/respond/"), body)
+        else:
+            exchange.finish(404, text="not_found")
+
+    def _faulted(self, exchange: _Exchange) -> bool:
+        """Apply drop, latency and HTTP-level faults; True when the call was answered."""
+        if self.faults.take(("drop_connection",), exchange.method) is not None:
+            exchange.finish(0, fault="drop_connection")
+            exchange.handler.drop()
+            return True
+        delay = self.faults.delay
+        if delay:
+            time.sleep(delay)
+        fault = self.faults.take(("rate_limit", "http_error"), exchange.method)
+        if fault is None:
+            return False
+        _answer_fault(exchange, fault)
+        return True
+
+    def _api(self, exchange: _Exchange, method: str, query: str, body: bytes) -> None:
+        params, problem = _parse_params(exchange.content_type, query, body)
+        exchange.method = method
+        exchange.params = _logged(params)
+        if self._faulted(exchange):
+            return
+        if problem is not None:
+            exchange.finish(200, {"ok": False, "error": problem})
+            return
+        handler = METHODS.get(method)
+        if handler is None:
+            exchange.finish(200, {"ok": False, "error": "unknown_method", "req_method": method})
+            return
+        token = _bearer(exchange.handler.headers.get("Authorization")) or _form_token(
+            exchange.content_type, query, params
+        )
+        refusal = self._refuse_token(token if isinstance(token, str) else None, method)
+        if refusal is not None:
+            exchange.finish(200, {"ok": False, "error": refusal})
+            return
+        channel = self._fault_channel(params.get("channel"))
+        fault = self.faults.take(("error",), method, channel)
+        if fault is not None:
+            exchange.finish(200, {"ok": False, "error": fault.error}, fault="error")
+            return
+        pacer = self._pacer
+        if method == "chat.postMessage" and pacer is not None:
+            wait = pacer.check(channel or str(params.get("channel")))
+            if wait is not None:
+                exchange.finish(
+                    429,
+                    {"ok": False, "error": "ratelimited"},
+                    headers={"Retry-After": str(wait)},
+                    fault="post_rate",
+                )
+                return
+        context = CallContext(self.base_url)
+        try:
+            with self.lock:
+                result = handler(self, Params(params), context)
+        except SlackError as refused:
+            result = {"ok": False, "error": refused.code, **refused.extra}
+            self._answer(exchange, result)
+            return
+        except Exception as crash:
+            detail = f"{type(crash).__name__}: {crash}"
+            exchange.finish(
+                500, {"ok": False, "error": "fatal_error", "detail": detail}, fault="crash"
+            )
+            return
+        self._answer(exchange, {"ok": True, **result})
+
+    def _answer(self, exchange: _Exchange, payload: Mapping[str, Any]) -> None:
+        if self.faults.take(("drop_after",), exchange.method) is not None:
+            exchange.finish(0, payload, fault="drop_after")
+            exchange.handler.drop()
+            return
+        exchange.finish(200, payload, headers={"X-OAuth-Scopes": _BOT_SCOPES})
+
+    def _refuse_token(self, token: str | None, method: str) -> str | None:
+        if not token:
+            return "not_authed"
+        with self.lock:
+            revoked = token in self._revoked
+        if revoked:
+            return "token_revoked"
+        if token not in (self.bot_token, self.app_token):
+            return "invalid_auth"
+        wants_app = method in APP_TOKEN_METHODS
+        if (token == self.app_token) != wants_app:
+            return "not_allowed_token_type"
+        return None
+
+    def _fault_channel(self, ref: Any) -> str | None:
+        if not isinstance(ref, str) or not ref:
+            return None
+        try:
+            return self.channel_id(ref)
+        except KeyError:
+            return ref
+
+    def _respond(self, exchange: _Exchange, target_id: str, body: bytes) -> None:
+        exchange.method = "response_url"
+        payload = decode_json(body) if body else None
+        exchange.params = payload if isinstance(payload, dict) else {}
+        if self._faulted(exchange):
+            return
+        if exchange.handler.command != "POST":
+            exchange.finish(405, text="invalid_method", headers={"Allow": "POST"})
+            return
+        status, text = self.use_response_url(target_id, payload)
+        exchange.finish(status, text=text, content_type="text/html")
+
+
+def _answer_fault(exchange: _Exchange, fault: Fault) -> None:
+    if fault.status == 429:
+        exchange.finish(
+            429,
+            {"ok": False, "error": "ratelimited"},
+            headers={"Retry-After": str(fault.retry_after or 1)},
+            fault="rate_limit",
+        )
+        return
+    code = _SERVER_ERRORS.get(fault.status)
+    if code is not None:
+        exchange.finish(fault.status, {"ok": False, "error": code}, fault="http_error")
+        return
+    try:
+        phrase = HTTPStatus(fault.status).phrase
+    except ValueError:
+        phrase = "Error"
+    page = f"<html><body><h1>{fault.status} {phrase}</h1></body></html>"
+    exchange.finish(
+        fault.status,
+        text=page,
+        content_type="text/html",
+        fault="http_error",
+        error=f"http_{fault.status}",
+    )
+
+
+__all__ = ["SlackCall", "SlackSandbox"]
