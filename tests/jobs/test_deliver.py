@@ -39,9 +39,10 @@ class Bot:
         report = self.deliverer.deliver()
         assert report.failures == {} and report.paused == {}, report
 
-    def keys(self) -> Counter[str]:
-        return Counter(m.metadata["event_payload"]["key"] for m in self.slack.all_posts()
-                       if m.metadata)
+    def keys(self) -> Counter[tuple[str, str]]:
+        """How often each (channel, post key) was posted."""
+        return Counter((m.channel, m.metadata["event_payload"]["key"])
+                       for m in self.slack.all_posts() if m.metadata)
 
 
 @pytest.fixture
