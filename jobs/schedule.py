@@ -39,9 +39,9 @@ class Schedule:
         common = {"coalesce": True, "max_instances": 1}
         self.scheduler.add_job(self.poll_and_deliver, "interval", seconds=self.interval,
                                id="poll", next_run_time=datetime.now(UTC),
-                               misfire_grace_time=int(self.interval), **common)
+                               misfire_grace_time=max(1, int(self.interval)), **common)
         self.scheduler.add_job(self.deliver_only, "interval", seconds=self.retry_interval,
-                               id="deliver", misfire_grace_time=int(self.retry_interval),
+                               id="deliver", misfire_grace_time=max(1, int(self.retry_interval)),
                                **common)
         self.scheduler.start()
 

@@ -1,0 +1,147 @@
+"""``review-bot run`` as a subprocess in HTTP mode, and the app's requests in both modes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+import httpx
+import pytest
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
+
+from bot.app import build_app
+from sandbox import AltiumSandbox, SlackSandbox
+from sandbox.scenario import PROJECT
+from tests.bot.conftest import REVIEW_BOT, Run
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def slash_body(slack: SlackSandbox, text: str) -> str:
+    channel = slack.channel_id("#design-review")
+    return urlencode({
+        "token": "legacy", "team_id": slack.team_id, "channel_id": channel,
+        "channel_name": "design-review", "user_id": slack.user("alice.nguyen").id,
+        "user_name": "alice", "command": "/review", "text": text,
+        "response_url": slack.response_url(channel=channel, user=slack.user("alice.nguyen").id),
+        "trigger_id": "1.2.3",
+    })
+
+
+def signed(body: str, *, secret: str = SECRET, age: float = 0) -> dict[str, str]:
+    stamp = str(int(time.time() - age))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature,
+            "Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def running(run: Run, altium: AltiumSandbox, slack: SlackSandbox, bot_env: dict[str, str],
+            tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    assert run("subscribe", PROJECT, "#design-review").returncode == 0
+    env = {**bot_env, "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url,
+           "SLACK_SIGNING_SECRET": SECRET, "PORT": "0", "REVIEW_BOT_POLL_INTERVAL": "10",
+           "REVIEW_BOT_POST_INTERVAL": "0", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([str(REVIEW_BOT), "--log-level", "INFO", "run"], env=env,
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert "Listening for Slack on" in line, line + (process.stderr.read() if process.stderr
+                                                     else "")
+    port = line.split("http://0.0.0.0:")[1].split("/")[0]
+    try:
+        yield process, f"http://127.0.0.1:{port}/slack/events"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_run_polls_delivers_answers_and_stops_cleanly(
+        running: tuple[subprocess.Popen[str], str], slack: SlackSandbox) -> None:
+    process, url = running
+    wait_for(lambda: len(slack.messages("#design-review")) == 1)
+    assert "Now tracking" in str(slack.messages("#design-review")[0].blocks)
+
+    body = slash_body(slack, "help")
+    started = time.monotonic()
+    answer = httpx.post(url, content=body, headers=signed(body), timeout=5)
+    assert answer.status_code == 200 and time.monotonic() - started < 3
+    response_url = dict(x.split("=", 1) for x in body.split("&"))["response_url"]
+    wait_for(lambda: bool(slack.responses(unquote(response_url))), timeout=5)
+    assert "/review" in json.dumps(slack.responses(unquote(response_url)))
+
+    forged = httpx.post(url, content=body, headers=signed(body, secret="wrong"), timeout=5)
+    stale = httpx.post(url, content=body, headers=signed(body, age=360), timeout=5)
+    assert (forged.status_code, stale.status_code) == (401, 401)
+
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Stopped." in out
+    assert "poll: 1 projects" in err and "deliver:" in err
+    assert slack.bot_token not in out + err and SECRET not in out + err
+
+
+def test_run_without_slack_settings_is_one_line(run: Run) -> None:
+    done = run("run", env={"SLACK_BOT_TOKEN": ""})
+    assert done.returncode == 1 and done.stderr.startswith("Error: SLACK_BOT_TOKEN")
+    done = run("run", env={"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "",
+                           "SLACK_APP_TOKEN": ""})
+    assert done.returncode == 1 and "SLACK_SIGNING_SECRET" in done.stderr
+
+
+def dispatch(app: Any, mode: str, payload: dict[str, str]) -> Any:
+    if mode == "socket_mode":
+        return app.dispatch(BoltRequest(mode="socket_mode", body=payload))
+    body = urlencode(payload)
+    return app.dispatch(BoltRequest(body=body, headers={
+        k.lower(): [v] for k, v in signed(body).items()}))
+
+
+@pytest.mark.parametrize("mode", ["http", "socket_mode"])
+def test_the_app_answers_in_both_modes(mode: str, slack: SlackSandbox, store: Any,
+                                       db_path: Path) -> None:
+    app = build_app(client=WebClient(token=slack.bot_token, base_url=slack.api_url),
+                    signing_secret=SECRET, db_path=str(db_path),
+                    process_before_response=True)
+    payload = dict(x.split("=", 1) for x in slash_body(slack, "subscriptions").split("&"))
+    payload = {k: unquote(v.replace("+", " ")) for k, v in payload.items()}
+    response = dispatch(app, mode, payload)
+    assert response.status == 200
+    [said] = slack.responses(payload["response_url"])
+    assert "follows no project" in said["text"]
+
+
+def test_app_home_lists_watched_projects(slack: SlackSandbox, db_path: Path, run: Run,
+                                         altium: AltiumSandbox) -> None:
+    assert run("subscribe", PROJECT, "#design-review").returncode == 0
+    assert run("poll", "--once").returncode == 0
+    app = build_app(client=WebClient(token=slack.bot_token, base_url=slack.api_url),
+                    signing_secret=SECRET, db_path=str(db_path), process_before_response=True)
+    user = slack.user("alice.nguyen").id
+    event = {"type": "event_callback", "team_id": slack.team_id, "api_app_id": "A1",
+             "event": {"type": "app_home_opened", "user": user, "channel": "D1", "tab": "home"},
+             "event_id": "Ev1", "event_time": int(time.time())}
+    response = app.dispatch(BoltRequest(mode="socket_mode", body=event))
+    assert response.status == 200
+    view = slack.home_view(user)
+    assert view is not None and PROJECT in json.dumps(view)

@@ -1,0 +1,67 @@
+"""The run schedule: poll then deliver, a retry timer, never overlapping, clean stop."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from jobs.schedule import Schedule
+from state.errors import NexarUnavailableError
+
+
+def test_polls_at_once_then_delivers_never_overlapping() -> None:
+    calls: list[str] = []
+    busy = threading.Lock()
+    overlaps: list[str] = []
+
+    def step(name: str) -> None:
+        if not busy.acquire(blocking=False):
+            overlaps.append(name)
+            return
+        try:
+            calls.append(name)
+            time.sleep(0.05)
+        finally:
+            busy.release()
+
+    schedule = Schedule(poll=lambda: step("poll"), deliver=lambda: step("deliver"),
+                        interval=0.3, retry_interval=0.1)
+    schedule.start()
+    time.sleep(1.0)
+    schedule.stop()
+    assert calls[:2] == ["poll", "deliver"]
+    assert calls.count("poll") >= 2 and calls.count("deliver") > calls.count("poll")
+    assert overlaps == []
+    stopped = len(calls)
+    time.sleep(0.4)
+    assert len(calls) == stopped
+
+
+def test_a_failing_step_does_not_stop_the_schedule() -> None:
+    polls: list[int] = []
+
+    def poll() -> None:
+        polls.append(1)
+        raise NexarUnavailableError("down")
+
+    schedule = Schedule(poll=poll, deliver=lambda: None, interval=0.2, retry_interval=5)
+    schedule.start()
+    time.sleep(0.7)
+    schedule.stop()
+    assert len(polls) >= 2
+
+
+def test_stop_waits_for_the_running_step() -> None:
+    finished = threading.Event()
+    started = threading.Event()
+
+    def poll() -> None:
+        started.set()
+        time.sleep(0.3)
+        finished.set()
+
+    schedule = Schedule(poll=poll, deliver=lambda: None, interval=60)
+    schedule.start()
+    assert started.wait(2)
+    schedule.stop(wait=True)
+    assert finished.is_set()
