@@ -32,6 +32,8 @@ TOTAL_LIMIT = 12000
 COMMENT_LIMIT = 2500
 FALLBACK_LIMIT = 300
 
+GROUP_NAMES = {"comments": "comment threads", "bom": "BOM changes",
+               "revisions": "new revisions"}
 BOM_ORDER = ("part_replaced", "part_removed", "part_added", "part_fitted_changed")
 BOM_TITLES = {"part_replaced": "Replaced", "part_removed": "Removed", "part_added": "Added",
               "part_fitted_changed": "Fitted / not fitted"}
@@ -171,10 +173,12 @@ class Cards:
         if rev is not None:
             facts.append(f"last revision by {escape(rev.author)} {when(rev.created_at)}: "
                          f"{clip(one_line(rev.message), 200)}")
-        groups = ", ".join(subscription.groups)
+        wanted = [GROUP_NAMES[g] for g in subscription.groups if g in GROUP_NAMES]
+        listed = ", ".join(wanted[:-1]) + f" and {wanted[-1]}" if len(wanted) > 1 \
+            else "".join(wanted)
         extra = subscription.filters.describe()
         text = (f"👀 Now tracking {project_link(project)} here: " + " · ".join(facts)
-                + f"\nYou will see {groups} changes from now on"
+                + f"\nFrom now on you will see {listed}"
                 + (f" ({escape(extra)})." if extra else "."))
         return _message(f"Now tracking {project.name}", [_section(text), DividerBlock()])
 

@@ -406,19 +406,28 @@ def subscriptions() -> None:
 
 
 @cli.command()
-def demo() -> None:
-    """Run the bot against a local Altium 365 stand-in and show what it records.
+@click.option("--channel", metavar="CHANNEL",
+              help="Post to this channel of a real Slack (needs SLACK_BOT_TOKEN) instead of "
+                   "the local one.")
+def demo(channel: str | None) -> None:
+    """Run the bot on local Altium 365 and Slack stand-ins and show the Slack channel.
 
-    Needs no account: a sandbox workspace is served on 127.0.0.1 for the length of the
-    run. The event log goes to --db (default: a fresh temporary file).
+    Needs no account: both services are served on 127.0.0.1 for the length of the run.
+    The event log goes to --db (default: a fresh temporary file).
     """
     from bot.demo import run_demo
 
+    config = _config()
+    if channel:
+        config.require_slack()
+        channel = _channel(channel)
     given = click.get_current_context().parent
     explicit = given is not None and given.params.get("db_path")
     with tempfile.TemporaryDirectory(prefix="review-bot-demo-") as scratch:
-        path = Path(_config().db_path) if explicit else Path(scratch) / "demo.db"
-        run_demo(path, click.echo, summarize=summary)
+        path = Path(config.db_path) if explicit else Path(scratch) / "demo.db"
+        run_demo(path, click.echo, slack_token=config.slack_bot_token if channel else None,
+                 slack_api_url=config.slack_api_url, channel=channel,
+                 post_interval=config.post_interval)
     click.echo(f"The event log is in {path}." if explicit
                else "Pass --db PATH before 'demo' to keep the event log.")
 

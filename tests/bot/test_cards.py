@@ -146,7 +146,7 @@ def test_revision_and_now_tracking() -> None:
     tracking = CARDS.now_tracking(PROJECT, snap, sub)
     body = texts(tracking)
     assert "*1* open thread (1 resolved)" in body and "*2* BOM lines in 2 variants" in body
-    assert "comments, bom changes" in body
+    assert "you will see comment threads and BOM changes." in body
 
 
 def test_plain_fallback_is_a_single_section() -> None:

@@ -1,22 +1,40 @@
-"""``review-bot demo`` runs on a fresh database and shows the whole loop."""
+"""``review-bot demo`` runs on a fresh database and shows the Slack channel it filled."""
 
 from __future__ import annotations
 
 import time
 
+from sandbox import SlackSandbox
+from sandbox.scenario import HOSTILE_TEXT
 from tests.bot.conftest import Run
 
 
-def test_demo_shows_every_kind_of_change(run: Run) -> None:
+def test_demo_shows_the_channel_as_a_person_reads_it(run: Run) -> None:
     started = time.monotonic()
-    done = run("demo", env={"NEXAR_TOKEN": "", "NEXAR_API_URL": ""})
+    done = run("demo", env={"NEXAR_TOKEN": "", "NEXAR_API_URL": "", "SLACK_BOT_TOKEN": ""})
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert elapsed < 30
     out = done.stdout
-    for kind in ("revision_committed", "thread_reopened", "thread_resolved", "thread_replied",
-                 "thread_opened", "part_added", "part_replaced", "part_fitted_changed",
-                 "part_removed"):
-        assert kind in out
-    assert "Second poll: 10 events" in out
-    assert "Third poll, nothing changed: 0 events" in out
+    assert "Next poll: 10 events" in out and "10 Slack posts" in out
+    assert "A poll with nothing new: 0 events, 0 posts." in out
+    for needle in ("Now tracking", "new revision by", "reopened the thread",
+                   "resolved the thread", "replied:", "thread #6 on _Power.SchDoc_",
+                   "BOM change · Motor Controller (Default)",
+                   "BOM change · Motor Controller (Lite)", "`TP9` Keystone Electronics 5019"):
+        assert needle in out, needle
+    assert HOSTILE_TEXT in out
+
+
+def test_demo_to_a_real_channel_needs_a_token(run: Run) -> None:
+    done = run("demo", "--channel", "#hw", env={"SLACK_BOT_TOKEN": ""})
+    assert done.returncode == 1 and done.stderr.startswith("Error: SLACK_BOT_TOKEN")
+
+
+def test_demo_posts_to_a_given_slack(run: Run, slack: SlackSandbox) -> None:
+    done = run("demo", "--channel", "#hw-review",
+               env={"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url,
+                    "REVIEW_BOT_POST_INTERVAL": "0"})
+    assert done.returncode == 0, done.stderr
+    assert "Posting to #hw-review" in done.stdout
+    assert len(slack.messages("#hw-review")) == 8
