@@ -395,6 +395,8 @@ class Store:
             if not gone:
                 return False
             self.db.table("subscriptions").delete(gone[0]["id"])
+            self.db.execute("delete from deliveries where subscription_id = ? "
+                            "and state = 'pending'", [gone[0]["id"]])
             if not self.rows("select 1 from subscriptions where project_id = ?", [project_id]):
                 self.drop_snapshot(project_id)
         return True

@@ -271,3 +271,16 @@ def test_posts_are_paced_per_channel(bot: Bot, altium: AltiumSandbox) -> None:
     play_review_round(altium)
     bot.cycle()
     assert bot.sleeps and all(0 < s <= 1.0 for s in bot.sleeps)
+
+
+def test_unsubscribing_drops_what_the_channel_was_still_owed(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox) -> None:
+    bot.cycle()
+    play_review_round(altium)
+    bot.poller.poll_once()
+    outbox = Outbox(bot.store)
+    outbox.plan(at="2026-11-28T10:00:00.000Z")
+    assert outbox.undelivered(CHANNEL) == 10
+    bot.store.unsubscribe(bot.store.find_project(PROJECT).id, CHANNEL)
+    assert outbox.undelivered() == 0
+    assert bot.deliverer.deliver().posted == 0
