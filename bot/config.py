@@ -5,7 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from jobs.auth import (
+    DEFAULT_IDENTITY_URL,
+    DEFAULT_REDIRECT_URI,
+    DatabaseTokenStore,
+    FileTokenStore,
+    OAuthSettings,
+    TokenStore,
+)
 from jobs.nexar import DEFAULT_API_URL
 from state.errors import ConfigError
 
@@ -25,6 +34,12 @@ class Config:
     slack_signing_secret: str | None = field(default=None, repr=False)
     port: int = 3000
     post_interval: float = 1.0
+    nexar_client_id: str | None = None
+    nexar_client_secret: str | None = field(default=None, repr=False)
+    nexar_identity_url: str = DEFAULT_IDENTITY_URL
+    nexar_redirect_uri: str = DEFAULT_REDIRECT_URI
+    token_store: str = ""
+    ops_channel: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -42,12 +57,40 @@ class Config:
             slack_signing_secret=(env.get("SLACK_SIGNING_SECRET") or "").strip() or None,
             port=_port(env.get("PORT")),
             post_interval=_interval(env.get("REVIEW_BOT_POST_INTERVAL")),
+            nexar_client_id=(env.get("NEXAR_CLIENT_ID") or "").strip() or None,
+            nexar_client_secret=(env.get("NEXAR_CLIENT_SECRET") or "").strip() or None,
+            nexar_identity_url=env.get("NEXAR_IDENTITY_URL") or DEFAULT_IDENTITY_URL,
+            nexar_redirect_uri=env.get("NEXAR_REDIRECT_URI") or DEFAULT_REDIRECT_URI,
+            token_store=(env.get("REVIEW_BOT_TOKEN_STORE") or "").strip()
+            or f"file:{_default_token_file(env)}",
+            ops_channel=(env.get("REVIEW_BOT_OPS_CHANNEL") or "").strip() or None,
         )
 
     def secrets(self) -> list[str]:
         """Values that must never be printed or logged."""
         return [s for s in (self.nexar_token, self.slack_bot_token, self.slack_app_token,
-                            self.slack_signing_secret) if s]
+                            self.slack_signing_secret, self.nexar_client_secret) if s]
+
+    def oauth(self) -> OAuthSettings:
+        """The Nexar app's credentials, for signing in and refreshing."""
+        if not (self.nexar_client_id and self.nexar_client_secret):
+            raise ConfigError("NEXAR_CLIENT_ID and NEXAR_CLIENT_SECRET are not set: create an "
+                              "app with the Design scope at nexar.com and put its client id "
+                              "and secret in the environment or .env")
+        return OAuthSettings(client_id=self.nexar_client_id,
+                             client_secret=self.nexar_client_secret,
+                             identity_url=self.nexar_identity_url,
+                             redirect_uri=self.nexar_redirect_uri)
+
+    def tokens(self) -> TokenStore:
+        """Where signed-in tokens are kept: ``file:PATH`` (mode 0600) or ``db``."""
+        kind, _, where = self.token_store.partition(":")
+        if kind == "db":
+            return DatabaseTokenStore(self.db_path)
+        if kind == "file" and where:
+            return FileTokenStore(Path(where).expanduser())
+        raise ConfigError(f"REVIEW_BOT_TOKEN_STORE must be 'db' or 'file:PATH', not "
+                          f"{self.token_store!r}")
 
     def require_token(self) -> str:
         if not self.nexar_token:
@@ -55,12 +98,21 @@ class Config:
                               "environment or in .env")
         return self.nexar_token
 
+    def can_sign_in(self) -> bool:
+        """A fixed token, or app credentials to sign in and refresh with."""
+        return bool(self.nexar_token or (self.nexar_client_id and self.nexar_client_secret))
+
 
     def require_slack(self) -> str:
         if not self.slack_bot_token:
             raise ConfigError("SLACK_BOT_TOKEN is not set: install the Slack app (manifest.yml) "
                               "and put its bot token (xoxb-...) in the environment or .env")
         return self.slack_bot_token
+
+
+def _default_token_file(env: Mapping[str, str]) -> str:
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or "~") / ".config")
+    return str(Path(base) / "review-bot" / "nexar-tokens.json")
 
 
 def _interval(value: str | None) -> float:

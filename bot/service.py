@@ -6,21 +6,40 @@ the pieces directly with their own servers and clocks.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 from bot.cards import Cards
 from bot.config import Config
+from bot.mrkdwn import escape
+from jobs.auth import TokenManager
 from jobs.deliver import Deliverer, DeliveryReport
 from jobs.nexar import NexarClient
+from jobs.parse import format_time
 from jobs.poll import Clock, Poller, PollReport, utc_now
 from jobs.schedule import Schedule
 from jobs.slack import SlackClient
+from state.errors import ConfigError, NexarAuthError, SlackError
 from state.store import Store
+
+log = logging.getLogger(__name__)
+
+SIGNIN_NOTICE = "signin-notice"
+
+
+def token_source(config: Config) -> str | TokenManager:
+    """``NEXAR_TOKEN`` as given, else the signed-in tokens, refreshed as they age."""
+    if config.nexar_token:
+        return config.nexar_token
+    if not (config.nexar_client_id and config.nexar_client_secret):
+        raise ConfigError("no Nexar sign-in: run 'review-bot auth login' (with "
+                          "NEXAR_CLIENT_ID and NEXAR_CLIENT_SECRET set), or set NEXAR_TOKEN")
+    return TokenManager(settings=config.oauth(), store=config.tokens())
 
 
 def nexar_client(config: Config) -> NexarClient:
-    return NexarClient(token=config.require_token(), api_url=config.nexar_api_url,
+    return NexarClient(token=token_source(config), api_url=config.nexar_api_url,
                        workspace_url=config.nexar_workspace_url)
 
 
@@ -29,9 +48,33 @@ def slack_client(config: Config) -> SlackClient:
 
 
 def poll_once(config: Config, *, clock: Clock = utc_now) -> PollReport:
-    """One poll into the configured database."""
-    with Store.open(config.db_path) as store, nexar_client(config) as client:
-        return Poller(client=client, store=store, clock=clock).poll_once()
+    """One poll into the configured database.
+
+    When the bot cannot sign in, the operator channel hears it once (not every poll),
+    and again only after a poll has succeeded in between.
+    """
+    with Store.open(config.db_path) as store:
+        try:
+            with nexar_client(config) as client:
+                report = Poller(client=client, store=store, clock=clock).poll_once()
+        except (NexarAuthError, ConfigError) as exc:
+            _tell_operators(config, store, str(exc))
+            raise
+        store.set_meta(SIGNIN_NOTICE, None)
+        return report
+
+
+def _tell_operators(config: Config, store: Store, problem: str) -> None:
+    if not (config.ops_channel and config.slack_bot_token) or store.get_meta(SIGNIN_NOTICE):
+        return
+    text = (f":warning: design-review-bot cannot sign in to Nexar, so polling has stopped: "
+            f"{escape(problem)}")
+    try:
+        slack_client(config).post(config.ops_channel, text=text, blocks=[], key=SIGNIN_NOTICE)
+    except SlackError as exc:
+        log.error("could not tell %s that sign-in is needed: %s", config.ops_channel, exc)
+        return
+    store.set_meta(SIGNIN_NOTICE, format_time(utc_now()))
 
 
 def deliver_once(config: Config, *, clock: Clock = utc_now,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -26,7 +26,7 @@ from state.errors import (
     NexarQueryError,
     NexarUnavailableError,
 )
-from state.model import BomLine, ProjectInfo, Thread
+from state.model import BomLine, Person, ProjectInfo, Thread
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,33 @@ def batch_threads_query(count: int) -> str:
         for i in range(count)
     )
     return f"query CommentThreadsBatch({params}) {{\n{fields}\n}}\n\n{fragments}"
+
+
+class TokenSource(Protocol):
+    """Where the client gets its bearer token, and a fresh one when Nexar says it expired."""
+
+    def token(self) -> str: ...
+
+    def refresh(self, stale: str) -> str | None: ...
+
+
+class FixedToken:
+    """A token given as is (``NEXAR_TOKEN``): used until it expires, never refreshed."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def token(self) -> str:
+        return self._token
+
+    def refresh(self, stale: str) -> str | None:
+        return None
+
+
+class _Expired(Exception):
+    def __init__(self, error: NexarAuthError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -107,7 +134,7 @@ class NexarClient:
     def __init__(
         self,
         *,
-        token: str,
+        token: str | TokenSource,
         api_url: str = DEFAULT_API_URL,
         workspace_url: str | None = None,
         http: httpx.Client | None = None,
@@ -117,8 +144,9 @@ class NexarClient:
         page_size: int = MAX_PAGE_SIZE,
         batch_size: int = 50,
     ) -> None:
-        if not token:
-            raise NexarAuthError("no Nexar token: set NEXAR_TOKEN")
+        if isinstance(token, str) and not token:
+            raise NexarAuthError("no Nexar token: set NEXAR_TOKEN or run 'review-bot auth "
+                                 "login'")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
         self.api_url = api_url
@@ -126,7 +154,7 @@ class NexarClient:
         self.retry = retry or RetryPolicy()
         self.page_size = page_size
         self.batch_size = batch_size
-        self._token = token
+        self._source: TokenSource = FixedToken(token) if isinstance(token, str) else token
         self._sleep = sleep
         self._own_http = http is None
         self._http = http or httpx.Client(timeout=timeout)
@@ -147,12 +175,31 @@ class NexarClient:
 
     def execute(self, url: str, document: str, variables: Mapping[str, Any] | None = None,
                 ) -> Response:
-        """POST one GraphQL document with retries; auth failures raise, other errors return."""
+        """POST one GraphQL document with retries; auth failures raise, other errors return.
+
+        An ``AuthExpiredToken`` answer refreshes the token once (when the token source can)
+        and sends the request again.
+        """
+        token = self._source.token()
+        try:
+            return self._send(url, document, variables, token)
+        except _Expired as expired:
+            fresh = self._source.refresh(token)
+            if fresh is None:
+                raise expired.error from None
+            log.info("Nexar token expired mid-request; refreshed and retrying")
+            try:
+                return self._send(url, document, variables, fresh)
+            except _Expired as again:
+                raise again.error from None
+
+    def _send(self, url: str, document: str, variables: Mapping[str, Any] | None,
+              token: str) -> Response:
         payload: dict[str, Any] = {"query": document, "variables": dict(variables or {})}
         named = _OPERATION.search(document)
         if named:
             payload["operationName"] = named.group(1)
-        headers = {"Authorization": f"Bearer {self._token}"}
+        headers = {"Authorization": f"Bearer {token}"}
         problem = "no attempt made"
         for attempt in range(1, self.retry.attempts + 1):
             retry_after: float | None = None
@@ -171,7 +218,8 @@ class NexarClient:
                     retry_after = _retry_after(reply.headers.get("Retry-After"))
                 elif status in (401, 403):
                     raise NexarAuthError(
-                        f"Nexar refused the token (HTTP {status}): set a valid NEXAR_TOKEN")
+                        f"Nexar refused the token (HTTP {status}): set a valid NEXAR_TOKEN "
+                        "or run 'review-bot auth login'")
                 elif status >= 400:
                     raise NexarQueryError(f"{_host(url)} answered HTTP {status}")
                 else:
@@ -198,7 +246,10 @@ class NexarClient:
         )
         codes = {(e.get("extensions") or {}).get("code") for e in response.errors}
         if codes & AUTH_CODES:
-            raise _auth_error(codes, response.request_id)
+            error = _auth_error(codes, response.request_id)
+            if "AuthExpiredToken" in codes:
+                raise _Expired(error)
+            raise error
         if response.errors:
             log.warning("Nexar errors (request %s): %s", response.request_id,
                         response.error_text())
@@ -232,6 +283,11 @@ class NexarClient:
                 f"workspace {self.workspace_url} is not among this token's workspaces ({known}); "
                 "fix NEXAR_WORKSPACE_URL")
         return chosen
+
+    def me(self) -> Person | None:
+        """The signed-in user, asked at the discovery endpoint."""
+        data = self._data(self.api_url, query("me"))
+        return parse.person(data.get("desUserByAuth"))
 
     def projects(self, workspace: Workspace) -> list[ProjectInfo]:
         """Every project of a workspace, following ``pageInfo`` to the last page."""
@@ -358,7 +414,8 @@ def _retry_after(value: str | None) -> float | None:
 
 def _auth_error(codes: set[Any], request_id: str | None) -> NexarAuthError:
     if "AuthExpiredToken" in codes:
-        text = "the Nexar token has expired: get a fresh one and set NEXAR_TOKEN"
+        text = ("the Nexar token has expired: run 'review-bot auth login' (or set a fresh "
+                "NEXAR_TOKEN)")
     elif "AUTH_NOT_AUTHORIZED" in codes:
         text = "the Nexar token is not authorized for this workspace: check NEXAR_TOKEN"
     else:

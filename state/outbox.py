@@ -58,7 +58,7 @@ class Outbox:
     def plan(self, *, at: str) -> int:
         """Owe each new event to every subscription that wants it; returns rows added."""
         with self.store.transaction():
-            planned = int(self._meta("planned_event_id") or 0)
+            planned = int(self.store.get_meta("planned_event_id") or 0)
             events = self.store.events(after_id=planned)
             if not events:
                 return 0
@@ -73,15 +73,8 @@ class Outbox:
             ]
             if rows:
                 self.db.table("deliveries").insert_all(rows, ignore=True, batch_size=500)
-            self._set_meta("planned_event_id", str(events[-1].id))
+            self.store.set_meta("planned_event_id", str(events[-1].id))
             return len(rows)
-
-    def _meta(self, key: str) -> str | None:
-        rows = self.store.rows("select value from meta where key = ?", [key])
-        return rows[0]["value"] if rows else None
-
-    def _set_meta(self, key: str, value: str) -> None:
-        self.db.table("meta").upsert({"key": key, "value": value}, pk="key")
 
     # -- what is owed ----------------------------------------------------------------------
 

@@ -419,6 +419,20 @@ class Store:
         rows = self.rows("select distinct project_id from subscriptions")
         return {r["project_id"] for r in rows}
 
+    # -- small settings ----------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self.rows("select value from meta where key = ?", [key])
+        return rows[0]["value"] if rows else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set (or with None, remove) one value of the bot's own bookkeeping."""
+        with self.transaction():
+            if value is None:
+                self.db.execute("delete from meta where key = ?", [key])
+            else:
+                self.db.table("meta").upsert({"key": key, "value": value}, pk="key")
+
     # -- poll health -----------------------------------------------------------------------
 
     def record_poll(self, status: PollStatus) -> None:

@@ -1,11 +1,14 @@
 """A local Altium 365 / Nexar GraphQL stand-in (see ``server.AltiumSandbox``).
 
 ``model`` holds the data classes, ``seed`` the demo and generated data, ``store`` the state
-and activity API, ``schema`` the resolvers bound to the real SDL, ``faults`` fault injection
-and ``server`` the HTTP server and facade. Only the standard library and graphql-core are used.
+and activity API, ``schema`` the resolvers bound to the real SDL, ``faults`` fault injection,
+``server`` the HTTP server and facade, and ``identity`` a local identity.nexar.com
+(``IdentitySandbox``: OAuth2 sign-in issuing tokens the server accepts). Only the standard
+library and graphql-core are used.
 """
 
 from .faults import Faults
+from .identity import IdentitySandbox
 from .model import Project, Tenant, User, Workspace
 from .seed import demo_workspace, generated_workspace
 from .server import AltiumSandbox, RequestRecord
@@ -13,6 +16,7 @@ from .server import AltiumSandbox, RequestRecord
 __all__ = [
     "AltiumSandbox",
     "Faults",
+    "IdentitySandbox",
     "Project",
     "RequestRecord",
     "Tenant",

@@ -18,7 +18,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -78,11 +78,16 @@ class RequestRecord:
 
 @dataclass(slots=True)
 class TokenInfo:
-    """What a bearer token stands for."""
+    """What a bearer token stands for; past ``expires_at`` (sandbox clock) it is expired."""
 
     user: User
     workspaces: frozenset[str] | None = None
     expired: bool = False
+    expires_at: datetime | None = None
+
+    def is_expired(self, now: datetime) -> bool:
+        """Whether the token is expired at ``now`` (by ``expire_token`` or by its lifetime)."""
+        return self.expired or (self.expires_at is not None and now >= self.expires_at)
 
 
 @dataclass(slots=True)
@@ -341,28 +346,34 @@ class AltiumSandbox(Store):
         user: UserRef | None = None,
         *,
         workspaces: Sequence[Workspace | str] | None = None,
-        lifetime: timedelta = timedelta(hours=24),
+        lifetime: timedelta | None = timedelta(hours=24),
     ) -> str:
         """Register and return a JWT-shaped token for ``user`` (default: the default owner).
 
         With ``workspaces``, the token sees only those (``a365:workspace:<authId>`` scopes).
-        The ``exp`` claim is informational: tokens expire only through ``expire_token``.
+        Once ``lifetime`` has passed by the sandbox clock (the ``exp`` claim) the token gets
+        ``AuthExpiredToken``, as does any token after ``expire_token``; ``lifetime=None``
+        makes a token without ``exp`` that never expires on its own.
         """
         owner = self.user(user) if user is not None else self.workspace().owner
         chosen = [self.workspace(item) for item in workspaces] if workspaces else []
-        issued = int(self._clock().timestamp())
-        claims = {
+        now = self._clock()
+        issued = int(now.timestamp())
+        claims: dict[str, Any] = {
             "iss": "https://identity.nexar.com",
             "sub": owner.user_id,
             "email": owner.email,
             "client_id": "design-review-bot-sandbox",
             "iat": issued,
-            "exp": issued + int(lifetime.total_seconds()),
             "scope": [*_SCOPES, *(f"a365:workspace:{item.auth_id}" for item in chosen)],
             "jti": uuid.uuid4().hex,
         }
+        expires_at: datetime | None = None
+        if lifetime is not None:
+            expires_at = now + lifetime
+            claims["exp"] = issued + int(lifetime.total_seconds())
         token = _fake_jwt(claims)
-        self.add_token(token, user=owner, workspaces=chosen or None)
+        self.add_token(token, user=owner, workspaces=chosen or None, expires_at=expires_at)
         return token
 
     def add_token(
@@ -371,8 +382,13 @@ class AltiumSandbox(Store):
         *,
         user: UserRef | None = None,
         workspaces: Sequence[Workspace | str] | None = None,
+        expires_at: datetime | None = None,
     ) -> str:
-        """Accept ``token`` (again: this also un-expires it); returns it."""
+        """Accept ``token`` (again: this also un-expires it); returns it.
+
+        With ``expires_at`` (aware), the token gets ``AuthExpiredToken`` from that moment
+        on by the sandbox clock; without, it never expires on its own.
+        """
         with self._tokens_lock:
             previous = self._tokens.get(token)
         owner = (
@@ -387,7 +403,7 @@ class AltiumSandbox(Store):
         else:
             allowed = previous.workspaces if previous is not None else None
         with self._tokens_lock:
-            self._tokens[token] = TokenInfo(owner, allowed)
+            self._tokens[token] = TokenInfo(owner, allowed, expires_at=expires_at)
         return token
 
     def revoke_token(self, token: str) -> None:
@@ -401,6 +417,10 @@ class AltiumSandbox(Store):
             info = self._tokens.get(token or self.token)
             if info is not None:
                 info.expired = True
+
+    def now(self) -> datetime:
+        """The sandbox clock's current time (token expiry and activities go by it)."""
+        return self._clock()
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -507,9 +527,10 @@ class AltiumSandbox(Store):
         exchange.operation_name = operation_name
         exchange.root_fields = prepared.roots.get(operation_name, ())
         token = _bearer(exchange.handler.headers.get("Authorization"))
+        now = self._clock()
         with self._tokens_lock:
             info = self._tokens.get(token) if token else None
-            expired = info.expired if info is not None else False
+            expired = info.is_expired(now) if info is not None else False
         if info is None or expired:
             if expired:
                 refused = _errors("The access token has expired.", "AuthExpiredToken")

@@ -1,0 +1,99 @@
+"""``review-bot auth`` as a user runs it, the browser step played over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox import AltiumSandbox, SlackSandbox
+from sandbox.altium import IdentitySandbox
+from sandbox.scenario import PROJECT
+from tests.bot.conftest import REVIEW_BOT, Run
+from tests.jobs.test_auth import free_port
+
+
+@pytest.fixture
+def identity(altium: AltiumSandbox) -> Iterator[IdentitySandbox]:
+    with IdentitySandbox(altium) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def auth_env(identity: IdentitySandbox, tmp_path: Path) -> dict[str, str]:
+    return {"NEXAR_TOKEN": "", "NEXAR_CLIENT_ID": identity.client_id,
+            "NEXAR_CLIENT_SECRET": identity.client_secret,
+            "NEXAR_IDENTITY_URL": identity.base_url,
+            "NEXAR_REDIRECT_URI": f"http://127.0.0.1:{free_port()}/login",
+            "REVIEW_BOT_TOKEN_STORE": f"file:{tmp_path / 'cfg' / 'tokens.json'}"}
+
+
+def login(bot_env: dict[str, str], auth_env: dict[str, str], tmp_path: Path
+          ) -> subprocess.CompletedProcess[str]:
+    process = subprocess.Popen([str(REVIEW_BOT), "auth", "login", "--no-browser",
+                                "--timeout", "20"], env={**bot_env, **auth_env}, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    url = ""
+    while not url.startswith("http"):
+        line = process.stdout.readline()
+        assert line, process.stderr.read() if process.stderr else ""
+        url = line.strip()
+    answer = httpx.get(url, follow_redirects=False)
+    httpx.get(answer.headers["location"])
+    out, err = process.communicate(timeout=30)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def test_login_status_poll_logout(run: Run, bot_env: dict[str, str],
+                                  auth_env: dict[str, str], tmp_path: Path) -> None:
+    done = login(bot_env, auth_env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Signed in. The token is valid until" in done.stdout
+    assert "refreshes itself" in done.stdout
+    token_file = Path(auth_env["REVIEW_BOT_TOKEN_STORE"].removeprefix("file:"))
+    assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+
+    status = run("auth", "status", env=auth_env)
+    assert status.returncode == 0, status.stderr
+    assert "Signed in as Alice Nguyen <alice.nguyen@acme-robotics.example>" in status.stdout
+    assert "refresh token: yes" in status.stdout and "Acme Robotics" in status.stdout
+
+    assert run("subscribe", PROJECT, "#hw", env=auth_env).returncode == 0
+    assert run("poll", "--once", env=auth_env).returncode == 0
+
+    os.chmod(token_file, 0o644)
+    loose = run("auth", "status", env=auth_env)
+    assert loose.returncode == 1 and "chmod 600" in loose.stderr
+    os.chmod(token_file, 0o600)
+
+    out = run("auth", "logout", env=auth_env)
+    assert out.returncode == 0 and "Signed out" in out.stdout and not token_file.exists()
+    after = run("poll", "--once", env=auth_env)
+    assert after.returncode == 1 and "auth login" in after.stderr
+    for output in (done.stdout, done.stderr, status.stdout, after.stderr):
+        assert auth_env["NEXAR_CLIENT_SECRET"] not in output
+
+
+def test_login_needs_app_credentials(run: Run) -> None:
+    done = run("auth", "login", "--no-browser", env={"NEXAR_CLIENT_ID": ""})
+    assert done.returncode == 1 and "NEXAR_CLIENT_ID" in done.stderr
+
+
+def test_a_dead_sign_in_tells_the_ops_channel_once(
+        run: Run, bot_env: dict[str, str], auth_env: dict[str, str], tmp_path: Path,
+        identity: IdentitySandbox, slack: SlackSandbox) -> None:
+    assert login(bot_env, auth_env, tmp_path).returncode == 0
+    assert run("subscribe", PROJECT, "#hw", env=auth_env).returncode == 0
+    identity.revoke_all()
+    ops = {**auth_env, "REVIEW_BOT_OPS_CHANNEL": "#leads", "SLACK_BOT_TOKEN": slack.bot_token,
+           "SLACK_API_URL": slack.api_url}
+    for _ in range(3):
+        done = run("poll", "--once", env=ops)
+        assert done.returncode == 1 and done.stderr.startswith("Error: ")
+    notices = slack.messages("#leads")
+    assert len(notices) == 1 and "cannot sign in to Nexar" in notices[0].text
