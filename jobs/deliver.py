@@ -162,6 +162,16 @@ class Deliverer:
         log.info(report.health_line())
         return report
 
+    def post_once(self, channel: str, key: str, message: Message) -> str:
+        """Post ``message`` to ``channel`` unless a post with ``key`` already landed there.
+
+        The same record-then-send-then-record path as events, so a crash or a second
+        attempt with the same key never posts twice. Returns the post's ``ts``.
+        """
+        channel_id = self._resolve(channel)
+        self._reconcile(channel, channel_id)
+        return self._post(channel, channel_id, key, message)
+
     # -- one channel -------------------------------------------------------------------------
 
     def _channel(self, channel: str, report: DeliveryReport) -> None:
