@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
-from bot import commands, home
+from bot import commands, home, unfurls
+from bot.answers import Answers, NexarFactory, Policy
 
 
 def build_app(*, client: WebClient, signing_secret: str, db_path: str,
+              nexar: NexarFactory | None = None, policy: Policy | None = None,
               process_before_response: bool = False) -> App:
     """A bolt app whose Web API calls go through ``client`` (real Slack or a local one)."""
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               process_before_response=process_before_response)
+
+    def channel_info(channel_id: str) -> dict[str, Any]:
+        try:
+            info = client.conversations_info(channel=channel_id).get("channel") or {}
+        except SlackApiError:
+            return {}
+        return dict(info)
+
+    answers = Answers(db_path=db_path, nexar=nexar, policy=policy or Policy(),
+                      channel_info=channel_info)
     home.register(app, db_path=db_path)
-    commands.register(app, db_path=db_path)
+    commands.register(app, answers=answers)
+    unfurls.register(app, answers=answers)
     return app

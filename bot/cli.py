@@ -23,6 +23,7 @@ from dotenv import dotenv_values
 
 from bot import logs, service
 from bot.config import Config
+from bot.summary import summary
 from jobs.auth import DESIGN_SCOPES, TokenManager, jwt_claims
 from jobs.deliver import DeliveryReport
 from jobs.login import login
@@ -30,7 +31,7 @@ from jobs.parse import format_time, normalize_time
 from jobs.poll import PollReport, refresh_catalog
 from state.errors import NexarAuthError, NotFoundError, ReviewBotError
 from state.filters import Filters
-from state.model import EVENT_GROUPS, Event
+from state.model import EVENT_GROUPS
 from state.outbox import Outbox
 from state.store import Store, StoredEvent
 
@@ -241,37 +242,6 @@ def _parse_since(text: str) -> str:
         raise click.BadParameter(
             f"{text!r} is neither an ISO 8601 time (2026-11-28T09:00:00Z) nor an age "
             "(30m, 2h, 7d, 1w)", param_hint="--since") from None
-
-
-def summary(event: Event) -> str:
-    """One plain line that says what an event is about."""
-    if event.thread_number is not None:
-        where = f" on {event.document}" if event.document else ""
-        head = f"#{event.thread_number}{where}"
-        if event.kind == "thread_assigned":
-            return f"{head}: assigned to {event.assignee or 'nobody'} by {event.author or '?'}"
-        text = _one_line(event.text or "")
-        who = event.author or "?"
-        return f"{head}: {who}: {text}" if text else f"{head}: by {who}"
-    if event.designator is not None:
-        old = " ".join(filter(None, (event.old_manufacturer, event.old_mpn))) or "-"
-        new = " ".join(filter(None, (event.new_manufacturer, event.new_mpn))) or "-"
-        head = f"{event.variant} {event.designator}"
-        if event.kind == "part_fitted_changed":
-            return f"{head}: {'fitted' if event.fitted else 'not fitted'} ({new})"
-        if event.kind == "part_added":
-            return f"{head}: {new}"
-        if event.kind == "part_removed":
-            return f"{head}: {old}"
-        return f"{head}: {old} -> {new}"
-    if event.kind == "revision_committed":
-        return f"{event.author or '?'}: {_one_line(event.text or '')}"
-    return "now tracking"
-
-
-def _one_line(text: str, width: int = 80) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:

@@ -1,48 +1,95 @@
-"""The ``/review`` slash command."""
+"""The ``/review`` slash command, ``@review-bot`` mentions and the projects pager.
+
+``ack()`` goes back at once; the answer follows through ``respond()`` from a bolt lazy
+listener, so a command that needs Nexar never misses Slack's three seconds. Whatever
+happens, the person gets an answer: never an exception, never silence.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
-from bot.mrkdwn import escape
-from state.outbox import Outbox
-from state.store import Store
+from bot.answers import PROJECTS_ACTION, Answers, Asker, Reply
+from bot.parser import CommandError, Request, parse
 
-HELP = (
-    "*/review* — Altium 365 design review in Slack\n"
-    "• `/review subscriptions` — what this channel follows, and any pause\n"
-    "• `/review help` — this list\n"
-    "Operators subscribe channels with `review-bot subscribe PROJECT CHANNEL`."
-)
+log = logging.getLogger(__name__)
+
+_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>\s*")
 
 
-def subscriptions_text(store: Store, channel_id: str, channel_name: str | None) -> str:
-    names = {channel_id, f"#{channel_name}" if channel_name else channel_id}
-    subs = [s for s in store.subscriptions() if s.channel in names]
-    if not subs:
-        return "This channel follows no project yet."
-    outbox = Outbox(store)
-    lines = []
-    for sub in subs:
-        state = f"paused: {escape(sub.paused_reason)}" if sub.paused_reason else "active"
-        pending = outbox.undelivered(sub.channel)
-        extra = sub.filters.describe()
-        lines.append(f"• *{escape(sub.project)}* — {', '.join(sub.groups)}"
-                     f"{' (' + escape(extra) + ')' if extra else ''} — {state}"
-                     f"{f' — {pending} waiting' if pending else ''}")
-    return "This channel follows:\n" + "\n".join(lines)
+def reply_to(answers: Answers, text: str, asker: Asker) -> Reply:
+    """Parse and answer; any failure becomes a reply the person can act on."""
+    try:
+        request = parse(text)
+    except CommandError as exc:
+        return Reply(text=str(exc))
+    try:
+        return answers.answer(request, asker)
+    except Exception as exc:  # an answer must always come back, whatever broke
+        log.error("answering /review %s failed: %s: %s", request.name, type(exc).__name__, exc)
+        log.debug("details", exc_info=True)
+        return Reply(text="Sorry, something went wrong while answering; it is in the bot's "
+                          "log. Try again in a moment.")
 
 
-def register(app: App, *, db_path: str) -> None:
-    @app.command("/review")
-    def review(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+def _asker(body: dict[str, Any]) -> Asker:
+    return Asker(user_id=str(body.get("user_id") or ""),
+                 channel_id=str(body.get("channel_id") or ""),
+                 channel_name=body.get("channel_name") or None)
+
+
+def register(app: App, *, answers: Answers) -> None:
+    def acknowledge(ack: Ack, body: dict[str, Any]) -> None:
+        try:
+            request: Request | None = parse(str(body.get("text") or ""))
+        except CommandError:
+            request = None
+        if request is not None and request.name in answers.NEXAR_COMMANDS:
+            ack(response_type="ephemeral", text="Asking Altium 365…")
+        else:
+            ack()
+
+    def answer(body: dict[str, Any], respond: Respond) -> None:
+        reply = reply_to(answers, str(body.get("text") or ""), _asker(body))
+        respond(**reply.payload())
+
+    app.command("/review")(ack=acknowledge, lazy=[answer])
+
+    def paged(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        words = (command.get("text") or "").split()
-        if words[:1] == ["subscriptions"]:
-            with Store.open(db_path) as store:
-                respond(subscriptions_text(store, command["channel_id"],
-                                           command.get("channel_name")))
-            return
-        respond(HELP)
+        action = (body.get("actions") or [{}])[0]
+        try:
+            state = json.loads(action.get("value") or "{}")
+        except ValueError:
+            state = {}
+        words = ["projects", *str(state.get("text") or "").split()]
+        if state.get("share"):
+            words.append("--share")
+        text = " ".join(words) + f" --page={int(state.get('page') or 1)}"
+        asker = Asker(user_id=str((body.get("user") or {}).get("id") or ""),
+                      channel_id=str((body.get("channel") or {}).get("id") or ""))
+        reply = reply_to(answers, text, asker)
+        respond(replace_original=True, **reply.payload())
+
+    app.action(re.compile(f"^{PROJECTS_ACTION}_\\d+$"))(paged)
+
+    def mentioned(event: dict[str, Any], client: WebClient) -> None:
+        text = _MENTION.sub("", str(event.get("text") or ""), count=1)
+        asker = Asker(user_id=str(event.get("user") or ""),
+                      channel_id=str(event.get("channel") or ""))
+        reply = reply_to(answers, text, asker)
+        thread = event.get("thread_ts") or event.get("ts")
+        if reply.share:
+            client.chat_postMessage(channel=asker.channel_id, thread_ts=thread,
+                                    text=reply.text, blocks=reply.blocks)
+        else:
+            client.chat_postEphemeral(channel=asker.channel_id, user=asker.user_id,
+                                      thread_ts=thread, text=reply.text, blocks=reply.blocks)
+
+    app.event("app_mention")(ack=lambda ack: ack(), lazy=[mentioned])

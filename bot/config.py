@@ -40,6 +40,8 @@ class Config:
     nexar_redirect_uri: str = DEFAULT_REDIRECT_URI
     token_store: str = ""
     ops_channel: str | None = None
+    admins: frozenset[str] = frozenset()
+    shared_projects: frozenset[str] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -64,6 +66,8 @@ class Config:
             token_store=(env.get("REVIEW_BOT_TOKEN_STORE") or "").strip()
             or f"file:{_default_token_file(env)}",
             ops_channel=(env.get("REVIEW_BOT_OPS_CHANNEL") or "").strip() or None,
+            admins=frozenset(_items(env.get("REVIEW_BOT_ADMINS"))),
+            shared_projects=_shared(env.get("REVIEW_BOT_PROJECTS")),
         )
 
     def secrets(self) -> list[str]:
@@ -108,6 +112,18 @@ class Config:
             raise ConfigError("SLACK_BOT_TOKEN is not set: install the Slack app (manifest.yml) "
                               "and put its bot token (xoxb-...) in the environment or .env")
         return self.slack_bot_token
+
+
+def _items(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").replace(";", ",").split(",") if v.strip()]
+
+
+def _shared(value: str | None) -> frozenset[str] | None:
+    """Project names Slack may show (folded), or None for every project (``*``)."""
+    names = _items(value)
+    if not names or "*" in names:
+        return None
+    return frozenset(n.casefold() for n in names)
 
 
 def _default_token_file(env: Mapping[str, str]) -> str:

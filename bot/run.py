@@ -11,6 +11,7 @@ from types import FrameType
 from slack_sdk import WebClient
 
 from bot import service
+from bot.answers import Policy
 from bot.app import build_app
 from bot.config import Config
 from bot.server import EVENTS_PATH, HttpServer, SocketMode
@@ -31,7 +32,8 @@ def run_bot(config: Config, *, echo: Callable[[str], None],
     Store.open(config.db_path).close()
     client = WebClient(token=token, base_url=config.slack_api_url)
     app = build_app(client=client, signing_secret=config.slack_signing_secret or "unused",
-                    db_path=config.db_path)
+                    db_path=config.db_path, nexar=lambda: service.nexar_client(config),
+                    policy=Policy(admins=config.admins, shared=config.shared_projects))
     connection: HttpServer | SocketMode
     if config.slack_app_token:
         connection = SocketMode(app, app_token=config.slack_app_token).start()

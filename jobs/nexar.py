@@ -114,6 +114,24 @@ class Design:
     bom: dict[tuple[str, str], BomLine]
 
 
+@dataclass(frozen=True)
+class Net:
+    name: str
+    length_mm: float
+    pads: int
+
+
+@dataclass(frozen=True)
+class LibraryPart:
+    """A component of the workspace library, as ``/review part`` shows it."""
+
+    name: str
+    comment: str
+    description: str
+    manufacturer_parts: tuple[tuple[str, str], ...]
+    parameters: tuple[tuple[str, str], ...]
+
+
 @dataclass
 class Response:
     data: Mapping[str, Any] | None
@@ -382,6 +400,47 @@ class NexarClient:
                     break
                 page = self._bom_page(workspace, project_id, name, info.get("endCursor"))
         return Design(documents=parse.documents(variants), bom=bom)
+
+    def nets(self, workspace: Workspace, project_id: str) -> tuple[str, list[Net]]:
+        """The board's document name and its nets (of the first variant with a PCB)."""
+        data = self._data(workspace.api_url, query("nets"), {"id": project_id})
+        project = data.get("desProjectById")
+        if project is None:
+            raise NexarQueryError(f"project {project_id} was not found in {workspace.url}")
+        for variant in project["design"]["variants"]:
+            pcb = variant.get("pcb")
+            if pcb:
+                nets = [Net(name=n["name"], length_mm=float(n["cumulativeLength"]["xMm"]),
+                            pads=len(n.get("pads") or ())) for n in pcb.get("nets") or ()]
+                return str(pcb.get("documentName") or ""), nets
+        return "", []
+
+    def library(self, workspace: Workspace, *, max_pages: int = 20) -> list[LibraryPart]:
+        """The workspace library's components (at most ``max_pages`` pages of 100)."""
+        found: list[LibraryPart] = []
+        after: str | None = None
+        for _ in range(max_pages):
+            data = self._data(workspace.api_url, query("library"), {
+                "workspaceUrl": workspace.url, "first": self.page_size, "after": after})
+            page = (data.get("desLibrary") or {}).get("components")
+            if page is None:
+                break
+            for node in page.get("nodes") or ():
+                parts = sorted(node.get("manufacturerParts") or (),
+                               key=lambda p: p.get("priority") or 0)
+                found.append(LibraryPart(
+                    name=node.get("name") or "", comment=node.get("comment") or "",
+                    description=node.get("description") or "",
+                    manufacturer_parts=tuple((p.get("companyName") or "", p.get("partNumber")
+                                              or "") for p in parts),
+                    parameters=tuple((p.get("name") or "", p.get("value") or "")
+                                     for p in (node.get("details") or {}).get("parameters")
+                                     or ())))
+            info = page["pageInfo"]
+            if not info["hasNextPage"] or not info.get("endCursor"):
+                break
+            after = info["endCursor"]
+        return found
 
     def _bom_page(self, workspace: Workspace, project_id: str, variant: str,
                   after: str | None) -> Mapping[str, Any]:

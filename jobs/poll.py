@@ -163,7 +163,7 @@ class Poller:
         documents = design.documents if design is not None else (old.documents if old else {})
         new = Snapshot(
             project=project,
-            threads={t.thread_id: _named(t, documents) for t in threads},
+            threads=named_threads(threads, documents),
             bom=design.bom if design is not None else None,
             documents=documents,
         )
@@ -182,6 +182,11 @@ def _bom_moved(old: Snapshot | None, listed: ProjectInfo) -> bool:
     if old is None:
         return True
     return old.project.updated_at != listed.updated_at or old.project.revision != listed.revision
+
+
+def named_threads(threads: list[Thread], documents: Mapping[str, str]) -> dict[str, Thread]:
+    """Threads by id, each with its document's name filled in from ``documents``."""
+    return {t.thread_id: _named(t, documents) for t in threads}
 
 
 def _named(thread: Thread, documents: Mapping[str, str]) -> Thread:

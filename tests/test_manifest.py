@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((Path(__file__).parent / "data" / "slack-manifest.schema.json").read_text())
 MANIFESTS = ["manifest.yml", "manifest-http.yml"]
 BOT_SCOPES = {"chat:write", "commands", "users:read", "users:read.email", "channels:read",
-              "groups:read", "channels:history", "groups:history"}
+              "groups:read", "channels:history", "groups:history", "app_mentions:read",
+              "links:read", "links:write"}
 
 
 def load(name: str) -> dict[str, Any]:

@@ -555,6 +555,38 @@ def conversations_join(ws: Workspace, params: Params, ctx: CallContext) -> dict[
     return _warned({"channel": channel_json(ws, channel)}, warning)
 
 
+def users_conversations(ws: Workspace, params: Params, ctx: CallContext) -> dict[str, Any]:
+    """The channels a user is in that the bot can see (public ones, private ones it shares)."""
+    user = ws.user_record(params.text("user") or ws.bot_user_id)
+    types = {item.strip() for item in (params.text("types") or "public_channel").split(",")}
+    chosen = [
+        channel_json(ws, channel) for channel in ws.all_channels()
+        if not channel.is_im and user.id in channel.members
+        and ("private_channel" if channel.is_private else "public_channel") in types
+        and (channel.bot_member or not channel.is_private)
+        and not (params.flag("exclude_archived") and channel.is_archived)
+    ]
+    return {"channels": chosen, "response_metadata": {"next_cursor": ""}}
+
+
+def chat_unfurl(ws: Workspace, params: Params, ctx: CallContext) -> dict[str, Any]:
+    """Attach previews to the links of a message (``links:write``)."""
+    channel = ws.conversation(params.text("channel") or "", by_name=False)
+    ts = params.required("ts")
+    if ws.find(channel.id, ts) is None:
+        raise SlackError("cannot_find_message")
+    unfurls = decode_json(params.get("unfurls"))
+    if not isinstance(unfurls, dict) or not unfurls:
+        raise SlackError("invalid_unfurls")
+    for url, body in unfurls.items():
+        if not isinstance(body, dict):
+            raise SlackError("invalid_unfurls")
+        if "blocks" in body and check_blocks(body["blocks"]):
+            raise SlackError("invalid_unfurls")
+        ws.add_unfurl(channel.id, ts, str(url), body)
+    return {}
+
+
 def users_lookup_by_email(ws: Workspace, params: Params, ctx: CallContext) -> dict[str, Any]:
     """The user with an email address; ``users_not_found`` when none."""
     return {"user": user_json(ws, ws.user_by_email(params.required("email")))}
@@ -619,12 +651,14 @@ METHODS: dict[str, Method] = {
     "chat.getPermalink": chat_get_permalink,
     "chat.postEphemeral": chat_post_ephemeral,
     "chat.postMessage": chat_post_message,
+    "chat.unfurl": chat_unfurl,
     "chat.update": chat_update,
     "conversations.history": conversations_history,
     "conversations.info": conversations_info,
     "conversations.join": conversations_join,
     "conversations.list": conversations_list,
     "conversations.replies": conversations_replies,
+    "users.conversations": users_conversations,
     "users.info": users_info,
     "users.lookupByEmail": users_lookup_by_email,
     "views.publish": views_publish,

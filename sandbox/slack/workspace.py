@@ -238,6 +238,7 @@ class Workspace:
         self._edits: dict[tuple[str, str], list[Edit]] = {}
         self._ephemerals: list[Ephemeral] = []
         self._views: dict[str, dict[str, Any]] = {}
+        self._unfurls: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self._targets: dict[str, ResponseTarget] = {}
         bot = User(
             self._ids.make("U"), "review-bot", "Design Review Bot", None, "review-bot", is_bot=True
@@ -443,6 +444,15 @@ class Workspace:
                 if (channel_id is None or item.channel == channel_id)
                 and (user_id is None or item.user == user_id)
             ]
+
+    def add_unfurl(self, channel_id: str, ts: str, url: str, body: dict[str, Any]) -> None:
+        self._unfurls.setdefault((channel_id, ts), {})[url] = copy.deepcopy(body)
+
+    def unfurls(self, channel: str, ts: str) -> dict[str, dict[str, Any]]:
+        """The previews the bot attached to a message's links, by URL."""
+        with self.lock:
+            channel_id = self.conversation(channel, by_name=True).id
+            return copy.deepcopy(self._unfurls.get((channel_id, ts), {}))
 
     def home_view(self, user_id: str) -> dict[str, Any] | None:
         """The Home tab view last published for a user, or None."""

@@ -127,6 +127,7 @@ def test_the_app_answers_in_both_modes(mode: str, slack: SlackSandbox, store: An
     payload = {k: unquote(v.replace("+", " ")) for k, v in payload.items()}
     response = dispatch(app, mode, payload)
     assert response.status == 200
+    wait_for(lambda: bool(slack.responses(payload["response_url"])), timeout=5)
     [said] = slack.responses(payload["response_url"])
     assert "follows no project" in said["text"]
 

@@ -1,0 +1,582 @@
+"""What ``/review`` answers: one method per subcommand, over the snapshot or Nexar.
+
+Answers from the SQLite snapshot are immediate and say how fresh they are; the ones that
+need Nexar (``needs_nexar``) run after the acknowledgement. Every text from Altium or from
+the person asking is escaped; every answer stays within Slack's block limits.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.cards import when
+from bot.mrkdwn import clip, escape, link, one_line
+from bot.parser import CommandError, Request, help_text, split_project, thread_number, usage
+from bot.summary import summary
+from jobs.nexar import LibraryPart, NexarClient, Workspace
+from jobs.parse import format_time, normalize_time
+from jobs.poll import named_threads
+from state.errors import NotFoundError, ReviewBotError
+from state.filters import Filters
+from state.model import EVENT_GROUPS, BomLine, ProjectInfo, Snapshot, Thread
+from state.outbox import Outbox
+from state.store import Store, Subscription
+
+PAGE_SIZE = 10
+SECTION = 2900
+MAX_SECTIONS = 40
+LIBRARY_TTL = 600.0
+PROJECTS_ACTION = "review_projects_page"
+
+NexarFactory = Callable[[], NexarClient]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer: mrkdwn text, optional blocks, and whether the whole channel sees it."""
+
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    share: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"response_type": "in_channel" if self.share else "ephemeral",
+                                "text": self.text}
+        if self.blocks:
+            body["blocks"] = self.blocks
+        return body
+
+
+@dataclass(frozen=True)
+class Asker:
+    user_id: str
+    channel_id: str
+    channel_name: str | None = None
+
+
+@dataclass
+class Policy:
+    """Who may change subscriptions, and which projects Slack may see at all."""
+
+    admins: frozenset[str] = frozenset()
+    shared: frozenset[str] | None = None
+
+    def may_manage(self, user_id: str) -> bool:
+        return not self.admins or user_id in self.admins
+
+    def is_shared(self, name: str) -> bool:
+        return self.shared is None or name.casefold() in self.shared
+
+
+def _sections(lines: Sequence[str], *, head: str = "", more: str = "") -> list[dict[str, Any]]:
+    """Lines packed into sections within Slack's limits; the rest counted at the end."""
+    blocks: list[dict[str, Any]] = []
+    if head:
+        blocks.append(_md(head))
+    chunk, shown = "", 0
+    for line in lines:
+        if len(chunk) + len(line) + 1 > SECTION:
+            if len(blocks) >= MAX_SECTIONS:
+                break
+            blocks.append(_md(chunk))
+            chunk = ""
+        chunk = f"{chunk}\n{line}" if chunk else line
+        shown += 1
+    if chunk and len(blocks) < MAX_SECTIONS + 1:
+        blocks.append(_md(chunk))
+    elif chunk:
+        shown -= chunk.count("\n") + 1
+    rest = len(lines) - shown
+    notes = [f"and {rest} more" if rest > 0 else "", more]
+    footer = " · ".join(n for n in notes if n)
+    if footer:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
+    return blocks
+
+
+def _md(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def _reply(request: Request, lines: Sequence[str], *, head: str, more: str = "") -> Reply:
+    blocks = _sections(lines, head=head, more=more)
+    return Reply(text=clip(one_line(head.replace("*", "")), 300) or "review-bot",
+                 blocks=blocks, share=request.share)
+
+
+def _age(stamp: str, now: datetime) -> str:
+    try:
+        then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return "?"
+    seconds = max(0, int((now - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return "just now"
+
+
+@dataclass
+class Answers:
+    """Answers ``/review`` requests for one bot: its database, Nexar and policy."""
+
+    db_path: str
+    nexar: NexarFactory | None = None
+    policy: Policy = field(default_factory=Policy)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    channel_info: Callable[[str], dict[str, Any]] | None = None
+    _library: dict[str, tuple[float, list[LibraryPart]]] = field(default_factory=dict)
+
+    NEXAR_COMMANDS = frozenset({"workspaces", "nets", "part"})
+
+    def needs_nexar(self, request: Request) -> bool:
+        """True when the answer needs a Nexar round trip (answered after the ack)."""
+        if request.name in self.NEXAR_COMMANDS:
+            return True
+        if request.name in {"project", "bom", "comments", "thread"}:
+            with Store.open(self.db_path) as store:
+                try:
+                    info = self._resolve(store, request.words)[0]
+                except CommandError:
+                    return False
+                return store.load_snapshot(info.id, with_bom=False) is None
+        return False
+
+    def answer(self, request: Request, asker: Asker) -> Reply:
+        """The reply to one request; problems become a helpful one-line reply."""
+        handler = getattr(self, f"_{request.name}", None)
+        if handler is None:
+            return Reply(text=help_text())
+        try:
+            with Store.open(self.db_path) as store:
+                reply: Reply = handler(store, request, asker)
+                return reply
+        except CommandError as exc:
+            return Reply(text=str(exc))
+        except NotFoundError as exc:
+            return Reply(text=escape(str(exc)))
+        except ReviewBotError as exc:
+            return Reply(text=f"Sorry, that did not work: {escape(str(exc))}")
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _names(self, store: Store) -> list[str]:
+        return [p.name for p in store.catalog() if self.policy.is_shared(p.name)]
+
+    def _resolve(self, store: Store, words: tuple[str, ...]
+                 ) -> tuple[ProjectInfo, tuple[str, ...]]:
+        catalog = store.catalog()
+        names = [p.name for p in catalog]
+        name, rest = split_project(words, names)
+        if not self.policy.is_shared(name):
+            raise CommandError(f"*{escape(name)}* is not shared with Slack.")
+        return next(p for p in catalog if p.name == name), rest
+
+    def _fresh(self, store: Store) -> str:
+        poll = store.last_poll()
+        if poll is None:
+            return "no poll yet"
+        age = _age(poll.finished_at, self.clock())
+        return f"as of the poll {age}" if age == "just now" else f"as of the poll {age} ago"
+
+    def _snapshot(self, store: Store, info: ProjectInfo, *, bom: bool) -> tuple[Snapshot, str]:
+        """The project's snapshot, or a fresh read from Nexar for a project nobody follows."""
+        snap = store.load_snapshot(info.id, with_bom=bom)
+        if snap is not None:
+            return snap, self._fresh(store)
+        client, workspace = self._client_for(info)
+        with client:
+            threads = client.comment_threads(workspace, [info.id])[info.id]
+            if isinstance(threads, Exception):
+                raise threads
+            design = client.design(workspace, info.id) if bom else None
+        documents = design.documents if design else {}
+        return Snapshot(project=info, threads=named_threads(threads, documents),
+                        bom=design.bom if design else None,
+                        documents=documents), "read from Nexar just now"
+
+    def _client_for(self, info: ProjectInfo) -> tuple[NexarClient, Workspace]:
+        if self.nexar is None:
+            raise CommandError("Nexar is not configured for this bot, so only watched "
+                               "projects can be shown.")
+        client = self.nexar()
+        found = [w for w in client.workspaces() if w.url == info.workspace_url]
+        if not found:
+            client.close()
+            raise CommandError("That project's workspace is not reachable with the bot's "
+                               "sign-in.")
+        return client, found[0]
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def _help(self, store: Store, request: Request, asker: Asker) -> Reply:
+        return Reply(text=help_text())
+
+    def _workspaces(self, store: Store, request: Request, asker: Asker) -> Reply:
+        if self.nexar is None:
+            raise CommandError("Nexar is not configured for this bot.")
+        with self.nexar() as client:
+            found = client.workspaces()
+        lines = [f"• *{link(w.url, w.name)}* — {escape(w.region)}"
+                 + (" (default)" if w.is_default else "") for w in found]
+        return _reply(request, lines, head=f"*{len(found)} workspace"
+                      f"{'s' if len(found) != 1 else ''}*")
+
+    def _projects(self, store: Store, request: Request, asker: Asker) -> Reply:
+        text = " ".join(request.words)
+        page = max(1, int(request.options.get("page", "1") or 1)
+                   if (request.options.get("page") or "1").isdigit() else 1)
+        projects = [p for p in store.catalog() if self.policy.is_shared(p.name)
+                    and text.casefold() in f"{p.name} {p.description}".casefold()]
+        watched = store.watched_project_ids()
+        total = len(projects)
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(page, pages)
+        shown = projects[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+        lines = [f"• *{link(p.url, p.name) if p.url else escape(p.name)}*"
+                 + (" · watched" if p.id in watched else "")
+                 + (f" — {clip(one_line(p.description), 80)}" if p.description else "")
+                 for p in shown]
+        what = f" matching “{escape(clip(text, 40))}”" if text else ""
+        head = f"*{total} project{'s' if total != 1 else ''}{what}* · page {page} of {pages}"
+        blocks = _sections(lines or ["_(none)_"], head=head, more=self._fresh(store))
+        buttons = []
+        for label, target in (("‹ Previous", page - 1), ("Next page ›", page + 1)):
+            if 1 <= target <= pages and target != page:
+                buttons.append({"type": "button", "text": {"type": "plain_text",
+                                                           "text": label},
+                                "action_id": f"{PROJECTS_ACTION}_{target}",
+                                "value": json.dumps({"text": text[:200], "page": target,
+                                                     "share": request.share})})
+        if buttons:
+            blocks.append({"type": "actions", "elements": buttons})
+        return Reply(text=f"{total} projects", blocks=blocks, share=request.share)
+
+    def _project(self, store: Store, request: Request, asker: Asker) -> Reply:
+        info, _ = self._resolve(store, request.words)
+        snap, fresh = self._snapshot(store, info, bom=True)
+        threads = list(snap.threads.values())
+        open_count = sum(1 for t in threads if t.is_open)
+        variants: dict[str, int] = {}
+        for variant, _designator in snap.bom or {}:
+            variants[variant] = variants.get(variant, 0) + 1
+        rev = snap.project.revision
+        lines = [escape(clip(one_line(info.description), 300)) if info.description else "",
+                 (f"Last revision by *{escape(rev.author)}* {when(rev.created_at)}: "
+                  f"{clip(one_line(rev.message), 300)}") if rev else "No revision yet.",
+                 f"Threads: *{open_count}* open, *{len(threads) - open_count}* resolved",
+                 "BOM: " + (", ".join(f"{escape(v)} *{n}* lines" for v, n in
+                                      sorted(variants.items())) or "no lines"),
+                 link(info.url, "Open in Altium 365") if info.url else ""]
+        return _reply(request, [line for line in lines if line],
+                      head=f"*{escape(info.name)}*", more=fresh)
+
+    def _bom(self, store: Store, request: Request, asker: Asker) -> Reply:
+        info, rest = self._resolve(store, request.words)
+        snap, fresh = self._snapshot(store, info, bom=True)
+        bom = snap.bom or {}
+        variants = sorted({v for v, _ in bom}, key=lambda v: (v != "Default", v))
+        variant = variants[0] if variants else ""
+        words = list(rest)
+        if words and words[0].casefold() in {v.casefold() for v in variants}:
+            first = words.pop(0).casefold()
+            variant = next(v for v in variants if v.casefold() == first)
+        query = " ".join(words)
+        lines = [b for (v, _), b in bom.items() if v == variant and _bom_matches(b, query)]
+        groups: dict[tuple[str, str | None], list[BomLine]] = {}
+        for line in sorted(lines, key=_designator_key):
+            groups.setdefault((line.component_id, line.mpn), []).append(line)
+        rows = [_bom_row(items) for items in groups.values()]
+        what = f" matching “{escape(clip(query, 40))}”" if query else ""
+        plural = "s" if len(lines) != 1 else ""
+        head = (f"*BOM of {escape(info.name)}* · variant *{escape(variant or '-')}* · "
+                f"{len(lines)} line{plural}{what}")
+        return _reply(request, rows or ["_(no lines)_"], head=head, more=fresh)
+
+    def _comments(self, store: Store, request: Request, asker: Asker) -> Reply:
+        info, rest = self._resolve(store, request.words)
+        state = rest[0].casefold() if rest else "open"
+        if state not in {"open", "resolved", "all"}:
+            raise CommandError(f"Show `open`, `resolved` or `all` threads: {usage('comments')}")
+        snap, fresh = self._snapshot(store, info, bom=False)
+        now = self.clock()
+        threads = sorted((t for t in snap.threads.values()
+                          if state == "all" or (t.is_open == (state == "open"))),
+                         key=lambda t: t.number)
+        lines = [_thread_line(t, now) for t in threads]
+        label = "" if state == "all" else f" {state}"
+        plural = "s" if len(threads) != 1 else ""
+        head = f"*{len(threads)}{label} thread{plural} in {escape(info.name)}*"
+        return _reply(request, lines or ["_(none)_"], head=head, more=fresh)
+
+    def _thread(self, store: Store, request: Request, asker: Asker) -> Reply:
+        info, _ = self._resolve(store, request.words[:-1])
+        number = thread_number(request.words[-1])
+        snap, fresh = self._snapshot(store, info, bom=False)
+        found = [t for t in snap.threads.values() if t.number == number]
+        if not found:
+            raise CommandError(f"{escape(info.name)} has no thread #{number}.")
+        thread = found[0]
+        state = "🟢 open" if thread.is_open else "✅ resolved"
+        where = f" on _{escape(thread.document_name)}_" if thread.document_name else ""
+        head = f"*{escape(info.name)} · thread #{number}*{where} · {state}"
+        if thread.assigned_to is not None:
+            head += f" · assigned to {escape(thread.assigned_to.display)}"
+        lines = [f"*{escape(c.author.display if c.author else 'someone')}* "
+                 f"{when(c.created_at)}\n>{clip(one_line(c.text), 1200)}"
+                 for c in thread.comments]
+        return _reply(request, lines or ["_(no comments)_"], head=head, more=fresh)
+
+    def _nets(self, store: Store, request: Request, asker: Asker) -> Reply:
+        info, rest = self._resolve(store, request.words)
+        client, workspace = self._client_for(info)
+        with client:
+            document, nets = client.nets(workspace, info.id)
+        query = " ".join(rest).casefold()
+        chosen = sorted((n for n in nets if query in n.name.casefold()),
+                        key=lambda n: n.name.casefold())
+        lines = [f"`{escape(n.name)}` {n.length_mm:,.1f} mm · {n.pads} "
+                 f"{'pad' if n.pads == 1 else 'pads'}" for n in chosen]
+        plural = "s" if len(chosen) != 1 else ""
+        head = (f"*{len(chosen)} net{plural} of {escape(info.name)}*"
+                + (f" on _{escape(document)}_" if document else ""))
+        return _reply(request, lines or ["_(no nets)_"], head=head,
+                      more="read from Nexar just now")
+
+    def _part(self, store: Store, request: Request, asker: Asker) -> Reply:
+        query = " ".join(request.words).strip()
+        folded = query.casefold()
+        library = self._library_parts(store)
+        hits = [p for p in library if folded in " ".join(
+            [p.name, p.comment, p.description, *(m for _, m in p.manufacturer_parts)]
+        ).casefold()]
+        lines = [_part_line(p) for p in hits[:25]]
+        used = self._where_used(store, folded)
+        plural = "s" if len(hits) != 1 else ""
+        head = (f"*{len(hits)} library component{plural} matching "
+                f"“{escape(clip(query, 40))}”*")
+        blocks = _sections(lines or ["_(none in the library)_"], head=head)
+        blocks += _sections(used or ["_(not used in any watched project)_"],
+                            head="*Used in*", more=self._fresh(store))
+        return Reply(text=f"{len(hits)} components", blocks=blocks[:50], share=request.share)
+
+    def _library_parts(self, store: Store) -> list[LibraryPart]:
+        if self.nexar is None:
+            raise CommandError("Nexar is not configured for this bot.")
+        now = time.monotonic()
+        fresh = {u: parts for u, (at, parts) in self._library.items() if now - at < LIBRARY_TTL}
+        if not fresh:
+            with self.nexar() as client:
+                for workspace in client.workspaces():
+                    fresh[workspace.url] = client.library(workspace)
+                    self._library[workspace.url] = (now, fresh[workspace.url])
+        return [part for parts in fresh.values() for part in parts]
+
+    def _where_used(self, store: Store, folded: str) -> list[str]:
+        like = f"%{folded}%"
+        rows = store.rows(
+            "select p.name as project, b.variant, b.designator, b.mpn from bom_lines b "
+            "join projects p on p.id = b.project where lower(b.mpn) like ? "
+            "or lower(b.name) like ? or lower(b.comment) like ? "
+            "order by p.name, b.variant, b.designator", [like, like, like])
+        places: dict[tuple[str, str, str], list[str]] = {}
+        for r in rows:
+            if self.policy.is_shared(r["project"]):
+                places.setdefault((r["project"], r["variant"], r["mpn"] or ""), []).append(
+                    r["designator"])
+        lines = []
+        for (project, variant, mpn), designators in places.items():
+            ordered = sorted(designators, key=_designator_sort)
+            extra = f" and {len(ordered) - 30} more" if len(ordered) > 30 else ""
+            lines.append(f"• *{escape(project)}* ({escape(variant)}) {escape(mpn)}: "
+                         f"{escape(', '.join(ordered[:30]))}{extra}")
+        return lines
+
+    def _changes(self, store: Store, request: Request, asker: Asker) -> Reply:
+        info, rest = self._resolve(store, request.words)
+        since = _since(rest[0] if rest else "7d", self.clock())
+        events = store.events(project_id=info.id, since=since)
+        shown = events[-60:]
+        lines = [f"`{s.event.at[:16].replace('T', ' ')}` {escape(s.event.kind)} — "
+                 f"{escape(clip(summary(s.event), 200))}" for s in shown]
+        plural = "s" if len(events) != 1 else ""
+        head = (f"*{len(events)} change{plural} in {escape(info.name)} since "
+                f"{since[:16].replace('T', ' ')} UTC*")
+        more = f"showing the newest {len(shown)}" if len(events) > len(shown) else ""
+        return _reply(request, lines or ["_(nothing changed)_"], head=head,
+                      more=" · ".join(x for x in (more, self._fresh(store)) if x))
+
+    # -- subscriptions ---------------------------------------------------------------------
+
+    def _channel_key(self, store: Store, asker: Asker) -> str:
+        """This channel's key in subscriptions: an existing ``#name`` one, else its id."""
+        if asker.channel_name:
+            named = f"#{asker.channel_name}"
+            if store.subscriptions(channel=named):
+                return named
+        return asker.channel_id
+
+    def _subscribe(self, store: Store, request: Request, asker: Asker) -> Reply:
+        self._admin_only(asker)
+        words = list(request.words)
+        groups: list[str] = []
+        while words and words[-1].casefold() in EVENT_GROUPS:
+            groups.insert(0, words.pop().casefold())
+        info, rest = self._resolve(store, tuple(words))
+        if rest:
+            raise CommandError(f"I did not understand `{escape(clip(' '.join(rest), 40))}`: "
+                               f"{usage('subscribe')}")
+        filters = _exclusions(request.options.get("exclude", ""))
+        channel = self._channel_key(store, asker)
+        sub = store.subscribe(info, channel, groups or list(EVENT_GROUPS),
+                              at=format_time(self.clock()), filters=filters)
+        described = sub.filters.describe()
+        extra = f" ({escape(described)})" if described else ""
+        text = (f"This channel now follows *{escape(info.name)}*: "
+                f"{', '.join(sub.groups)}{extra}. A “now tracking” summary comes after the "
+                "next poll; from then on every change is posted here.")
+        details = self.channel_info(asker.channel_id) if self.channel_info else {}
+        if details and not details.get("is_private", True):
+            text += ("\n:information_source: This is a public channel: anyone in the "
+                     "workspace can read these design-review posts.")
+        if details and not details.get("is_member", True):
+            text += "\n:warning: Invite me first: `/invite @review-bot`."
+        return Reply(text=text, share=request.share)
+
+    def _unsubscribe(self, store: Store, request: Request, asker: Asker) -> Reply:
+        self._admin_only(asker)
+        channel = self._channel_key(store, asker)
+        subs = [s for s in store.subscriptions() if s.channel in {channel, asker.channel_id}]
+        if not subs:
+            raise CommandError("This channel follows no project.")
+        name, _ = split_project(request.words, [s.project for s in subs])
+        sub = next(s for s in subs if s.project == name)
+        store.unsubscribe(sub.project_id, sub.channel)
+        return Reply(text=f"This channel no longer follows *{escape(sub.project)}*.",
+                     share=request.share)
+
+    def _subscriptions(self, store: Store, request: Request, asker: Asker) -> Reply:
+        names = {asker.channel_id}
+        if asker.channel_name:
+            names.add(f"#{asker.channel_name}")
+        subs = [s for s in store.subscriptions() if s.channel in names]
+        if not subs:
+            return Reply(text="This channel follows no project yet. "
+                              "Try `/review subscribe <project>`.", share=request.share)
+        outbox = Outbox(store)
+        lines = [_subscription_line(s, outbox.undelivered(s.channel)) for s in subs]
+        return _reply(request, lines, head="*This channel follows*")
+
+    def _status(self, store: Store, request: Request, asker: Asker) -> Reply:
+        poll = store.last_poll()
+        outbox = Outbox(store)
+        lines = []
+        if poll is None:
+            lines.append("No poll has run yet.")
+        else:
+            lines.append(f"Last poll {_age(poll.finished_at, self.clock())} ago: "
+                         f"{poll.projects} projects, {poll.events} new events.")
+            for name, reason in sorted(poll.failures.items()):
+                lines.append(f"• :warning: {escape(name)}: {escape(clip(reason, 200))}")
+        lines.append(f"{outbox.undelivered()} events waiting for Slack.")
+        for sub in store.subscriptions():
+            if sub.paused_reason:
+                lines.append(f"• :double_vertical_bar: {escape(sub.channel)} / "
+                             f"{escape(sub.project)} paused: {escape(sub.paused_reason)}")
+        return _reply(request, lines, head="*review-bot status*")
+
+    def _admin_only(self, asker: Asker) -> None:
+        if not self.policy.may_manage(asker.user_id):
+            admins = ", ".join(f"<@{a}>" for a in sorted(self.policy.admins)[:5])
+            raise CommandError(f"Only the bot's admins can change subscriptions: ask {admins}.")
+
+
+def _bom_matches(line: BomLine, query: str) -> bool:
+    if not query:
+        return True
+    q = query.casefold()
+    fields = (line.designator, line.mpn or "", line.manufacturer or "", line.name,
+              line.comment, line.description)
+    return any(q in f.casefold() for f in fields)
+
+
+def _designator_sort(designator: str) -> tuple[str, int, str]:
+    letters = designator.rstrip("0123456789")
+    digits = designator[len(letters):]
+    return (letters, int(digits) if digits else 0, designator)
+
+
+def _designator_key(line: BomLine) -> tuple[str, int, str]:
+    return _designator_sort(line.designator)
+
+
+def _bom_row(items: Sequence[BomLine]) -> str:
+    first = items[0]
+    designators = ", ".join(i.designator for i in items[:12]) + (
+        f" +{len(items) - 12}" if len(items) > 12 else "")
+    fitted = sum(1 for i in items if i.fitted)
+    if fitted == len(items):
+        state = "fitted"
+    elif fitted == 0:
+        state = "not fitted"
+    else:
+        state = f"{fitted} fitted"
+    part = " ".join(x for x in (first.manufacturer, first.mpn) if x) or "no part number"
+    about = clip(one_line(f"{first.name} {first.comment}"), 80)
+    described = f" — {clip(one_line(first.description), 80)}" if first.description else ""
+    return (f"`{escape(designators)}` ×{len(items)} · {state} · *{escape(part)}* · "
+            f"{about}{described}")
+
+
+def _thread_line(t: Thread, now: datetime) -> str:
+    first = t.comments[0] if t.comments else None
+    who = first.author.display if first and first.author else "someone"
+    replies = max(0, len(t.comments) - 1)
+    state = "🟢" if t.is_open else "✅"
+    where = f" · {escape(t.document_name)}" if t.document_name else ""
+    noun = "reply" if replies == 1 else "replies"
+    return (f"{state} *#{t.number}*{where} · {escape(who)} · {_age(t.created_at, now)} ago"
+            f" · {replies} {noun}: {clip(one_line(first.text if first else ''), 100)}")
+
+
+def _part_line(p: LibraryPart) -> str:
+    mparts = ", ".join(f"{m} {n}".strip() for m, n in p.manufacturer_parts[:3]) or "—"
+    params = ", ".join(f"{k} {v}" for k, v in p.parameters[:4])
+    return (f"• *{escape(p.name)}* {escape(p.comment)} — {escape(clip(p.description, 100))}"
+            f"\n   {escape(mparts)}" + (f" · {escape(params)}" if params else ""))
+
+
+def _subscription_line(sub: Subscription, waiting: int) -> str:
+    state = f"paused: {escape(sub.paused_reason)}" if sub.paused_reason else "active"
+    extra = sub.filters.describe()
+    shown = f" ({escape(extra)})" if extra else ""
+    pending = f" — {waiting} waiting" if waiting else ""
+    return f"• *{escape(sub.project)}* — {', '.join(sub.groups)}{shown} — {state}{pending}"
+
+
+def _exclusions(text: str) -> Filters:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    documents = tuple(v for v in values if "." in v or "*" in v)
+    prefixes = tuple(v.upper() for v in values if v not in documents)
+    bad = [v for v in prefixes if not v.isalpha()]
+    if bad:
+        raise CommandError(f"`{escape(clip(bad[0], 30))}` is neither a designator prefix "
+                           "(R, TP) nor a document pattern (*.SchDoc).")
+    return Filters(exclude_documents=documents, exclude_designators=prefixes)
+
+
+def _since(word: str, now: datetime) -> str:
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    w = word.strip().casefold()
+    if len(w) > 1 and w[:-1].isdigit() and w[-1] in units:
+        return format_time(now - timedelta(**{units[w[-1]]: int(w[:-1])}))
+    try:
+        return str(normalize_time(word))
+    except ValueError:
+        raise CommandError(f"`{escape(clip(word, 30))}` is not a time: use an age like 2h, "
+                           "3d, 1w, or a date like 2026-11-01.") from None
