@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.mrkdwn import escape, link
 from state.outbox import Outbox
@@ -17,8 +18,11 @@ log = logging.getLogger(__name__)
 MAX_PROJECTS = 40
 
 
-def home_view(store: Store) -> dict[str, Any]:
-    """The Home tab: one section per watched project, then the last poll's health."""
+def home_view(store: Store, user_channels: set[str] | None = None) -> dict[str, Any]:
+    """The Home tab: the watched projects, what the user's channels follow, the health.
+
+    ``user_channels`` holds the ids and ``#names`` of the channels the user is in.
+    """
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Design review"}}]
     subs = store.subscriptions()
@@ -43,6 +47,13 @@ def home_view(store: Store) -> dict[str, Any]:
             else escape(snapshot.project.name)
         blocks.append(_section(f"*{title}*\n{open_threads} open threads · last change "
                                f"{changed} · {', '.join(channels)}"))
+    mine = [s for s in subs if user_channels and s.channel in user_channels]
+    if mine:
+        blocks.append({"type": "divider"})
+        blocks.append(_section("*Your channels follow*\n" + "\n".join(
+            f"• {escape(s.channel)}: *{escape(s.project)}* ({', '.join(s.groups)})"
+            + (f" — paused: {escape(s.paused_reason)}" if s.paused_reason else "")
+            for s in mine[:40])))
     poll = store.last_poll()
     if poll is not None:
         failures = ", ".join(escape(k) for k in poll.failures) or "none"
@@ -63,6 +74,14 @@ def register(app: App, *, db_path: str) -> None:
     def publish_home(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab") not in (None, "home"):
             return
+        channels: set[str] = set()
+        try:
+            found = client.users_conversations(user=event["user"], limit=200,
+                                               types="public_channel,private_channel")
+            for channel in found.get("channels") or ():
+                channels.update({channel["id"], f"#{channel['name']}"})
+        except SlackApiError as exc:
+            log.info("could not list the user's channels for App Home: %s", exc)
         with Store.open(db_path) as store:
-            view = home_view(store)
+            view = home_view(store, channels)
         client.views_publish(user_id=event["user"], view=view)

@@ -146,3 +146,4 @@ def test_app_home_lists_watched_projects(slack: SlackSandbox, db_path: Path, run
     assert response.status == 200
     view = slack.home_view(user)
     assert view is not None and PROJECT in json.dumps(view)
+    assert "Your channels follow" in json.dumps(view) and "#design-review" in json.dumps(view)
