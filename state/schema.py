@@ -221,3 +221,42 @@ def m007_delivery(db: Database) -> None:
         {"email": str, "user_id": str, "checked_at": str}, pk="email")
     db.table("slack_channels").create({"name": str, "id": str}, pk="name")
     db.table("meta").create({"key": str, "value": str}, pk="key")
+
+
+@migrations()
+def m008_digests(db: Database) -> None:
+    """Scheduled digests: each channel's schedule, and a ledger of the periods it was sent.
+
+    A ledger row is claimed before a digest is built and marked posted after, so a restart,
+    a second scheduler or a re-run finds the period taken and sends nothing twice.
+    """
+    db.table("digest_settings").create(
+        {
+            "channel": str,
+            "kind": str,
+            "day": str,
+            "time": str,
+            "tz": str,
+            "quiet": int,
+            "updated_at": str,
+        },
+        pk="channel",
+        not_null={"kind", "time", "tz", "updated_at"},
+        defaults={"quiet": 0},
+    )
+    db.table("digest_ledger").create(
+        {
+            "channel": str,
+            "period": str,
+            "state": str,
+            "period_start": str,
+            "period_end": str,
+            "claimed_at": str,
+            "claimed_by": str,
+            "ts": str,
+            "posted_at": str,
+        },
+        pk=("channel", "period"),
+        not_null={"state", "claimed_at"},
+    )
+    db.table("digest_ledger").create_index(["channel", "state", "period_end"])

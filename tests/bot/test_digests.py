@@ -1,0 +1,174 @@
+"""The digest message: within Slack's limits however large, Altium text always escaped."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from bot.cards import MAX_BLOCKS, SECTION_LIMIT, TOTAL_LIMIT, message_size
+from bot.digests import render_digest
+from jobs.deliver import Message
+from jobs.digest import Digest, OpenThread, ProjectDigest
+from sandbox.slack.blocks import check_blocks
+from state.model import Event, ProjectInfo
+from tests.factories import project
+
+HOSTILE = "<!channel> <@U024BE7LH> <https://evil.example|datasheet> & *bold* <#C123>"
+START = datetime(2026, 11, 23, 8, tzinfo=UTC)
+END = datetime(2026, 11, 30, 8, tzinfo=UTC)
+
+
+def texts(message: Message) -> str:
+    found: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if k == "text" and isinstance(v, str):
+                    found.append(v)
+                else:
+                    walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(message.blocks)
+    return "\n".join(found)
+
+
+def assert_within_limits(message: Message) -> None:
+    blocks, total = message_size(message)
+    assert blocks <= MAX_BLOCKS and total <= TOTAL_LIMIT
+    for block in message.blocks:
+        text = block.get("text")
+        if isinstance(text, dict):
+            assert len(text["text"]) <= SECTION_LIMIT
+    assert check_blocks(message.blocks) == []
+    assert 0 < len(message.text) <= 300
+
+
+def assert_escaped(message: Message) -> None:
+    for raw in ("<!channel>", "<@U024BE7LH>", "<https://evil.example", "<#C123>"):
+        assert raw not in texts(message) and raw not in message.text
+    assert "&lt;!channel&gt;" in texts(message)
+
+
+def event(kind: str, **fields: object) -> Event:
+    base: dict[str, object] = {"project_id": "P1", "project": "Motor Controller",
+                               "at": "2026-11-28T09:00:00.000Z"}
+    return Event(kind=kind, **{**base, **fields})  # type: ignore[arg-type]
+
+
+def open_thread(number: int, text: str = "Check C12", **fields: str) -> OpenThread:
+    values = {"document": "Main.PcbDoc", "opened_by": "Alice", "opened_at":
+              "2026-10-01T09:00:00.000Z", "text": text, "last_by": "Bob",
+              "last_at": "2026-11-01T09:00:00.000Z"}
+    values.update(fields)
+    return OpenThread(number=number, replies=1, **values)
+
+
+def project_digest(info: ProjectInfo | None = None, *, events: list[Event] | None = None,
+                   waiting: int = 2) -> ProjectDigest:
+    chosen = events if events is not None else [
+        event("thread_opened"), event("thread_resolved"),
+        event("part_replaced", variant="Default", designator="U3", old_mpn="A", new_mpn="B"),
+        event("revision_committed", author="Alice", text="Fix")]
+    bom = [e for e in chosen if e.kind.startswith("part_")]
+    threads = tuple(open_thread(n) for n in range(1, waiting + 1))
+    return ProjectDigest(
+        project=info or project(), groups=("comments", "bom", "revisions"), events=len(chosen),
+        thread_counts=Counter(e.kind for e in chosen if e.kind.startswith("thread_")),
+        open_threads=len(threads), oldest_open=threads[0] if threads else None,
+        waiting=threads, bom_counts=Counter(e.kind for e in bom), bom_changes=tuple(bom),
+        revisions=tuple(e for e in chosen if e.kind == "revision_committed"))
+
+
+def digest(*projects: ProjectDigest, kind: str = "weekly") -> Digest:
+    return Digest(channel="#design-review", kind=kind, start=START, end=END, tz="UTC",
+                  projects=projects)
+
+
+def test_a_digest_has_a_header_the_period_and_one_section_per_project() -> None:
+    message = render_digest(digest(project_digest()))
+    assert_within_limits(message)
+    assert message.blocks[0]["type"] == "header"
+    assert message.blocks[0]["text"]["text"] == "Weekly design-review digest"
+    body = texts(message)
+    assert "*1* opened · *1* resolved" in body
+    assert "*2* open threads · oldest: #1 on _Main.PcbDoc_ by Alice, open 59 days" in body
+    assert "quiet for 28 days, last word by Bob" in body
+    assert "*1* replaced" in body and "`U3` A → B" in body
+    assert "*1* new revision" in body and "by Alice: Fix" in body
+    assert "Weekly design-review digest (Motor Controller)" in message.text
+
+
+def test_altium_text_is_escaped_everywhere() -> None:
+    info = replace(project(), name=f"Evil {HOSTILE}")
+    threads = (open_thread(1, HOSTILE, document=HOSTILE, opened_by=HOSTILE, last_by=HOSTILE),)
+    events = [event("revision_committed", author=HOSTILE, text=HOSTILE),
+              event("part_replaced", variant=HOSTILE, designator=HOSTILE,
+                    old_manufacturer=HOSTILE, old_mpn="A", new_mpn="B"),
+              event("part_added", variant="Lite", designator="R1", new_mpn=HOSTILE)]
+    p = replace(project_digest(info, events=events), waiting=threads, oldest_open=threads[0])
+    message = render_digest(digest(p))
+    assert_within_limits(message)
+    assert_escaped(message)
+
+
+def test_a_huge_bom_change_is_trimmed_with_a_count() -> None:
+    events = [event("part_replaced", variant="Default", designator=f"R{i}",
+                    old_mpn="RC0603FR-0710KL", new_mpn="RC0603FR-0747KL") for i in range(2000)]
+    message = render_digest(digest(project_digest(events=events)))
+    assert_within_limits(message)
+    assert "*2000* replaced" in texts(message)
+    assert "and 1988 more BOM changes" in texts(message)
+
+
+def test_many_projects_are_trimmed_with_a_count() -> None:
+    projects = [project_digest(replace(project(), id=f"P{i}", name=f"Board {i:02d}"),
+                               waiting=5) for i in range(60)]
+    message = render_digest(digest(*projects))
+    assert_within_limits(message)
+    body = texts(message)
+    assert "Board 00" in body and "more projects" in body
+    shown = sum(f"Board {i:02d}" in body for i in range(60))
+    assert f"and {60 - shown} more projects" in body
+
+
+def test_long_thread_texts_are_clipped() -> None:
+    threads = tuple(open_thread(n, "x" * 5000) for n in range(1, 6))
+    p = replace(project_digest(), waiting=threads)
+    message = render_digest(digest(p))
+    assert_within_limits(message)
+    assert "x" * 200 not in texts(message)
+
+
+def test_an_empty_period_is_one_short_line() -> None:
+    quiet = replace(project_digest(events=[]), events=0)
+    message = render_digest(digest(quiet, kind="daily"))
+    assert len(message.blocks) == 1
+    line = message.blocks[0]["text"]["text"]
+    assert line.startswith("No design-review activity in *<https://acme.example/designs/prj-1"
+                           "|Motor Controller>* since <!date^")
+    assert "2026-11-23 08:00 UTC" in line
+    assert_within_limits(message)
+
+
+def test_an_empty_period_names_few_projects_and_counts_many() -> None:
+    two = [replace(project_digest(replace(project(), name=n), events=[]), events=0)
+           for n in ("Alpha", "Beta <!here>")]
+    line = texts(render_digest(digest(*two)))
+    assert "*<https://acme.example/designs/prj-1|Alpha>* and " in line
+    assert "Beta &lt;!here&gt;" in line
+    many = [replace(project_digest(replace(project(), name=f"B{i}"), events=[]), events=0)
+            for i in range(9)]
+    assert "in 9 projects since" in texts(render_digest(digest(*many)))
+    assert "follows no projects" in texts(render_digest(digest()))
+
+
+def test_a_project_without_activity_still_shows_its_open_threads() -> None:
+    busy = project_digest()
+    idle = replace(project_digest(replace(project(), name="Idle board"), events=[]), events=0)
+    body = texts(render_digest(digest(busy, idle)))
+    assert "Idle board" in body and "_No activity in this period._" in body
