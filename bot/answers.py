@@ -18,9 +18,11 @@ from bot.cards import when
 from bot.mrkdwn import clip, escape, link, one_line
 from bot.parser import CommandError, Request, help_text, split_project, thread_number, usage
 from bot.summary import summary
+from jobs.digest import DigestRun, Now, Off, ScheduleError, Show, describe, parse_schedule
 from jobs.nexar import LibraryPart, NexarClient, Workspace
 from jobs.parse import format_time, normalize_time
 from jobs.poll import named_threads
+from state.digests import Digests
 from state.errors import NotFoundError, ReviewBotError
 from state.filters import Filters
 from state.model import EVENT_GROUPS, BomLine, ProjectInfo, Snapshot, Thread
@@ -130,6 +132,9 @@ class Answers:
     policy: Policy = field(default_factory=Policy)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     channel_info: Callable[[str], dict[str, Any]] | None = None
+    digest_tz: str = "UTC"
+    digest_now: Callable[[str], DigestRun | None] | None = None
+    on_digest_change: Callable[[], None] | None = None
     _library: dict[str, tuple[float, list[LibraryPart]]] = field(default_factory=dict)
 
     NEXAR_COMMANDS = frozenset({"workspaces", "nets", "part"})
@@ -490,10 +495,43 @@ class Answers:
                              f"{escape(sub.project)} paused: {escape(sub.paused_reason)}")
         return _reply(request, lines, head="*review-bot status*")
 
+    def _digest(self, store: Store, request: Request, asker: Asker) -> Reply:
+        try:
+            parsed = parse_schedule(request.words, default_tz=self.digest_tz)
+        except ScheduleError as exc:
+            return Reply(text=escape(str(exc)))
+        channel = self._channel_key(store, asker)
+        digests = Digests(store)
+        if isinstance(parsed, Show):
+            current = digests.get(channel)
+            if current is None:
+                return Reply(text="This channel gets no digest. Try `/review digest daily "
+                                  "09:00` or `/review digest weekly mon 09:00 Europe/Berlin`.",
+                             share=request.share)
+            return Reply(text=f"Digest: {escape(describe(current.setting, now=self.clock()))}",
+                         share=request.share)
+        if isinstance(parsed, Now):
+            if self.digest_now is None:
+                raise CommandError("Digests cannot be posted from here.")
+            run = self.digest_now(channel)
+            return Reply(text="Posted this channel's digest." if run else
+                         "A digest was just posted; nothing new since.")
+        self._admin_only(asker)
+        if isinstance(parsed, Off):
+            text = ("Digest turned off for this channel." if digests.delete(channel)
+                    else "This channel had no digest.")
+        else:
+            digests.set(channel, parsed, at=self.clock())
+            text = f"This channel gets a digest {escape(describe(parsed, now=self.clock()))}."
+        if self.on_digest_change is not None:
+            self.on_digest_change()
+        return Reply(text=text, share=request.share)
+
     def _admin_only(self, asker: Asker) -> None:
         if not self.policy.may_manage(asker.user_id):
             admins = ", ".join(f"<@{a}>" for a in sorted(self.policy.admins)[:5])
-            raise CommandError(f"Only the bot's admins can change subscriptions: ask {admins}.")
+            raise CommandError("Only the bot's admins can change subscriptions and digests: "
+                               f"ask {admins}.")
 
 
 def _bom_matches(line: BomLine, query: str) -> bool:

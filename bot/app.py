@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App
@@ -10,10 +11,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot import commands, home, unfurls
 from bot.answers import Answers, NexarFactory, Policy
+from jobs.digest import DigestRun
 
 
 def build_app(*, client: WebClient, signing_secret: str, db_path: str,
               nexar: NexarFactory | None = None, policy: Policy | None = None,
+              digest_tz: str = "UTC", digest_now: Callable[[str], DigestRun | None] | None = None,
+              on_digest_change: Callable[[], None] | None = None,
               process_before_response: bool = False) -> App:
     """A bolt app whose Web API calls go through ``client`` (real Slack or a local one)."""
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
@@ -27,7 +31,8 @@ def build_app(*, client: WebClient, signing_secret: str, db_path: str,
         return dict(info)
 
     answers = Answers(db_path=db_path, nexar=nexar, policy=policy or Policy(),
-                      channel_info=channel_info)
+                      channel_info=channel_info, digest_tz=digest_tz, digest_now=digest_now,
+                      on_digest_change=on_digest_change)
     home.register(app, db_path=db_path)
     commands.register(app, answers=answers)
     unfurls.register(app, answers=answers)

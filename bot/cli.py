@@ -26,9 +26,11 @@ from bot.config import Config
 from bot.summary import summary
 from jobs.auth import DESIGN_SCOPES, TokenManager, jwt_claims
 from jobs.deliver import DeliveryReport
+from jobs.digest import Now, Off, Show, describe, parse_schedule
 from jobs.login import login
 from jobs.parse import format_time, normalize_time
 from jobs.poll import PollReport, refresh_catalog
+from state.digests import Digests
 from state.errors import NexarAuthError, NotFoundError, ReviewBotError
 from state.filters import Filters
 from state.model import EVENT_GROUPS
@@ -395,6 +397,44 @@ def demo(channel: str | None) -> None:
                  post_interval=config.post_interval)
     click.echo(f"The event log is in {path}." if explicit
                else "Pass --db PATH before 'demo' to keep the event log.")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("channel")
+@click.argument("schedule", nargs=-1, type=click.UNPROCESSED)
+def digest(channel: str, schedule: tuple[str, ...]) -> None:
+    """Show or set CHANNEL's scheduled design-review digest.
+
+    \b
+    review-bot digest '#hw-review'                      show the setting
+    review-bot digest '#hw-review' daily 09:00 [TZ]     every day
+    review-bot digest '#hw-review' weekdays 09:00 [TZ]  Monday to Friday
+    review-bot digest '#hw-review' weekly mon 09:00 [TZ]
+    review-bot digest '#hw-review' off | now            stop / post one now
+    Add --quiet to skip periods with no activity. TZ defaults to $REVIEW_BOT_TZ (UTC).
+    A running bot picks the change up within half a minute.
+    """
+    config = _config()
+    target = _channel(channel)
+    parsed = parse_schedule(schedule, default_tz=config.digest_tz)
+    now = datetime.now(UTC)
+    if isinstance(parsed, Now):
+        run = service.digest_runner(config).run_now(target)
+        click.echo(f"Posted the digest to {target}." if run else
+                   "A digest was just posted; nothing new since.")
+        return
+    with _store() as store:
+        digests = Digests(store)
+        if isinstance(parsed, Show):
+            current = digests.get(target)
+            click.echo(f"{target}: {describe(current.setting, now=now)}" if current else
+                       f"{target} gets no digest.")
+        elif isinstance(parsed, Off):
+            click.echo(f"Digest turned off for {target}." if digests.delete(target)
+                       else f"{target} had no digest.")
+        else:
+            digests.set(target, parsed, at=now)
+            click.echo(f"{target} gets a digest {describe(parsed, now=now)}.")
 
 
 @cli.group()

@@ -15,6 +15,7 @@ from jobs.auth import (
     OAuthSettings,
     TokenStore,
 )
+from jobs.digest import resolve_timezone
 from jobs.nexar import DEFAULT_API_URL
 from state.errors import ConfigError
 
@@ -41,6 +42,7 @@ class Config:
     token_store: str = ""
     ops_channel: str | None = None
     admins: frozenset[str] = frozenset()
+    digest_tz: str = "UTC"
     shared_projects: frozenset[str] | None = None
 
     @classmethod
@@ -67,6 +69,7 @@ class Config:
             or f"file:{_default_token_file(env)}",
             ops_channel=(env.get("REVIEW_BOT_OPS_CHANNEL") or "").strip() or None,
             admins=frozenset(_items(env.get("REVIEW_BOT_ADMINS"))),
+            digest_tz=_timezone(env.get("REVIEW_BOT_TZ")),
             shared_projects=_shared(env.get("REVIEW_BOT_PROJECTS")),
         )
 
@@ -112,6 +115,14 @@ class Config:
             raise ConfigError("SLACK_BOT_TOKEN is not set: install the Slack app (manifest.yml) "
                               "and put its bot token (xoxb-...) in the environment or .env")
         return self.slack_bot_token
+
+
+def _timezone(value: str | None) -> str:
+    try:
+        return resolve_timezone(value.strip()) if value and value.strip() else "UTC"
+    except ValueError:
+        raise ConfigError(f"REVIEW_BOT_TZ must be a time zone like Europe/Berlin or UTC, "
+                          f"not {value!r}") from None
 
 
 def _items(value: str | None) -> list[str]:

@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cards import Cards
+from bot.digests import render_digest
 from jobs.deliver import Deliverer
+from jobs.digest import DigestRunner
 from jobs.nexar import NexarClient
 from jobs.parse import format_time
 from jobs.poll import Poller, refresh_catalog
@@ -23,6 +25,7 @@ from jobs.slack import SlackClient
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import PROJECT, play_review_round
 from sandbox.slack.render import render_channel
+from state.digests import Digests, DigestSetting
 from state.store import Store
 
 DEMO_CHANNEL = "#design-review"
@@ -72,8 +75,14 @@ def run_demo(db_path: Path, echo: Echo, *, slack_token: str | None = None,
              f"{delivered.posted} Slack posts, {delivered.updated} thread cards updated.")
         again = poller.poll_once()
         quiet = deliverer.deliver()
-        echo(f"A poll with nothing new: {again.events} events, {quiet.posted} posts.\n")
+        echo(f"A poll with nothing new: {again.events} events, {quiet.posted} posts.")
+        digests = Digests(store)
+        digests.set(target, DigestSetting(kind="daily", time="09:00", tz="UTC"),
+                    at=datetime.now(UTC))
+        runner = DigestRunner(store=store, post=deliverer.post_once, render=render_digest)
+        digest = runner.run_now(target)
+        echo(f"Daily digest set for {target}; one posted now ({'yes' if digest else 'no'}).\n")
         if local is not None:
             echo(render_channel(local, target))
         echo(f"Done in {time.monotonic() - started:.1f}s.")
-        return first.posted + delivered.posted + quiet.posted
+        return first.posted + delivered.posted + quiet.posted + (1 if digest else 0)

@@ -31,9 +31,13 @@ def run_bot(config: Config, *, echo: Callable[[str], None],
                           "Socket Mode)")
     Store.open(config.db_path).close()
     client = WebClient(token=token, base_url=config.slack_api_url)
+    schedule, sync_digests = service.schedule(config)
+    runner = service.digest_runner(config)
     app = build_app(client=client, signing_secret=config.slack_signing_secret or "unused",
                     db_path=config.db_path, nexar=lambda: service.nexar_client(config),
-                    policy=Policy(admins=config.admins, shared=config.shared_projects))
+                    policy=Policy(admins=config.admins, shared=config.shared_projects),
+                    digest_tz=config.digest_tz, digest_now=runner.run_now,
+                    on_digest_change=sync_digests)
     connection: HttpServer | SocketMode
     if config.slack_app_token:
         connection = SocketMode(app, app_token=config.slack_app_token).start()
@@ -43,8 +47,8 @@ def run_bot(config: Config, *, echo: Callable[[str], None],
         echo(f"Listening for Slack on http://0.0.0.0:{connection.port}{EVENTS_PATH}")
     done = stop or threading.Event()
     signals = _stop_on_signals(done)
-    schedule = service.schedule(config)
     schedule.start()
+    schedule.scheduler.add_job(sync_digests, id="digests-start")
     echo(f"Polling every {config.poll_interval:g}s; database {config.db_path}. "
          "Stop with Ctrl-C or SIGTERM.")
     try:

@@ -9,12 +9,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC
+
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.cards import Cards
 from bot.config import Config
+from bot.digests import render_digest
 from bot.mrkdwn import escape
 from jobs.auth import TokenManager
-from jobs.deliver import Deliverer, DeliveryReport
+from jobs.deliver import Deliverer, DeliveryReport, Message
+from jobs.digest import DigestRunner, schedule_digests
 from jobs.nexar import NexarClient
 from jobs.parse import format_time
 from jobs.poll import Clock, Poller, PollReport, utc_now
@@ -86,8 +91,40 @@ def deliver_once(config: Config, *, clock: Clock = utc_now,
                          sleep=sleep, min_interval=config.post_interval).deliver()
 
 
-def schedule(config: Config) -> Schedule:
-    """Poll every interval and deliver after each poll and on a retry timer."""
+def post_once(config: Config, channel: str, key: str, message: Message) -> str:
+    """One keyed post through the delivery path (exactly once per channel and key)."""
+    with Store.open(config.db_path) as store:
+        return Deliverer(store=store, slack=slack_client(config), renderer=Cards(),
+                         min_interval=config.post_interval).post_once(channel, key, message)
 
-    return Schedule(poll=lambda: poll_once(config), deliver=lambda: deliver_once(config),
-                    interval=config.poll_interval)
+
+def digest_runner(config: Config, *, clock: Clock = utc_now) -> DigestRunner:
+    def post(channel: str, key: str, message: Message) -> str:
+        return post_once(config, channel, key, message)
+
+    return DigestRunner(store=lambda: Store.open(config.db_path), post=post,
+                        render=render_digest, clock=clock)
+
+
+def schedule(config: Config) -> tuple[Schedule, Callable[[], None]]:
+    """Poll every interval, deliver after each poll and on a retry timer, and send digests.
+
+    Returns the schedule and a function that rebuilds the digest jobs from the database
+    (at start, and on each delivery tick, which picks up changes made from Slack or the
+    CLI) and sends a digest missed while the bot was down.
+    """
+    runner = digest_runner(config)
+    scheduler = BackgroundScheduler(
+        timezone=UTC, executors={"default": {"type": "threadpool", "max_workers": 1}})
+
+    def sync_digests() -> None:
+        with Store.open(config.db_path) as store:
+            schedule_digests(scheduler, store, runner.run_due)
+        runner.catch_up()
+
+    def deliver() -> None:
+        deliver_once(config)
+        sync_digests()
+
+    return Schedule(poll=lambda: poll_once(config), deliver=deliver,
+                    interval=config.poll_interval, scheduler=scheduler), sync_digests

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import AltiumSandbox
+from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import HOSTILE_TEXT, play_review_round
 from tests.bot.conftest import REVIEW_BOT, Run
 
@@ -202,3 +202,25 @@ def test_the_token_never_reaches_the_output(run: Run, altium: AltiumSandbox) -> 
     for output in (done.stdout, done.stderr, expired.stdout, expired.stderr):
         assert altium.token not in output
     assert "retry" in done.stderr
+
+
+def test_digest_settings_from_the_cli(run: Run) -> None:
+    done = run("digest", "#hw", "weekly", "mon", "09:00", "Europe/Berlin", "--quiet")
+    assert done.returncode == 0 and "weekly on Monday at 09:00 (Europe/Berlin)" in done.stdout
+    assert "weekly on Monday" in run("digest", "#hw").stdout
+    bad = run("digest", "#hw", "weekly", "funday", "25:00")
+    assert bad.returncode == 1 and bad.stderr.startswith("Error: invalid day 'funday'")
+    assert "Accepted: daily HH:MM [TZ]" in bad.stderr
+    assert "weekly on Monday" in run("digest", "#hw").stdout
+    assert "turned off" in run("digest", "#hw", "off").stdout
+    assert "gets no digest" in run("digest", "#hw").stdout
+
+
+def test_digest_now_posts_to_slack(run: Run, slack: SlackSandbox) -> None:
+    assert run("subscribe", MC, "#hw-review").returncode == 0
+    assert run("poll", "--once").returncode == 0
+    env = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url}
+    done = run("digest", "#hw-review", "now", env=env)
+    assert done.returncode == 0, done.stderr
+    assert any("Digest" in str(m.blocks) or "digest" in m.text.lower()
+               for m in slack.messages("#hw-review"))

@@ -19,8 +19,10 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
+from bot import service
 from bot.answers import Policy
 from bot.app import build_app
+from bot.config import Config
 from bot.server import HttpServer
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
@@ -50,11 +52,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             play_review_round(altium)
             poller.poll_once()
         admins = frozenset({slack.user("alice.nguyen").id})
+        config = Config(db_path=str(db), slack_bot_token=slack.bot_token,
+                        slack_api_url=slack.api_url, post_interval=0)
         app = build_app(client=WebClient(token=slack.bot_token, base_url=slack.api_url),
                         signing_secret=SECRET, db_path=str(db),
                         nexar=lambda: NexarClient(token=altium.token, api_url=altium.api_url),
-                        policy=Policy(admins=admins,
-                                      shared=None))
+                        policy=Policy(admins=admins, shared=None),
+                        digest_now=service.digest_runner(config).run_now)
         server = HttpServer(app, host="127.0.0.1", port=0).start()
         try:
             yield {"altium": altium, "slack": slack, "db": db, "app": app,
@@ -148,6 +152,22 @@ def test_every_command_answers(ask: Ask, text: str, needles: list[str]) -> None:
     assert answer.get("response_type") == "ephemeral"
     for needle in needles:
         assert needle in shown(answer), needle
+
+
+def test_digest_from_slack(ask: Ask, world: dict[str, Any]) -> None:
+    assert "gets no digest" in shown(ask("digest"))
+    refused = shown(ask("digest daily 09:00", user="bob.schmidt"))
+    assert "Only the bot's admins" in refused
+    bad = shown(ask("digest weekly someday 9:00"))
+    assert "Accepted: daily HH:MM" in bad
+    done = shown(ask("digest weekdays 08:30 America/New_York"))
+    assert "every weekday at 08:30 (America/New_York)" in done
+    assert "every weekday at 08:30" in shown(ask("digest"))
+    posted = shown(ask("digest now"))
+    assert "Posted this channel's digest" in posted
+    slack: SlackSandbox = world["slack"]
+    assert any("digest:now:" in str(m.metadata) for m in slack.messages(CHANNEL))
+    assert "turned off" in shown(ask("digest off"))
 
 
 def test_share_posts_in_channel(ask: Ask) -> None:

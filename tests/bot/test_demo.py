@@ -21,7 +21,8 @@ def test_demo_shows_the_channel_as_a_person_reads_it(run: Run) -> None:
     for needle in ("Now tracking", "new revision by", "reopened the thread",
                    "resolved the thread", "replied:", "thread #6 on _Power.SchDoc_",
                    "BOM change · Motor Controller (Default)",
-                   "BOM change · Motor Controller (Lite)", "`TP9` Keystone Electronics 5019"):
+                   "BOM change · Motor Controller (Lite)", "`TP9` Keystone Electronics 5019",
+                   "Design-review digest", "Quiet longest", "*1* opened · *1* resolved"):
         assert needle in out, needle
     assert HOSTILE_TEXT in out
 
@@ -37,4 +38,4 @@ def test_demo_posts_to_a_given_slack(run: Run, slack: SlackSandbox) -> None:
                     "REVIEW_BOT_POST_INTERVAL": "0"})
     assert done.returncode == 0, done.stderr
     assert "Posting to #hw-review" in done.stdout
-    assert len(slack.messages("#hw-review")) == 8
+    assert len(slack.messages("#hw-review")) == 9
