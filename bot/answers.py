@@ -25,7 +25,7 @@ from jobs.poll import named_threads
 from state.digests import Digests
 from state.errors import NotFoundError, ReviewBotError
 from state.filters import Filters
-from state.model import EVENT_GROUPS, BomLine, ProjectInfo, Snapshot, Thread
+from state.model import EVENT_GROUPS, BomLine, ProjectInfo, Snapshot, Thread, designator_key
 from state.outbox import Outbox
 from state.store import Store, Subscription
 
@@ -294,7 +294,7 @@ class Answers:
         query = " ".join(words)
         lines = [b for (v, _), b in bom.items() if v == variant and _bom_matches(b, query)]
         groups: dict[tuple[str, str | None], list[BomLine]] = {}
-        for line in sorted(lines, key=_designator_key):
+        for line in sorted(lines, key=lambda b: designator_key(b.designator)):
             groups.setdefault((line.component_id, line.mpn), []).append(line)
         rows = [_bom_row(items) for items in groups.values()]
         what = f" matching “{escape(clip(query, 40))}”" if query else ""
@@ -396,7 +396,7 @@ class Answers:
                     r["designator"])
         lines = []
         for (project, variant, mpn), designators in places.items():
-            ordered = sorted(designators, key=_designator_sort)
+            ordered = sorted(designators, key=designator_key)
             extra = f" and {len(ordered) - 30} more" if len(ordered) > 30 else ""
             lines.append(f"• *{escape(project)}* ({escape(variant)}) {escape(mpn)}: "
                          f"{escape(', '.join(ordered[:30]))}{extra}")
@@ -541,16 +541,6 @@ def _bom_matches(line: BomLine, query: str) -> bool:
     fields = (line.designator, line.mpn or "", line.manufacturer or "", line.name,
               line.comment, line.description)
     return any(q in f.casefold() for f in fields)
-
-
-def _designator_sort(designator: str) -> tuple[str, int, str]:
-    letters = designator.rstrip("0123456789")
-    digits = designator[len(letters):]
-    return (letters, int(digits) if digits else 0, designator)
-
-
-def _designator_key(line: BomLine) -> tuple[str, int, str]:
-    return _designator_sort(line.designator)
 
 
 def _bom_row(items: Sequence[BomLine]) -> str:

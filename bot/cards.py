@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 
 from bot.mrkdwn import clip, escape, link, mention, one_line
 from jobs.deliver import Message, People
-from state.model import Event, ProjectInfo, Snapshot, Thread
+from state.model import Event, ProjectInfo, Snapshot, Thread, designator_key
 from state.store import Subscription
 
 MAX_BLOCKS = 50
@@ -138,7 +138,8 @@ class Cards:
                              if counts[k])
         title = f"BOM change · {project.name} ({variant})"
         intro = f"{project_link(project)} · variant *{escape(variant)}*: {summary}"
-        ordered = sorted(events, key=lambda e: (BOM_ORDER.index(e.kind), _designator_order(e)))
+        ordered = sorted(events, key=lambda e: (BOM_ORDER.index(e.kind),
+                                                designator_key(e.designator)))
         sections, shown = _fill_sections(
             ordered, room=MAX_BLOCKS - 3, budget=TOTAL_LIMIT - len(intro) - len(title) - 300)
         rest = len(events) - shown
@@ -187,18 +188,12 @@ class Cards:
         return Message(text=message.text, blocks=[_section(message.text).to_dict()])
 
 
-def _designator_order(event: Event) -> tuple[str, int, str]:
-    d = event.designator or ""
-    letters = d.rstrip("0123456789")
-    digits = d[len(letters):]
-    return (letters, int(digits) if digits else 0, d)
-
-
 def _part(manufacturer: str | None, mpn: str | None) -> str:
     return escape(" ".join(p for p in (manufacturer, mpn) if p)) or "_(no part)_"
 
 
-def _bom_line(event: Event) -> str:
+def bom_line(event: Event) -> str:
+    """One BOM change as a line: designator, then old part, new part or fitted state."""
     d = f"`{escape(event.designator or '?')}`"
     old = _part(event.old_manufacturer, event.old_mpn)
     new = _part(event.new_manufacturer, event.new_mpn)
@@ -218,7 +213,7 @@ def _fill_sections(events: Sequence[Event], *, room: int, budget: int) -> tuple[
     sections: list[str] = []
     shown, used, current, kind = 0, 0, "", ""
     for event in events:
-        line = _bom_line(event)
+        line = bom_line(event)
         if event.kind != kind:
             if current:
                 sections.append(current)

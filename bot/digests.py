@@ -29,7 +29,7 @@ from bot.cards import (
     MAX_BLOCKS,
     SECTION_LIMIT,
     TOTAL_LIMIT,
-    _bom_line,
+    bom_line,
     project_link,
     when,
 )
@@ -164,7 +164,7 @@ def _bom_text(events: Sequence[Event]) -> str:
     for group in list(merged.values())[:MAX_BOM_LINES]:
         first = group[0]
         heading = f"_{BOM_TITLES[first.kind]}_" if first.kind != kind else ""
-        line = _bom_line(first)
+        line = bom_line(first)
         if several:
             line += " · " + escape(", ".join(e.variant or "?" for e in group))
         extra = len(line) + 1 + (len(heading) + 1 if heading else 0)

@@ -45,7 +45,7 @@ from state.digests import (
 )
 from state.errors import ReviewBotError
 from state.filters import wants
-from state.model import Event, ProjectInfo, Thread
+from state.model import Event, ProjectInfo, Thread, designator_key
 from state.store import Store, Subscription, stored_event
 
 log = logging.getLogger(__name__)
@@ -319,7 +319,7 @@ def _project_digest(store: Store, sub: Subscription, start: str, end: str,
         threads = [_open_thread(t) for t in snapshot.threads.values()
                    if t.is_open and wants(sub.groups, sub.filters, _probe(sub, t))]
     bom = sorted((e for e in events if e.kind in BOM_KINDS),
-                 key=lambda e: (BOM_KINDS.index(e.kind), _designator_key(e.designator)))
+                 key=lambda e: (BOM_KINDS.index(e.kind), designator_key(e.designator)))
     oldest = min(threads, key=lambda t: (t.opened_at, t.number)) if threads else None
     waiting = sorted(threads or [], key=lambda t: (t.last_at, t.number))[:waiting_limit]
     return ProjectDigest(
@@ -359,13 +359,6 @@ def _open_thread(thread: Thread) -> OpenThread:
         last_by=last_author.display if last_author else "Unknown user",
         last_at=last.created_at if last else thread.created_at,
         replies=max(0, len(thread.comments) - 1))
-
-
-def _designator_key(designator: str | None) -> tuple[str, int, str]:
-    d = designator or ""
-    letters = d.rstrip("0123456789")
-    digits = d[len(letters):]
-    return (letters, int(digits) if digits else 0, d)
 
 
 # -- running -------------------------------------------------------------------------------

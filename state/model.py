@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 EventKind = Literal[
     "project_created",
@@ -26,21 +26,7 @@ EventKind = Literal[
     "part_fitted_changed",
 ]
 
-EVENT_KINDS: Final[tuple[EventKind, ...]] = (
-    "project_created",
-    "revision_committed",
-    "thread_opened",
-    "thread_replied",
-    "thread_resolved",
-    "thread_reopened",
-    "thread_assigned",
-    "comment_edited",
-    "thread_deleted",
-    "part_added",
-    "part_removed",
-    "part_replaced",
-    "part_fitted_changed",
-)
+EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
 
 EventGroup = Literal["comments", "bom", "revisions"]
 
@@ -48,6 +34,14 @@ EVENT_GROUPS: Final[tuple[EventGroup, ...]] = ("comments", "bom", "revisions")
 
 STATUS_ACTIVE: Final = 1
 STATUS_RESOLVED: Final = 0
+
+
+def designator_key(designator: str | None) -> tuple[str, int, str]:
+    """Natural order of designators: R2 before R10, then by the whole text."""
+    d = designator or ""
+    letters = d.rstrip("0123456789")
+    digits = d[len(letters):]
+    return (letters, int(digits) if digits else 0, d)
 
 
 def event_group(kind: str) -> EventGroup | None:

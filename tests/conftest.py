@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,16 @@ import pytest
 from jobs.nexar import NexarClient, RetryPolicy
 from sandbox import AltiumSandbox, SlackSandbox
 from state.store import Store
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Poll ``check`` until it holds (answers from lazy listeners arrive on other threads)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
 
 
 class FakeClock:

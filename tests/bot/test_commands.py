@@ -29,6 +29,7 @@ from jobs.poll import Poller, refresh_catalog
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import PROJECT, play_review_round
 from state.store import Store
+from tests.conftest import wait_for
 
 SECRET = "0c1f9e5ab7d2c4e6f8a0b2c4d6e8f0a1"
 CHANNEL = "#design-review"
@@ -85,13 +86,6 @@ def payload(slack: SlackSandbox, text: str, user: str = "alice.nguyen",
             "response_url": slack.response_url(channel=channel_id, user=user_id)}
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.02)
-    raise AssertionError("no answer in time")
 
 
 Ask = Callable[..., dict[str, Any]]

@@ -6,58 +6,22 @@ from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from bot.cards import MAX_BLOCKS, SECTION_LIMIT, TOTAL_LIMIT, message_size
 from bot.digests import render_digest
-from jobs.deliver import Message
 from jobs.digest import Digest, OpenThread, ProjectDigest
-from sandbox.slack.blocks import check_blocks
 from state.model import Event, ProjectInfo
+from tests.bot.messages import HOSTILE, assert_escaped, assert_within_limits, event, texts
 from tests.factories import project
 
-HOSTILE = "<!channel> <@U024BE7LH> <https://evil.example|datasheet> & *bold* <#C123>"
 START = datetime(2026, 11, 23, 8, tzinfo=UTC)
 END = datetime(2026, 11, 30, 8, tzinfo=UTC)
 
 
-def texts(message: Message) -> str:
-    found: list[str] = []
-
-    def walk(value: object) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if k == "text" and isinstance(v, str):
-                    found.append(v)
-                else:
-                    walk(v)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v)
-
-    walk(message.blocks)
-    return "\n".join(found)
 
 
-def assert_within_limits(message: Message) -> None:
-    blocks, total = message_size(message)
-    assert blocks <= MAX_BLOCKS and total <= TOTAL_LIMIT
-    for block in message.blocks:
-        text = block.get("text")
-        if isinstance(text, dict):
-            assert len(text["text"]) <= SECTION_LIMIT
-    assert check_blocks(message.blocks) == []
-    assert 0 < len(message.text) <= 300
 
 
-def assert_escaped(message: Message) -> None:
-    for raw in ("<!channel>", "<@U024BE7LH>", "<https://evil.example", "<#C123>"):
-        assert raw not in texts(message) and raw not in message.text
-    assert "&lt;!channel&gt;" in texts(message)
 
 
-def event(kind: str, **fields: object) -> Event:
-    base: dict[str, object] = {"project_id": "P1", "project": "Motor Controller",
-                               "at": "2026-11-28T09:00:00.000Z"}
-    return Event(kind=kind, **{**base, **fields})  # type: ignore[arg-type]
 
 
 def open_thread(number: int, text: str = "Check C12", **fields: str) -> OpenThread:

@@ -6,7 +6,7 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -21,17 +21,11 @@ from bot.app import build_app
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import PROJECT
 from tests.bot.conftest import REVIEW_BOT, Run
+from tests.conftest import wait_for
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def slash_body(slack: SlackSandbox, text: str) -> str:
