@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import contextlib
 import hashlib
 import hmac
 import html
@@ -36,7 +35,6 @@ import json
 import math
 import re
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -44,11 +42,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote_plus, urlencode, urlsplit
 
+from ..http import LocalHandler, LocalServer
 from .model import User, Workspace
 from .server import AltiumSandbox
 from .store import Clock, UserRef
@@ -259,58 +256,7 @@ def _page(status: int, error: str, title: str, message: str) -> _Answer:
     return _Answer(status, body.encode(), _HTML, error=error)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], identity: IdentitySandbox) -> None:
-        self.identity = identity
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet about clients that hang up; the request log tells the story."""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def do_GET(self) -> None:
-        self.server.identity._handle(self)
-
-    def do_POST(self) -> None:
-        self.server.identity._handle(self)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """The request log replaces http.server's stderr lines."""
-
-    def reply(self, answer: _Answer) -> None:
-        self.send_response(answer.status)
-        self.send_header("Content-Type", answer.content_type)
-        self.send_header("Content-Length", str(len(answer.body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("Pragma", "no-cache")
-        for name, value in answer.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(answer.body)
-
-
-class IdentitySandbox:
+class IdentitySandbox(LocalServer):
     """A local identity.nexar.com issuing tokens the ``AltiumSandbox`` accepts.
 
     ``with IdentitySandbox(altium) as idp:`` listens on a free 127.0.0.1 port. One client is
@@ -320,6 +266,8 @@ class IdentitySandbox:
     so code, token and refresh-token lifetimes and GraphQL expiry agree. ``monotonic`` times
     the per-second rate limit.
     """
+
+    _server_name = "identity sandbox"
 
     def __init__(
         self,
@@ -334,6 +282,7 @@ class IdentitySandbox:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(host, port)
         self.altium = altium
         self._clock: Clock = clock or altium.now
         self.access_lifetime = access_lifetime
@@ -341,9 +290,6 @@ class IdentitySandbox:
         self.rotate_refresh_tokens = rotate_refresh_tokens
         self.enforce_rate_limits = enforce_rate_limits
         self._monotonic = monotonic
-        self._address = (host, port)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._clients: dict[str, OAuthClient] = {}
         self._user: User = altium.workspace().owner
@@ -362,54 +308,10 @@ class IdentitySandbox:
         self._client_secret = secrets.token_urlsafe(24)
         self.register_client(self._client_id, self._client_secret, redirect_uris=_DEFAULT_REDIRECTS)
 
-    def __enter__(self) -> IdentitySandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> IdentitySandbox:
-        """Listen on a free port in a daemon thread (no-op when already running)."""
-        if self._server is None:
-            self._server = _Server(self._address, self)
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="identity-sandbox",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop listening and cut open keep-alive connections."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        with server.connections_lock:
-            connections = list(server.connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT`` of the running server (also the token issuer)."""
-        if self._server is None:
-            raise RuntimeError("the identity sandbox is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        host_text = host.decode() if isinstance(host, bytes) else str(host)
-        return f"http://{host_text}:{port}"
+        return super().base_url
 
     @property
     def authorize_url(self) -> str:
@@ -561,10 +463,9 @@ class IdentitySandbox:
             self._log.clear()
             self._token_requests = 0
 
-    def _handle(self, handler: _Handler) -> None:
+    def _handle(self, handler: LocalHandler) -> None:
         split = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length > 0 else b""
+        body = handler.read_body()
         params: dict[str, str] = {}
         if split.path == "/connect/authorize":
             params, duplicates = _single(split.query)
@@ -589,7 +490,8 @@ class IdentitySandbox:
         )
         with self._lock:
             self._log.append(record)
-        handler.reply(answer)
+        headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **answer.headers}
+        handler.reply(answer.status, answer.body, answer.content_type, headers)
 
     def _discovery(self) -> dict[str, Any]:
         return {
@@ -693,7 +595,7 @@ class IdentitySandbox:
         session_state = f"{_b64url(secrets.token_bytes(32))}.{secrets.token_hex(16)}"
         return redirect({"code": code, "scope": " ".join(scopes), "session_state": session_state})
 
-    def _token(self, handler: _Handler, body: bytes) -> tuple[_Answer, dict[str, str]]:
+    def _token(self, handler: LocalHandler, body: bytes) -> tuple[_Answer, dict[str, str]]:
         params: dict[str, str] = {}
         client_id: str | None = None
         grant_type: str | None = None

@@ -9,9 +9,7 @@ top-level ``extensions.requestId``; token problems are GraphQL errors too.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import socket
 import threading
 import time
 import uuid
@@ -20,9 +18,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeGuard, cast
 from urllib.parse import urlsplit
 
@@ -41,6 +37,7 @@ from graphql import (
 )
 from graphql.language import DocumentNode
 
+from ..http import LocalHandler, LocalServer
 from . import seed
 from .faults import Faults, HttpFault
 from .model import Project, Tenant, User, Workspace
@@ -165,67 +162,7 @@ def _fake_jwt(claims: Mapping[str, Any]) -> str:
     return f"{part({'alg': 'RS256', 'typ': 'JWT', 'kid': 'sandbox'})}.{part(claims)}.{signature}"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], sandbox: AltiumSandbox) -> None:
-        self.sandbox = sandbox
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet about clients that hang up; the request log tells the story."""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def do_POST(self) -> None:
-        self.server.sandbox._handle(self)
-
-    def do_GET(self) -> None:
-        self.server.sandbox._handle(self)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """The request log replaces http.server's stderr lines."""
-
-    def reply(
-        self,
-        status: int,
-        body: bytes,
-        content_type: str = _JSON,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def drop(self) -> None:
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-
-class AltiumSandbox(Store):
+class AltiumSandbox(Store, LocalServer):
     """A local Altium 365 / Nexar GraphQL service on 127.0.0.1, with faults and activities.
 
     ``with AltiumSandbox() as sb:`` starts it on a free port; ``sb.api_url`` is the discovery
@@ -233,6 +170,8 @@ class AltiumSandbox(Store):
     bearer token (Alice Nguyen's). The activity methods (``open_thread``, ``swap_part``, ...)
     come from ``Store``.
     """
+
+    _server_name = "altium sandbox"
 
     def __init__(
         self,
@@ -249,12 +188,10 @@ class AltiumSandbox(Store):
             tenant = Tenant([workspace], list(workspace.members) or [workspace.owner])
         else:
             tenant = workspace
-        super().__init__(tenant, clock)
+        Store.__init__(self, tenant, clock)
+        LocalServer.__init__(self, host, port)
         self.schema: GraphQLSchema = executable_schema(schema_path)
         self.faults = Faults(self.project)
-        self._address = (host, port)
-        self._server: _Server | None = None
-        self._serve_thread: threading.Thread | None = None
         self._tokens: dict[str, TokenInfo] = {}
         self._tokens_lock = threading.Lock()
         self._log: list[RequestRecord] = []
@@ -262,60 +199,6 @@ class AltiumSandbox(Store):
         self._prepared: OrderedDict[str, _Prepared] = OrderedDict()
         self._prepared_lock = threading.Lock()
         self.token = self.make_token()
-
-    def __enter__(self) -> AltiumSandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> AltiumSandbox:
-        """Listen on a free port in a daemon thread (no-op when already running)."""
-        if self._server is None:
-            self._server = _Server(self._address, self)
-            self._serve_thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="altium-sandbox",
-                daemon=True,
-            )
-            self._serve_thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop listening and cut open keep-alive connections."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        with server.connections_lock:
-            connections = list(server.connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if self._serve_thread is not None:
-            self._serve_thread.join(timeout=5)
-            self._serve_thread = None
-
-    @property
-    def running(self) -> bool:
-        """Whether the server is listening."""
-        return self._server is not None
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` of the running server."""
-        if self._server is None:
-            raise RuntimeError("the sandbox is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        host_text = host.decode() if isinstance(host, bytes) else str(host)
-        return f"http://{host_text}:{port}"
 
     @property
     def api_url(self) -> str:
@@ -474,11 +357,10 @@ class AltiumSandbox(Store):
             return True, parts[0]
         return False, None
 
-    def _handle(self, handler: _Handler) -> None:
+    def _handle(self, handler: LocalHandler) -> None:
         started = time.perf_counter()
         path = urlsplit(handler.path).path
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length > 0 else b""
+        body = handler.read_body()
         known, region = self._region(path)
         exchange = _Exchange(self, handler, started, path, region)
         if not known:
@@ -526,7 +408,7 @@ class AltiumSandbox(Store):
         exchange.variables = variables
         exchange.operation_name = operation_name
         exchange.root_fields = prepared.roots.get(operation_name, ())
-        token = _bearer(exchange.handler.headers.get("Authorization"))
+        token = exchange.handler.bearer_token()
         now = self._clock()
         with self._tokens_lock:
             info = self._tokens.get(token) if token else None
@@ -580,7 +462,7 @@ class _Exchange:
     def __init__(
         self,
         sandbox: AltiumSandbox,
-        handler: _Handler,
+        handler: LocalHandler,
         started: float,
         path: str,
         region: str | None,
@@ -666,13 +548,6 @@ def _with_code(error: GraphQLError, code: str) -> dict[str, Any]:
     extensions.setdefault("code", code)
     formatted["extensions"] = extensions
     return formatted
-
-
-def _bearer(header: str | None) -> str | None:
-    if not header:
-        return None
-    scheme, _, value = header.strip().partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
 
 
 __all__ = ["AltiumSandbox", "Project", "RequestRecord", "TokenInfo"]

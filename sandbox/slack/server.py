@@ -9,9 +9,7 @@ response URLs (5 uses within 30 minutes of the sandbox clock).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import threading
 import time
 import uuid
@@ -19,11 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ..http import LocalHandler, LocalServer
 from .blocks import decode_json
 from .faults import Fault, Faults, PostPacer
 from .methods import APP_TOKEN_METHODS, METHODS, CallContext, Params
@@ -62,70 +59,10 @@ class SlackCall:
     response: Mapping[str, Any] | None = None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], sandbox: SlackSandbox) -> None:
-        self.sandbox = sandbox
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet about clients that hang up; the request log tells the story."""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def do_POST(self) -> None:
-        self.server.sandbox._handle(self)
-
-    def do_GET(self) -> None:
-        self.server.sandbox._handle(self)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """The request log replaces http.server's stderr lines."""
-
-    def reply(
-        self,
-        status: int,
-        body: bytes,
-        content_type: str = _JSON,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def drop(self) -> None:
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-
 class _Exchange:
     """One HTTP request being answered: what the request log will record about it."""
 
-    def __init__(self, sandbox: SlackSandbox, handler: _Handler, path: str) -> None:
+    def __init__(self, sandbox: SlackSandbox, handler: LocalHandler, path: str) -> None:
         self.sandbox = sandbox
         self.handler = handler
         self.started = time.perf_counter()
@@ -186,13 +123,6 @@ class _Exchange:
             self.handler.reply(status, (text or "").encode(), content_type, answer_headers)
 
 
-def _bearer(header: str | None) -> str | None:
-    if not header:
-        return None
-    scheme, _, value = header.strip().partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
-
-
 def _parse_params(content_type: str, query: str, body: bytes) -> tuple[dict[str, Any], str | None]:
     """Query and body parameters merged (the body wins), and a format error if any."""
     params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
@@ -232,13 +162,15 @@ def _logged(params: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class SlackSandbox(Workspace):
+class SlackSandbox(Workspace, LocalServer):
     """A local Slack Web API on 127.0.0.1 with a seeded workspace, faults and a request log.
 
     ``with SlackSandbox() as sb:`` starts it on a free port; give slack_sdk
     ``WebClient(token=sb.bot_token, base_url=sb.api_url)``. The workspace helpers
     (``messages``, ``replies``, ``add_channel``, ``kick_bot`` ...) come from ``Workspace``.
     """
+
+    _server_name = "slack sandbox"
 
     def __init__(
         self,
@@ -248,69 +180,13 @@ class SlackSandbox(Workspace):
         port: int = 0,
         seed: int = 7,
     ) -> None:
-        super().__init__(clock, seed=seed)
+        Workspace.__init__(self, clock, seed=seed)
+        LocalServer.__init__(self, host, port)
         self.faults = Faults(self.channel_id)
-        self._address = (host, port)
-        self._server: _Server | None = None
-        self._serve_thread: threading.Thread | None = None
         self._revoked: set[str] = set()
         self._pacer: PostPacer | None = None
         self._log: list[SlackCall] = []
         self._log_lock = threading.Lock()
-
-    def __enter__(self) -> SlackSandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> SlackSandbox:
-        """Listen on a free port in a daemon thread (no-op when already running)."""
-        if self._server is None:
-            self._server = _Server(self._address, self)
-            self._serve_thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="slack-sandbox",
-                daemon=True,
-            )
-            self._serve_thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop listening and cut open keep-alive connections."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        with server.connections_lock:
-            connections = list(server.connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if self._serve_thread is not None:
-            self._serve_thread.join(timeout=5)
-            self._serve_thread = None
-
-    @property
-    def running(self) -> bool:
-        """Whether the server is listening."""
-        return self._server is not None
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` of the running server."""
-        if self._server is None:
-            raise RuntimeError("the sandbox is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        host_text = host.decode() if isinstance(host, bytes) else str(host)
-        return f"http://{host_text}:{port}"
 
     @property
     def api_url(self) -> str:
@@ -364,10 +240,9 @@ class SlackSandbox(Workspace):
         with self._log_lock:
             self._log.append(call)
 
-    def _handle(self, handler: _Handler) -> None:
+    def _handle(self, handler: LocalHandler) -> None:
         split = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length > 0 else b""
+        body = handler.read_body()
         exchange = _Exchange(self, handler, split.path)
         if split.path.startswith("/api/"):
             self._api(exchange, split.path.removeprefix("/api/"), split.query, body)
@@ -404,9 +279,7 @@ class SlackSandbox(Workspace):
         if handler is None:
             exchange.finish(200, {"ok": False, "error": "unknown_method", "req_method": method})
             return
-        token = _bearer(exchange.handler.headers.get("Authorization")) or _form_token(
-            exchange.content_type, query, params
-        )
+        token = exchange.handler.bearer_token() or _form_token(exchange.content_type, query, params)
         refusal = self._refuse_token(token if isinstance(token, str) else None, method)
         if refusal is not None:
             exchange.finish(200, {"ok": False, "error": refusal})
