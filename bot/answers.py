@@ -474,7 +474,8 @@ class Answers:
             return Reply(text="This channel follows no project yet. "
                               "Try `/review subscribe <project>`.", share=request.share)
         outbox = Outbox(store)
-        lines = [_subscription_line(s, outbox.undelivered(s.channel)) for s in subs]
+        waiting = {channel: outbox.undelivered(channel) for channel in {s.channel for s in subs}}
+        lines = [_subscription_line(s, waiting[s.channel]) for s in subs]
         return _reply(request, lines, head="*This channel follows*")
 
     def _status(self, store: Store, request: Request, asker: Asker) -> Reply:

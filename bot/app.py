@@ -18,8 +18,13 @@ def build_app(*, client: WebClient, signing_secret: str, db_path: str,
               nexar: NexarFactory | None = None, policy: Policy | None = None,
               digest_tz: str = "UTC", digest_now: Callable[[str], DigestRun | None] | None = None,
               on_digest_change: Callable[[], None] | None = None,
-              process_before_response: bool = False) -> App:
-    """A bolt app whose Web API calls go through ``client`` (real Slack or a local one)."""
+              process_before_response: bool = True) -> App:
+    """A bolt app whose Web API calls go through ``client`` (real Slack or a local one).
+
+    Every listener acknowledges in the request's own thread and leaves its real work to a
+    lazy listener, so ``process_before_response`` answers Slack at once and an ack never
+    waits behind other requests' answers for a worker.
+    """
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               process_before_response=process_before_response)
 

@@ -61,8 +61,7 @@ def register(app: App, *, answers: Answers) -> None:
 
     app.command("/review")(ack=acknowledge, lazy=[answer])
 
-    def paged(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
+    def paged(body: dict[str, Any], respond: Respond) -> None:
         action = (body.get("actions") or [{}])[0]
         try:
             state = json.loads(action.get("value") or "{}")
@@ -77,7 +76,7 @@ def register(app: App, *, answers: Answers) -> None:
         reply = reply_to(answers, text, asker)
         respond(replace_original=True, **reply.payload())
 
-    app.action(re.compile(f"^{PROJECTS_ACTION}_\\d+$"))(paged)
+    app.action(re.compile(f"^{PROJECTS_ACTION}_\\d+$"))(ack=lambda ack: ack(), lazy=[paged])
 
     def mentioned(event: dict[str, Any], client: WebClient) -> None:
         text = _MENTION.sub("", str(event.get("text") or ""), count=1)

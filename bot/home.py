@@ -70,7 +70,6 @@ def _section(text: str) -> dict[str, Any]:
 
 
 def register(app: App, *, db_path: str) -> None:
-    @app.event("app_home_opened")
     def publish_home(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab") not in (None, "home"):
             return
@@ -85,3 +84,5 @@ def register(app: App, *, db_path: str) -> None:
         with Store.open(db_path) as store:
             view = home_view(store, channels)
         client.views_publish(user_id=event["user"], view=view)
+
+    app.event("app_home_opened")(ack=lambda ack: ack(), lazy=[publish_home])

@@ -35,7 +35,6 @@ def project_for(url: str, catalog: list[ProjectInfo]) -> ProjectInfo | None:
 
 
 def register(app: App, *, answers: Answers) -> None:
-    @app.event("link_shared")
     def unfurl(event: dict[str, Any], client: WebClient) -> None:
         with Store.open(answers.db_path) as store:
             catalog = store.catalog()
@@ -58,3 +57,5 @@ def register(app: App, *, answers: Answers) -> None:
         except SlackApiError as exc:
             log.warning("could not unfurl an Altium 365 link: %s",
                         exc.response.get("error") if exc.response else exc)
+
+    app.event("link_shared")(ack=lambda ack: ack(), lazy=[unfurl])

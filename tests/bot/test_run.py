@@ -138,6 +138,7 @@ def test_app_home_lists_watched_projects(slack: SlackSandbox, db_path: Path, run
              "event_id": "Ev1", "event_time": int(time.time())}
     response = app.dispatch(BoltRequest(mode="socket_mode", body=event))
     assert response.status == 200
+    wait_for(lambda: slack.home_view(user) is not None, timeout=5)
     view = slack.home_view(user)
     assert view is not None and PROJECT in json.dumps(view)
     assert "Your channels follow" in json.dumps(view) and "#design-review" in json.dumps(view)
