@@ -175,12 +175,10 @@ class Answers:
 
     def _resolve(self, store: Store, words: tuple[str, ...]
                  ) -> tuple[ProjectInfo, tuple[str, ...]]:
-        catalog = store.catalog()
-        names = [p.name for p in catalog]
-        name, rest = split_project(words, names)
+        name, rest = split_project(words, store.project_names())
         if not self.policy.is_shared(name):
             raise CommandError(f"*{escape(name)}* is not shared with Slack.")
-        return next(p for p in catalog if p.name == name), rest
+        return store.catalog_project(name), rest
 
     def _fresh(self, store: Store) -> str:
         poll = store.last_poll()
@@ -490,7 +488,7 @@ class Answers:
             for name, reason in sorted(poll.failures.items()):
                 lines.append(f"• :warning: {escape(name)}: {escape(clip(reason, 200))}")
         lines.append(f"{outbox.undelivered()} events waiting for Slack.")
-        for sub in store.subscriptions():
+        for sub in store.paused_subscriptions():
             if sub.paused_reason:
                 lines.append(f"• :double_vertical_bar: {escape(sub.channel)} / "
                              f"{escape(sub.project)} paused: {escape(sub.paused_reason)}")

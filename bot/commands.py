@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -19,6 +20,8 @@ from bot.answers import PROJECTS_ACTION, Answers, Asker, Reply
 from bot.parser import CommandError, Request, parse
 
 log = logging.getLogger(__name__)
+
+SNAPSHOT_WORKERS = 2
 
 _MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>\s*")
 
@@ -55,9 +58,24 @@ def register(app: App, *, answers: Answers) -> None:
         else:
             ack()
 
+    snapshot_answers = threading.BoundedSemaphore(SNAPSHOT_WORKERS)
+
     def answer(body: dict[str, Any], respond: Respond) -> None:
-        reply = reply_to(answers, str(body.get("text") or ""), _asker(body))
+        text = str(body.get("text") or "")
+        if _needs_nexar(text):
+            reply = reply_to(answers, text, _asker(body))
+        else:
+            # Snapshot answers are CPU work: a few at a time keeps acks from queueing
+            # behind them for the interpreter lock.
+            with snapshot_answers:
+                reply = reply_to(answers, text, _asker(body))
         respond(**reply.payload())
+
+    def _needs_nexar(text: str) -> bool:
+        try:
+            return answers.needs_nexar(parse(text))
+        except CommandError:
+            return False
 
     app.command("/review")(ack=acknowledge, lazy=[answer])
 

@@ -14,11 +14,13 @@ _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 def escape(text: str) -> str:
     """Text shown literally in mrkdwn: no pings, no links, no entities of its own."""
-    return "".join(_ENTITIES.get(ch, ch) for ch in text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def clip(text: str, limit: int) -> str:
     """``escape(text)`` cut to at most ``limit`` characters, never inside an entity."""
+    if len(text) < limit and not any(ch in text for ch in _ENTITIES):
+        return text
     out: list[str] = []
     size = 0
     for ch in text:

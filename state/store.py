@@ -167,6 +167,23 @@ class Store:
         rows = self.rows("select * from catalog where gone = 0 order by name collate nocase")
         return [_catalog_info(r) for r in rows]
 
+    def project_names(self) -> list[str]:
+        """The names of the listed projects, cheaper than the whole catalog."""
+        rows = self.rows("select name from catalog where gone = 0 order by name collate nocase")
+        return [r["name"] for r in rows]
+
+    def catalog_project(self, name: str) -> ProjectInfo:
+        """One listed project by its exact name."""
+        rows = self.rows("select * from catalog where gone = 0 and name = ? limit 1", [name])
+        if not rows:
+            raise NotFoundError(f"no project named {name!r}.")
+        return _catalog_info(rows[0])
+
+    def paused_subscriptions(self) -> list[Subscription]:
+        rows = self.rows("select * from subscriptions where paused_reason is not null "
+                         "order by project collate nocase, channel")
+        return [_subscription(r) for r in rows]
+
     def find_project(self, name: str) -> ProjectInfo:
         """A project by name: exact (ignoring case), else a unique prefix."""
         projects = self.catalog()
