@@ -61,6 +61,13 @@ def altium() -> Iterator[AltiumSandbox]:
 
 
 @pytest.fixture
+def sb(clock: FakeClock) -> Iterator[AltiumSandbox]:
+    """A local Altium 365 whose activity and token expiry follow the test's fake clock."""
+    with AltiumSandbox(clock=clock) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
 def sleeps() -> list[float]:
     """Every back-off the client asked for, instead of sleeping through it."""
     return []

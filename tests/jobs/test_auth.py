@@ -40,19 +40,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def shared_clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def nexar(shared_clock: FakeClock) -> Iterator[AltiumSandbox]:
-    with AltiumSandbox(clock=shared_clock) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def identity(nexar: AltiumSandbox) -> Iterator[IdentitySandbox]:
-    with IdentitySandbox(nexar) as sandbox:
+def identity(sb: AltiumSandbox) -> Iterator[IdentitySandbox]:
+    with IdentitySandbox(sb) as sandbox:
         yield sandbox
 
 
@@ -70,8 +59,8 @@ def token_file(tmp_path: Path) -> FileTokenStore:
 
 @pytest.fixture
 def manager(settings: OAuthSettings, token_file: FileTokenStore,
-            shared_clock: FakeClock) -> TokenManager:
-    return TokenManager(settings=settings, store=token_file, clock=shared_clock,
+            clock: FakeClock) -> TokenManager:
+    return TokenManager(settings=settings, store=token_file, clock=clock,
                         limit=RateLimit(sleep=lambda s: None))
 
 
@@ -95,13 +84,13 @@ def sign_in(manager: TokenManager, scopes: tuple[str, ...] = DESIGN_SCOPES,
     return tokens
 
 
-def test_login_stores_tokens_the_api_accepts(manager: TokenManager, nexar: AltiumSandbox,
+def test_login_stores_tokens_the_api_accepts(manager: TokenManager, sb: AltiumSandbox,
                                              token_file: FileTokenStore) -> None:
     tokens = sign_in(manager)
     assert tokens.refresh_token and "offline_access" in tokens.scope
     assert stat.S_IMODE(token_file.path.stat().st_mode) == 0o600
     assert token_file.load() == tokens
-    with NexarClient(token=manager, api_url=nexar.api_url) as client:
+    with NexarClient(token=manager, api_url=sb.api_url) as client:
         me = client.me()
     assert me is not None and me.name == "Alice Nguyen"
 
@@ -113,13 +102,13 @@ def test_denied_consent(manager: TokenManager, identity: IdentitySandbox) -> Non
 
 
 def test_without_offline_access_it_signs_in_for_a_day(
-        identity: IdentitySandbox, token_file: FileTokenStore, shared_clock: FakeClock) -> None:
+        identity: IdentitySandbox, token_file: FileTokenStore, clock: FakeClock) -> None:
     identity.register_client("no-offline", "s3cret", allow_offline_access=False,
                              redirect_uris=("http://127.0.0.1:0/login",))
     settings = OAuthSettings(client_id="no-offline", client_secret="s3cret",
                              identity_url=identity.base_url,
                              redirect_uri=f"http://127.0.0.1:{free_port()}/login")
-    manager = TokenManager(settings=settings, store=token_file, clock=shared_clock)
+    manager = TokenManager(settings=settings, store=token_file, clock=clock)
     said: list[str] = []
     tokens = login(manager, scopes=DESIGN_SCOPES, echo=said.append, on_url=browser(),
                    timeout=10)
@@ -142,11 +131,11 @@ def test_a_redirect_without_code_is_refused(manager: TokenManager) -> None:
 
 
 def test_a_wrong_client_secret(identity: IdentitySandbox, token_file: FileTokenStore,
-                               shared_clock: FakeClock) -> None:
+                               clock: FakeClock) -> None:
     settings = OAuthSettings(client_id=identity.client_id, client_secret="wrong",
                              identity_url=identity.base_url,
                              redirect_uri=f"http://127.0.0.1:{free_port()}/login")
-    manager = TokenManager(settings=settings, store=token_file, clock=shared_clock)
+    manager = TokenManager(settings=settings, store=token_file, clock=clock)
     with pytest.raises(NexarAuthError, match="NEXAR_CLIENT_SECRET"):
         sign_in(manager)
 
@@ -161,10 +150,10 @@ def test_the_port_in_use(manager: TokenManager) -> None:
 
 
 def test_refresh_shortly_before_expiry(manager: TokenManager, identity: IdentitySandbox,
-                                       shared_clock: FakeClock) -> None:
+                                       clock: FakeClock) -> None:
     first = sign_in(manager)
     assert manager.token() == first.access_token
-    shared_clock.advance(hours=23, minutes=56)
+    clock.advance(hours=23, minutes=56)
     before = identity.token_requests
     fresh = manager.token()
     assert fresh != first.access_token and identity.token_requests == before + 1
@@ -187,21 +176,21 @@ def test_concurrent_requests_share_one_refresh(manager: TokenManager,
 
 
 def test_expired_mid_poll_refreshes_once_and_loses_nothing(
-        manager: TokenManager, nexar: AltiumSandbox, identity: IdentitySandbox,
-        shared_clock: FakeClock, tmp_path: Path) -> None:
+        manager: TokenManager, sb: AltiumSandbox, identity: IdentitySandbox,
+        clock: FakeClock, tmp_path: Path) -> None:
     sign_in(manager)
     with Store.open(tmp_path / "bot.db") as store, NexarClient(
-            token=manager, api_url=nexar.api_url) as client:
+            token=manager, api_url=sb.api_url) as client:
         refresh_catalog(client, store)
         store.subscribe(store.find_project(PROJECT), "#hw", ["comments", "bom", "revisions"],
                         at="2026-11-28T08:00:00.000Z")
-        poller = Poller(client=client, store=store, clock=shared_clock)
+        poller = Poller(client=client, store=store, clock=clock)
         poller.poll_once()
-        play_review_round(nexar)
+        play_review_round(sb)
         # The token's expiry passes on the server while the bot still thinks it is valid.
         manager.margin = timedelta(0)
-        shared_clock.advance(hours=24)
-        manager.clock = lambda: shared_clock.now - timedelta(minutes=10)
+        clock.advance(hours=24)
+        manager.clock = lambda: clock.now - timedelta(minutes=10)
         before = identity.token_requests
         report = poller.poll_once()
         again = poller.poll_once()
@@ -212,11 +201,11 @@ def test_expired_mid_poll_refreshes_once_and_loses_nothing(
 
 
 def test_a_revoked_refresh_token_asks_for_a_new_login(
-        manager: TokenManager, identity: IdentitySandbox, shared_clock: FakeClock) -> None:
+        manager: TokenManager, identity: IdentitySandbox, clock: FakeClock) -> None:
     tokens = sign_in(manager)
     assert tokens.refresh_token is not None
     identity.revoke_refresh_token(tokens.refresh_token)
-    shared_clock.advance(hours=24)
+    clock.advance(hours=24)
     with pytest.raises(NexarAuthError, match="auth login"):
         manager.token()
 

@@ -34,6 +34,7 @@ from graphql import (
 
 from sandbox import AltiumSandbox
 from sandbox.altium import generated_workspace
+from tests.conftest import FakeClock
 
 START = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -93,28 +94,8 @@ query State($id: ID!) {
 """
 
 
-class Clock:
-    """A settable clock: frozen unless told to advance."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sb(clock: Clock) -> Iterator[AltiumSandbox]:
-    with AltiumSandbox(clock=clock) as sandbox:
-        yield sandbox
 
 
 @pytest.fixture
@@ -548,7 +529,7 @@ def test_every_field_of_a_project_resolves_schema_valid(
 
 
 def test_comment_activity_is_visible_and_leaves_updated_at(
-    sb: AltiumSandbox, clock: Clock, client: httpx.Client
+    sb: AltiumSandbox, clock: FakeClock, client: httpx.Client
 ) -> None:
     before = project_state(client, sb, "motor controller")
     count = len(threads_of(client, sb, "Motor Controller"))
@@ -595,7 +576,7 @@ def test_comment_activity_is_visible_and_leaves_updated_at(
 
 
 def test_bom_activity_moves_updated_at(
-    sb: AltiumSandbox, clock: Clock, client: httpx.Client
+    sb: AltiumSandbox, clock: FakeClock, client: httpx.Client
 ) -> None:
     before = project_state(client, sb, "IoT Sensor Node")
     component = sb.swap_part("IoT Sensor Node", "R1", mpn="ERJ-3EKF1002V", manufacturer="Panasonic")
@@ -640,7 +621,7 @@ def test_bom_activity_moves_updated_at(
 
 
 def test_commit_revision_and_add_project(
-    sb: AltiumSandbox, clock: Clock, client: httpx.Client
+    sb: AltiumSandbox, clock: FakeClock, client: httpx.Client
 ) -> None:
     clock.advance(hours=1)
     revision = sb.commit_revision("Servo Driver", message="First commit", author="dev.patel")

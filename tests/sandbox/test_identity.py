@@ -19,23 +19,13 @@ import httpx
 import pytest
 
 from sandbox.altium import AltiumSandbox, IdentitySandbox
+from tests.conftest import FakeClock
 
 START = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 DESIGN = "openid profile email design.domain user.access offline_access"
 WHO = "{ desUserByAuth { userName } }"
 
 
-class Clock:
-    """A settable clock: frozen unless told to advance."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class Ticker:
@@ -48,15 +38,6 @@ class Ticker:
         return self.now
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sb(clock: Clock) -> Iterator[AltiumSandbox]:
-    with AltiumSandbox(clock=clock) as sandbox:
-        yield sandbox
 
 
 @pytest.fixture
@@ -194,7 +175,7 @@ def who(http: httpx.Client, sb: AltiumSandbox, access_token: str) -> str:
 
 
 def test_authorization_code_with_pkce_signs_the_user_in(
-    http: httpx.Client, sb: AltiumSandbox, idp: IdentitySandbox, clock: Clock
+    http: httpx.Client, sb: AltiumSandbox, idp: IdentitySandbox, clock: FakeClock
 ) -> None:
     discovery = http.get(idp.discovery_url).json()
     assert discovery["authorization_endpoint"] == idp.authorize_url
@@ -253,7 +234,7 @@ def test_basic_auth_other_user_any_port_and_workspace_limit(
 
 
 def test_access_token_expires_by_the_shared_clock_and_refresh_renews_it(
-    http: httpx.Client, sb: AltiumSandbox, idp: IdentitySandbox, clock: Clock
+    http: httpx.Client, sb: AltiumSandbox, idp: IdentitySandbox, clock: FakeClock
 ) -> None:
     answer = tokens(http, idp)
     clock.advance(hours=23, minutes=59, seconds=59)
@@ -289,7 +270,7 @@ def test_access_token_expires_by_the_shared_clock_and_refresh_renews_it(
 
 
 def test_rotation_replaces_the_refresh_token(
-    http: httpx.Client, sb: AltiumSandbox, clock: Clock
+    http: httpx.Client, sb: AltiumSandbox, clock: FakeClock
 ) -> None:
     with IdentitySandbox(sb, rotate_refresh_tokens=True, enforce_rate_limits=False) as idp:
         first = tokens(http, idp)["refresh_token"]
@@ -307,7 +288,7 @@ def test_rotation_replaces_the_refresh_token(
 
 
 def test_refresh_token_revoked_or_expired_is_invalid_grant(
-    http: httpx.Client, sb: AltiumSandbox, idp: IdentitySandbox, clock: Clock
+    http: httpx.Client, sb: AltiumSandbox, idp: IdentitySandbox, clock: FakeClock
 ) -> None:
     revoked = tokens(http, idp)["refresh_token"]
     idp.revoke_refresh_token(revoked)
@@ -335,7 +316,7 @@ def test_revoke_all_invalidates_access_and_refresh_tokens(
 
 
 def test_codes_are_single_use_short_lived_and_bound(
-    http: httpx.Client, sb: AltiumSandbox, idp: IdentitySandbox, clock: Clock
+    http: httpx.Client, sb: AltiumSandbox, idp: IdentitySandbox, clock: FakeClock
 ) -> None:
     code, verifier = sign_in(http, idp)
     assert redeem(http, idp, code, verifier).status_code == 200
@@ -455,7 +436,7 @@ def test_tokens_without_design_scope_are_refused_by_graphql(
 
 
 def test_rate_limits_per_second_and_per_fifteen_minutes(
-    http: httpx.Client, sb: AltiumSandbox, clock: Clock
+    http: httpx.Client, sb: AltiumSandbox, clock: FakeClock
 ) -> None:
     ticker = Ticker()
     with IdentitySandbox(sb, monotonic=ticker) as idp:
@@ -527,7 +508,7 @@ def test_request_log_never_shows_secrets(http: httpx.Client, idp: IdentitySandbo
 
 
 def test_altium_tokens_expire_by_the_sandbox_clock(
-    http: httpx.Client, sb: AltiumSandbox, clock: Clock
+    http: httpx.Client, sb: AltiumSandbox, clock: FakeClock
 ) -> None:
     short = sb.make_token(lifetime=timedelta(hours=1))
     forever = sb.make_token(lifetime=None)
