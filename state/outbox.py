@@ -99,7 +99,9 @@ class Outbox:
             "where d.state = 'pending' and s.paused_reason is null "
             "union select channel from subscriptions "
             "where welcomed = 0 and paused_reason is null "
-            "union select channel from posts where state = 'attempting' or needs_update = 1 "
+            "union select channel from posts where (state = 'attempting' or needs_update = 1) "
+            "and not exists (select 1 from subscriptions s where s.channel = posts.channel "
+            "and s.paused_reason is not null) "
             "order by channel")
         return [r["channel"] for r in rows]
 

@@ -284,3 +284,19 @@ def test_unsubscribing_drops_what_the_channel_was_still_owed(
     bot.store.unsubscribe(bot.store.find_project(PROJECT).id, CHANNEL)
     assert outbox.undelivered() == 0
     assert bot.deliverer.deliver().posted == 0
+
+
+def test_a_paused_channel_is_left_alone(bot: Bot, slack: SlackSandbox,
+                                        altium: AltiumSandbox) -> None:
+    bot.cycle()
+    play_review_round(altium)
+    bot.cycle()
+    # A card left to refresh when the channel broke must wait for the resume too.
+    bot.store.db.execute("update posts set needs_update = 1 where key like 'thread:%'")
+    bot.store.db.conn.commit()
+    bot.store.pause("is_archived", at="2026-11-28T10:00:00.000Z", channel=CHANNEL)
+    calls = len(slack.calls)
+    assert bot.deliverer.deliver().paused == {}
+    assert len(slack.calls) == calls
+    bot.store.resume(channel=CHANNEL)
+    assert bot.deliverer.deliver().updated == 4
