@@ -33,7 +33,7 @@ from jobs.poll import PollReport, refresh_catalog
 from state.digests import Digests
 from state.errors import NexarAuthError, NotFoundError, ReviewBotError
 from state.filters import Filters
-from state.model import EVENT_GROUPS
+from state.model import EVENT_GROUPS, ProjectInfo
 from state.outbox import Outbox
 from state.store import Store, StoredEvent
 
@@ -323,7 +323,7 @@ def _prefixes(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(v.upper() for v in found)
 
 
-def _find_project(store: Store, name: str) -> Any:
+def _find_project(store: Store, name: str) -> ProjectInfo:
     try:
         return store.find_project(name)
     except NotFoundError as first:

@@ -113,11 +113,6 @@ class Outbox:
             params.append(channel)
         return int(self.store.rows(sql, params)[0]["n"])
 
-    def delivered(self, event_id: int, channel: str) -> bool:
-        rows = self.store.rows("select state from deliveries where event_id = ? and channel = ?",
-                               [event_id, channel])
-        return bool(rows) and rows[0]["state"] == "posted"
-
     def note_failure(self, channel: str, event_ids: Iterable[int], error: str) -> None:
         with self.store.transaction():
             for event_id in event_ids:

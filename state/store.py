@@ -206,9 +206,6 @@ class Store:
 
     # -- snapshots -------------------------------------------------------------------------
 
-    def snapshot_ids(self) -> set[str]:
-        return {r["id"] for r in self.rows("select id from projects")}
-
     def load_snapshot(self, project_id: str, *, with_bom: bool = True) -> Snapshot | None:
         """The stored snapshot of a project, or None before its baseline."""
         head = self.rows("select * from projects where id = ?", [project_id])
