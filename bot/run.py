@@ -48,7 +48,7 @@ def run_bot(config: Config, *, echo: Callable[[str], None],
     done = stop or threading.Event()
     signals = _stop_on_signals(done)
     schedule.start()
-    schedule.scheduler.add_job(sync_digests, id="digests-start")
+    schedule.run_soon("digests-start", sync_digests)
     echo(f"Polling every {config.poll_interval:g}s; database {config.db_path}. "
          "Stop with Ctrl-C or SIGTERM.")
     try:

@@ -67,8 +67,18 @@ class Schedule:
                 log.error("%s failed unexpectedly: %s: %s", name, type(exc).__name__, exc)
                 log.debug("details", exc_info=True)
 
+    def run_soon(self, name: str, job: Job) -> None:
+        """Run ``job`` once, now, as a step like the others (never beside one)."""
+        self.scheduler.add_job(self._run, args=[name, job], id=name)
+
     def stop(self, *, wait: bool = True) -> None:
         """No new step starts; a running one finishes first when ``wait``."""
         self._stopping.set()
+        if wait:
+            with self._step:
+                pass
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=wait)
+            # shutdown(wait=True) would hold the scheduler's job-store lock while waiting,
+            # and a finishing step may need that lock (digest jobs are rebuilt in a step);
+            # the step has already finished above.
+            self.scheduler.shutdown(wait=False)

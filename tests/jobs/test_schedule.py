@@ -65,3 +65,34 @@ def test_stop_waits_for_the_running_step() -> None:
     assert started.wait(2)
     schedule.stop(wait=True)
     assert finished.is_set()
+
+
+def test_stop_while_a_step_uses_the_scheduler_does_not_hang() -> None:
+    started = threading.Event()
+    holder: list[Schedule] = []
+
+    def poll() -> None:
+        started.set()
+        time.sleep(0.3)
+        # Rebuilding the digest jobs reads the scheduler's jobs, as sync_digests does.
+        holder[0].scheduler.get_jobs()
+
+    holder.append(Schedule(poll=poll, deliver=lambda: None, interval=60))
+    holder[0].start()
+    assert started.wait(2)
+    stopper = threading.Thread(target=holder[0].stop, daemon=True)
+    stopper.start()
+    stopper.join(5)
+    assert not stopper.is_alive(), "stop() deadlocked with a step still using the scheduler"
+
+
+def test_run_soon_is_a_step_like_the_others() -> None:
+    calls: list[str] = []
+    schedule = Schedule(poll=lambda: calls.append("poll"), deliver=lambda: None, interval=60)
+    schedule.start()
+    schedule.run_soon("once", lambda: calls.append("once"))
+    deadline = time.monotonic() + 2
+    while "once" not in calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    schedule.stop()
+    assert calls[0] == "poll" and "once" in calls
