@@ -640,7 +640,7 @@ def views_publish(ws: Workspace, params: Params, ctx: CallContext) -> dict[str, 
 
 
 def apps_connections_open(ws: Workspace, params: Params, ctx: CallContext) -> dict[str, Any]:
-    """A Socket Mode WebSocket URL (nothing listens there; the answer is what counts)."""
+    """A Socket Mode WebSocket URL with a fresh ticket (the server's ``/socket`` serves it)."""
     host = ctx.base_url.removeprefix("http://").removeprefix("https://")
     return {"url": f"ws://{host}/socket?ticket={uuid.uuid4()}&app_id={ws.app_id}"}
 

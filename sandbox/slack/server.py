@@ -4,7 +4,8 @@
 form-encoded body (both merged with the query), the token in ``Authorization: Bearer`` or a
 ``token`` parameter. Answers are HTTP 200 ``{"ok": ...}`` as Slack gives them, except rate
 limits (429 with ``Retry-After``) and injected server errors. ``/respond/<id>`` serves
-response URLs (5 uses within 30 minutes of the sandbox clock).
+response URLs (5 uses within 30 minutes of the sandbox clock). ``/socket`` is Socket Mode's
+WebSocket, for the URLs ``apps.connections.open`` handed out (see ``socket.SocketHub``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..http import LocalHandler, LocalServer
 from .blocks import decode_json
 from .faults import Fault, Faults, PostPacer
 from .methods import APP_TOKEN_METHODS, METHODS, CallContext, Params
+from .socket import SocketAck, SocketHub
 from .workspace import Clock, SlackError, Workspace
 
 _JSON = "application/json; charset=utf-8"
@@ -187,6 +189,9 @@ class SlackSandbox(Workspace, LocalServer):
         self._pacer: PostPacer | None = None
         self._log: list[SlackCall] = []
         self._log_lock = threading.Lock()
+        self._sockets = SocketHub(
+            team_id=self.team_id, app_id=self.app_id, clock=lambda: self.clock()
+        )
 
     @property
     def api_url(self) -> str:
@@ -236,12 +241,36 @@ class SlackSandbox(Workspace, LocalServer):
         with self._log_lock:
             self._log.clear()
 
+    @property
+    def socket_connected(self) -> bool:
+        """Whether a Socket Mode client holds an open connection."""
+        return self._sockets.connected
+
+    def wait_for_socket(self, timeout: float = 10.0) -> None:
+        """Block until a Socket Mode client has connected (``TimeoutError`` otherwise)."""
+        self._sockets.wait_connected(timeout)
+
+    def socket_send(self, type: str, payload: Mapping[str, Any]) -> str:
+        """Push a ``slash_commands``, ``events_api`` or ``interactive`` envelope; its id."""
+        return self._sockets.send(type, payload)
+
+    def socket_acks(self) -> list[SocketAck]:
+        """The Socket Mode acknowledgements received, oldest first."""
+        return self._sockets.acks()
+
+    def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> SocketAck:
+        """The ack of one envelope, waiting up to ``timeout`` (``TimeoutError``)."""
+        return self._sockets.wait_for_ack(envelope_id, timeout)
+
     def _record(self, call: SlackCall) -> None:
         with self._log_lock:
             self._log.append(call)
 
     def _handle(self, handler: LocalHandler) -> None:
         split = urlsplit(handler.path)
+        if split.path == "/socket":
+            self._sockets.serve(handler, split.query)
+            return
         body = handler.read_body()
         exchange = _Exchange(self, handler, split.path)
         if split.path.startswith("/api/"):
@@ -314,6 +343,8 @@ class SlackSandbox(Workspace, LocalServer):
                 500, {"ok": False, "error": "fatal_error", "detail": detail}, fault="crash"
             )
             return
+        if method == "apps.connections.open":
+            self._sockets.admit(str(result["url"]))
         self._answer(exchange, {"ok": True, **result})
 
     def _answer(self, exchange: _Exchange, payload: Mapping[str, Any]) -> None:
