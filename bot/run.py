@@ -31,8 +31,8 @@ def run_bot(config: Config, *, echo: Callable[[str], None],
                           "Socket Mode)")
     Store.open(config.db_path).close()
     client = WebClient(token=token, base_url=config.slack_api_url)
-    schedule, sync_digests = service.schedule(config)
     runner = service.digest_runner(config)
+    schedule, sync_digests = service.schedule(config, runner)
     app = build_app(client=client, signing_secret=config.slack_signing_secret or "unused",
                     db_path=config.db_path, nexar=lambda: service.nexar_client(config),
                     policy=Policy(admins=config.admins, shared=config.shared_projects),

@@ -106,14 +106,15 @@ def digest_runner(config: Config, *, clock: Clock = utc_now) -> DigestRunner:
                         render=render_digest, clock=clock)
 
 
-def schedule(config: Config) -> tuple[Schedule, Callable[[], None]]:
+def schedule(config: Config, runner: DigestRunner | None = None,
+             ) -> tuple[Schedule, Callable[[], None]]:
     """Poll every interval, deliver after each poll and on a retry timer, and send digests.
 
     Returns the schedule and a function that rebuilds the digest jobs from the database
     (at start, and on each delivery tick, which picks up changes made from Slack or the
     CLI) and sends a digest missed while the bot was down.
     """
-    runner = digest_runner(config)
+    runner = runner or digest_runner(config)
     scheduler = BackgroundScheduler(
         timezone=UTC, executors={"default": {"type": "threadpool", "max_workers": 1}})
 

@@ -135,6 +135,7 @@ class Deliverer:
         self.max_rate_limit_waits = max_rate_limit_waits
         self._last_post: dict[str, datetime] = {}
         self._channel_ids: dict[str, str] = {}
+        self._snapshots: dict[str, Snapshot | None] = {}
 
     def _now(self) -> str:
         return format_time(self.clock())
@@ -142,6 +143,7 @@ class Deliverer:
     def deliver(self) -> DeliveryReport:
         """Plan new events, then post everything owed to every channel that is not paused."""
         report = DeliveryReport()
+        self._snapshots.clear()
         self.outbox.plan(at=self._now())
         for channel in self.outbox.channels_with_work():
             try:
@@ -301,8 +303,14 @@ class Deliverer:
         assert card is not None
         return 1, self._post(channel, channel_id, key, card)
 
+    def _snapshot(self, project_id: str) -> Snapshot | None:
+        """A project's threads as of this delivery run, read once however many posts use it."""
+        if project_id not in self._snapshots:
+            self._snapshots[project_id] = self.store.load_snapshot(project_id, with_bom=False)
+        return self._snapshots[project_id]
+
     def _card(self, project_id: str, thread_id: str, event: Event | None) -> Message | None:
-        snapshot = self.store.load_snapshot(project_id, with_bom=False)
+        snapshot = self._snapshot(project_id)
         thread = snapshot.threads.get(thread_id) if snapshot else None
         project = snapshot.project if snapshot else None
         if thread is not None and project is not None:
@@ -314,7 +322,7 @@ class Deliverer:
                                          people=self._people, deleted=True)
 
     def _project(self, event: Event) -> ProjectInfo:
-        snapshot = self.store.load_snapshot(event.project_id, with_bom=False)
+        snapshot = self._snapshot(event.project_id)
         if snapshot is not None:
             return snapshot.project
         return ProjectInfo(id=event.project_id, project_id="", workspace_url="",
