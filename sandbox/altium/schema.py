@@ -70,24 +70,14 @@ PROJECT_DATA_FIELDS = ("design", "revisions", "parameters", "workflows", "tasks"
 """``DesProject`` fields a project fault breaks; a listing of its name and dates still works."""
 
 SCHEMA_ENV = "NEXAR_SCHEMA_PATH"
-_SCHEMA_RELATIVE = Path("shared") / "nexar" / "schema.graphql"
+BUNDLED_SCHEMA = Path(__file__).with_name("nexar-schema.graphql")
+"""The public Nexar schema shipped with the package (MIT; see ``NEXAR-SCHEMA-LICENSE``)."""
 
 
 def default_schema_path() -> Path:
-    """``$NEXAR_SCHEMA_PATH``, else ``shared/nexar/schema.graphql`` beside an enclosing folder.
-
-    The repository sits next to ``shared/`` (``/work/main`` and ``/work/shared`` here, a
-    clone and its copy of ``shared/`` in CI), so walk up from this file until one matches.
-    """
+    """``$NEXAR_SCHEMA_PATH`` when set (to try a newer schema), else the bundled copy."""
     configured = os.environ.get(SCHEMA_ENV)
-    if configured:
-        return Path(configured)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / _SCHEMA_RELATIVE
-        if candidate.is_file():
-            return candidate
-    return here.parents[3] / _SCHEMA_RELATIVE
+    return Path(configured).expanduser() if configured else BUNDLED_SCHEMA
 
 
 def sandbox_error(message: str, code: str | None, **extensions: Any) -> GraphQLError:
@@ -1161,8 +1151,7 @@ def executable_schema(schema_path: str | Path | None = None) -> GraphQLSchema:
     """
     path = Path(schema_path) if schema_path is not None else default_schema_path()
     if not path.is_file():
-        raise FileNotFoundError(
-            f"Nexar schema not found at {path}; set {SCHEMA_ENV} or pass schema_path"
-        )
+        source = f"{SCHEMA_ENV} names" if os.environ.get(SCHEMA_ENV) else "the bundled schema is"
+        raise FileNotFoundError(f"Nexar schema not found: {source} {path}, which is not a file")
     with _LOCK:
         return _executable(path.resolve())
