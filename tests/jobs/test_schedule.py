@@ -7,6 +7,7 @@ import time
 
 from jobs.schedule import Schedule
 from state.errors import NexarUnavailableError
+from tests.conftest import wait_for
 
 
 def test_polls_at_once_then_delivers_never_overlapping() -> None:
@@ -27,14 +28,14 @@ def test_polls_at_once_then_delivers_never_overlapping() -> None:
     schedule = Schedule(poll=lambda: step("poll"), deliver=lambda: step("deliver"),
                         interval=0.3, retry_interval=0.1)
     schedule.start()
-    time.sleep(1.0)
+    wait_for(lambda: calls.count("poll") >= 2 and calls.count("deliver") > calls.count("poll"))
     schedule.stop()
     assert calls[:2] == ["poll", "deliver"]
-    assert calls.count("poll") >= 2 and calls.count("deliver") > calls.count("poll")
     assert overlaps == []
     stopped = len(calls)
+    # Nothing may start after stop: watch for longer than both intervals.
     time.sleep(0.4)
-    assert len(calls) == stopped
+    assert len(calls) == stopped and not schedule.scheduler.running
 
 
 def test_a_failing_step_does_not_stop_the_schedule() -> None:
@@ -46,9 +47,8 @@ def test_a_failing_step_does_not_stop_the_schedule() -> None:
 
     schedule = Schedule(poll=poll, deliver=lambda: None, interval=0.2, retry_interval=5)
     schedule.start()
-    time.sleep(0.7)
+    wait_for(lambda: len(polls) >= 2)
     schedule.stop()
-    assert len(polls) >= 2
 
 
 def test_stop_waits_for_the_running_step() -> None:
@@ -91,8 +91,6 @@ def test_run_soon_is_a_step_like_the_others() -> None:
     schedule = Schedule(poll=lambda: calls.append("poll"), deliver=lambda: None, interval=60)
     schedule.start()
     schedule.run_soon("once", lambda: calls.append("once"))
-    deadline = time.monotonic() + 2
-    while "once" not in calls and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: "once" in calls)
     schedule.stop()
     assert calls[0] == "poll" and "once" in calls
