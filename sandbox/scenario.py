@@ -16,11 +16,14 @@ HOSTILE_TEXT = (
     "see <https://evil.example/login|the datasheet> *now*"
 )
 
+REPLY_TEXT = "Checked on the scope: 10R rings at turn-off, so R17 goes to 22R."
+"""Carla's answer to thread #3's question about the gate resistors."""
+
 
 def play_review_round(altium: Store) -> None:
     """Make one round of review activity happen on the Motor Controller project."""
     altium.open_thread(PROJECT, author="bob.schmidt", text=HOSTILE_TEXT, document="Power.SchDoc")
-    altium.reply(PROJECT, 3, author="carla.rossi", text="Agreed, moving it 0.5 mm outward.")
+    altium.reply(PROJECT, 3, author="carla.rossi", text=REPLY_TEXT)
     altium.resolve(PROJECT, 2, by="alice.nguyen")
     altium.reopen(PROJECT, 1, by="dev.patel")
     altium.swap_part(PROJECT, "U3", mpn="TPS62133RGTR", manufacturer="Texas Instruments")

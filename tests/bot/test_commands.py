@@ -27,7 +27,7 @@ from bot.server import HttpServer
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
 from sandbox import AltiumSandbox, SlackSandbox
-from sandbox.scenario import PROJECT, play_review_round
+from sandbox.scenario import PROJECT, REPLY_TEXT, play_review_round
 from state.store import Store
 from tests.conftest import wait_for
 
@@ -132,7 +132,7 @@ def shown(answer: dict[str, Any]) -> str:
     ("comments motor", ["open threads in Motor Controller", "#6", "Power.SchDoc"]),
     ("comments motor resolved", ["resolved thread", "#2"]),
     ("comments motor all", ["threads in Motor Controller", "#1", "#2"]),
-    ("thread motor controller 3", ["thread #3", "Agreed, moving it 0.5 mm outward."]),
+    ("thread motor controller 3", ["thread #3", REPLY_TEXT]),
     ("nets motor", ["nets of Motor Controller", "GND", "mm ·", "pads"]),
     ("nets motor gnd", ["1 net of Motor Controller"]),
     ("part TPS62133", ["Used in", "Motor Controller", "U3"]),

@@ -12,7 +12,7 @@ from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
 from jobs.slack import SlackClient
 from sandbox import AltiumSandbox, SlackSandbox
-from sandbox.scenario import HOSTILE_TEXT, PROJECT, play_review_round
+from sandbox.scenario import HOSTILE_TEXT, PROJECT, REPLY_TEXT, play_review_round
 from sandbox.slack.render import render_channel
 from state.filters import Filters
 from state.model import Event
@@ -86,7 +86,7 @@ def test_a_review_round_lands_threaded_batched_and_once(
     assert set(numbers) == {1, 2, 3, 6}
     assert [len(slack.replies(CHANNEL, numbers[n].ts)) for n in (1, 2, 3, 6)] == [1, 1, 1, 0]
     assert "reopened the thread" in texts(slack.replies(CHANNEL, numbers[1].ts)[0])
-    assert "Agreed, moving it" in texts(slack.replies(CHANNEL, numbers[3].ts)[0])
+    assert REPLY_TEXT in texts(slack.replies(CHANNEL, numbers[3].ts)[0])
     assert "✅ Resolved" in texts(slack.message(CHANNEL, numbers[2].ts))
     assert "🟢 Open" in texts(slack.message(CHANNEL, numbers[1].ts))
     assert slack.edits(CHANNEL, numbers[2].ts)
