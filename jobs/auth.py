@@ -135,7 +135,11 @@ class FileTokenStore:
 
 
 class DatabaseTokenStore:
-    """Tokens in the bot's SQLite file, for hosts where the database is the one secret."""
+    """Tokens in the bot's SQLite file, for hosts where the database is the one secret.
+
+    Like the token file, a database that others can read is refused: it would hand them
+    the refresh token. New databases are created readable by their owner only.
+    """
 
     KEY = "nexar_tokens"
 
@@ -145,12 +149,27 @@ class DatabaseTokenStore:
     def describe(self) -> str:
         return f"the database {self.db_path}"
 
+    def _check(self) -> None:
+        path = Path(self.db_path)
+        if self.db_path == ":memory:" or not path.exists():
+            return
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise ConfigError(f"database {path} can be read by others (mode {mode:o}) and "
+                              f"would hold the Nexar tokens: run 'chmod 600 {path}'")
+
     def load(self) -> Tokens | None:
         with Store.open(self.db_path) as store:
             text = store.get_meta(self.KEY)
-        return Tokens.from_json(text) if text else None
+        if text:
+            self._check()
+        try:
+            return Tokens.from_json(text) if text else None
+        except (ValueError, KeyError):
+            raise ConfigError(f"the tokens in {self.describe()} are damaged: {RELOGIN}") from None
 
     def save(self, tokens: Tokens) -> None:
+        self._check()
         with Store.open(self.db_path) as store:
             store.set_meta(self.KEY, tokens.to_json())
 

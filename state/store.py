@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,13 @@ from state.model import (
     Thread,
 )
 from state.schema import migrations
+
+
+def _create_private(path: Path) -> None:
+    """Create a new database file readable by its owner only (it may hold a refresh token);
+    SQLite gives its ``-wal`` and ``-shm`` files the same mode. An existing file is kept."""
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,8 @@ class Store:
         if name != ":memory:" and not Path(name).parent.exists():
             raise StoreError(f"database {name}: folder {Path(name).parent} does not exist")
         with _translated(name):
+            if name != ":memory:":
+                _create_private(Path(name))
             conn = sqlite3.connect(name, timeout=timeout)
             store = cls(Database(conn), path=name)
             try:

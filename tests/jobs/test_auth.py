@@ -235,6 +235,25 @@ def test_database_store_round_trip(db_path: Path) -> None:
     assert store.clear() and store.load() is None
 
 
+def test_a_new_database_is_private_and_a_loose_one_keeps_no_tokens(tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh.db"
+    store = DatabaseTokenStore(str(fresh))
+    tokens = Tokens(access_token="a", expires_at="2026-11-29T00:00:00.000Z",
+                    refresh_token="secret-refresh")
+    store.save(tokens)
+    for path in tmp_path.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+    fresh.chmod(0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        store.load()
+    with pytest.raises(ConfigError, match="read by others"):
+        store.save(tokens)
+    loose = tmp_path / "loose.db"
+    Store.open(loose).close()
+    loose.chmod(0o644)
+    assert DatabaseTokenStore(str(loose)).load() is None
+
+
 def test_token_requests_respect_two_a_second() -> None:
     now = [100.0]
     waits: list[float] = []
