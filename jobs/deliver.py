@@ -76,22 +76,37 @@ class Renderer(Protocol):
 
 @dataclass
 class DeliveryReport:
+    """What one delivery run did, and every channel still paused when it ended.
+
+    ``paused`` maps each paused channel to its reason, whether this run or an earlier one
+    paused it (``paused_since`` says when): a channel paused yesterday is as broken as one
+    paused now, and a cron job must keep hearing about it until someone resumes it.
+    """
+
     posted: int = 0
     updated: int = 0
     reconciled: int = 0
     pending: int = 0
     paused: dict[str, str] = field(default_factory=dict)
+    paused_since: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.failures and not self.paused
 
+    def note_paused(self, subscriptions: Sequence[Subscription]) -> None:
+        """Add every paused subscription's channel, with its reason and since when."""
+        for sub in subscriptions:
+            if sub.paused_reason is not None:
+                self.paused.setdefault(sub.channel, sub.paused_reason)
+                self.paused_since.setdefault(sub.channel, sub.paused_at or "")
+
     def health_line(self) -> str:
         line = (f"deliver: {self.posted} posted, {self.updated} cards updated, "
                 f"{self.pending} pending, {len(self.paused)} channels paused, "
                 f"{len(self.failures)} failures")
-        problems = {**self.paused, **self.failures}
+        problems = {**{k: f"paused, {v}" for k, v in self.paused.items()}, **self.failures}
         if problems:
             line += " (" + "; ".join(f"{k}: {v}" for k, v in sorted(problems.items())) + ")"
         return line
@@ -150,18 +165,18 @@ class Deliverer:
                 self._channel(channel, report)
             except SlackAuthError as exc:
                 self.store.pause(exc.code, at=self._now())
-                report.paused["all channels"] = exc.code
-                log.error("delivery stopped: %s; every subscription is paused", exc)
+                log.info("delivery stopped: %s; every subscription is paused", exc)
                 break
             except (SlackChannelError, SlackMessageError) as exc:
                 self.store.pause(exc.code, at=self._now(), channel=channel)
-                report.paused[channel] = exc.code
-                log.error("paused %s: %s; its events are kept", channel, exc)
+                log.info("paused %s: %s; its events are kept", channel, exc)
             except SlackError as exc:
                 report.failures[channel] = str(exc)
-                log.warning("delivery to %s stopped for now: %s", channel, exc)
+                log.info("delivery to %s stopped for now: %s", channel, exc)
+        # The report names every pause, this run's and earlier ones' (which were skipped).
+        report.note_paused(self.store.paused_subscriptions())
         report.pending = self.outbox.undelivered()
-        log.info(report.health_line())
+        log.debug(report.health_line())
         return report
 
     def post_once(self, channel: str, key: str, message: Message) -> str:

@@ -205,7 +205,11 @@ def test_a_permanent_error_pauses_and_keeps_events(bot: Bot, slack: SlackSandbox
     kept = Outbox(bot.store).undelivered(CHANNEL)
     assert kept == 10
     (slack.unarchive if breakage == "archive" else slack.invite_bot)(CHANNEL)
-    assert bot.deliverer.deliver().paused == {}
+    # Fixed in Slack but not resumed: still paused, still reported, nothing sent.
+    again = bot.deliverer.deliver()
+    assert again.paused == {CHANNEL: reason} and not again.ok
+    assert again.paused_since[CHANNEL] == sub.paused_at
+    assert "1 channels paused" in again.health_line() and reason in again.health_line()
     assert Outbox(bot.store).undelivered(CHANNEL) == kept
     bot.store.resume(channel=CHANNEL)
     bot.cycle()
@@ -219,7 +223,7 @@ def test_a_revoked_token_pauses_everything(bot: Bot, slack: SlackSandbox,
     bot.poller.poll_once()
     slack.revoke_token()
     report = bot.deliverer.deliver()
-    assert report.paused == {"all channels": "token_revoked"}
+    assert report.paused == {CHANNEL: "token_revoked"}
     assert all(s.paused_reason == "token_revoked" for s in bot.store.subscriptions())
 
 
@@ -296,7 +300,8 @@ def test_a_paused_channel_is_left_alone(bot: Bot, slack: SlackSandbox,
     bot.store.db.conn.commit()
     bot.store.pause("is_archived", at="2026-11-28T10:00:00.000Z", channel=CHANNEL)
     calls = len(slack.calls)
-    assert bot.deliverer.deliver().paused == {}
+    report = bot.deliverer.deliver()
+    assert report.paused == {CHANNEL: "is_archived"} and not report.ok
     assert len(slack.calls) == calls
     bot.store.resume(channel=CHANNEL)
     assert bot.deliverer.deliver().updated == 4
