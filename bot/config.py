@@ -99,12 +99,6 @@ class Config:
         raise ConfigError(f"REVIEW_BOT_TOKEN_STORE must be 'db' or 'file:PATH', not "
                           f"{self.token_store!r}")
 
-    def require_token(self) -> str:
-        if not self.nexar_token:
-            raise ConfigError("NEXAR_TOKEN is not set: put a Nexar access token in the "
-                              "environment or in .env")
-        return self.nexar_token
-
     def can_sign_in(self) -> bool:
         """A fixed token, or app credentials to sign in and refresh with."""
         return bool(self.nexar_token or (self.nexar_client_id and self.nexar_client_secret))

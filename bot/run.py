@@ -14,27 +14,36 @@ from bot import service
 from bot.answers import Policy
 from bot.app import build_app
 from bot.config import Config
+from bot.logs import HEALTH
 from bot.server import EVENTS_PATH, HttpServer, SocketMode
+from jobs.schedule import Schedule
 from state.errors import ConfigError
-from state.store import Store
+from state.store import Store, Subscription
 
 log = logging.getLogger(__name__)
 
 
 def run_bot(config: Config, *, echo: Callable[[str], None],
             stop: threading.Event | None = None) -> None:
-    """Connect to Slack, poll and deliver on schedule, until SIGTERM / SIGINT or ``stop``."""
-    config.require_token()
+    """Connect to Slack, poll and deliver on schedule, until SIGTERM / SIGINT or ``stop``.
+
+    Nexar is reached the way ``poll`` reaches it: ``NEXAR_TOKEN`` if set, else the stored
+    sign-in, one token source shared by polls and answers and refreshed as it ages.
+    """
     token = config.require_slack()
     if not config.slack_app_token and not config.slack_signing_secret:
         raise ConfigError("HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for "
                           "Socket Mode)")
-    Store.open(config.db_path).close()
+    tokens, nexar_line = service.signed_in(config)
+    with Store.open(config.db_path) as store:
+        subscriptions = store.subscriptions()
     client = WebClient(token=token, base_url=config.slack_api_url)
     runner = service.digest_runner(config)
-    schedule, sync_digests = service.schedule(config, runner)
+    schedule, sync_digests = service.schedule(config, runner, tokens=tokens,
+                                              health=HEALTH.info)
     app = build_app(client=client, signing_secret=config.slack_signing_secret or "unused",
-                    db_path=config.db_path, nexar=lambda: service.nexar_client(config),
+                    db_path=config.db_path,
+                    nexar=lambda: service.nexar_client(config, tokens),
                     policy=Policy(admins=config.admins, shared=config.shared_projects),
                     digest_tz=config.digest_tz, digest_now=runner.run_now,
                     on_digest_change=sync_digests)
@@ -44,12 +53,14 @@ def run_bot(config: Config, *, echo: Callable[[str], None],
         echo("Connected to Slack in Socket Mode.")
     else:
         connection = HttpServer(app, port=config.port).start()
-        echo(f"Listening for Slack on http://0.0.0.0:{connection.port}{EVENTS_PATH}")
+        echo(f"Listening for Slack on http://0.0.0.0:{connection.port}{EVENTS_PATH} "
+             "(HTTP mode; every request's signature is checked).")
     done = stop or threading.Event()
     signals = _stop_on_signals(done)
     schedule.start()
     schedule.run_soon("digests-start", sync_digests)
-    echo(f"Polling every {config.poll_interval:g}s; database {config.db_path}. "
+    echo(_watching(subscriptions))
+    echo(f"{_timing(schedule)}; {nexar_line}; database {config.db_path}. "
          "Stop with Ctrl-C or SIGTERM.")
     try:
         while not done.wait(0.5):
@@ -60,6 +71,28 @@ def run_bot(config: Config, *, echo: Callable[[str], None],
         connection.stop()
         _restore(signals)
         echo("Stopped.")
+
+
+def _watching(subscriptions: list[Subscription]) -> str:
+    """What the bot watches, said once at start."""
+    if not subscriptions:
+        return ("No subscriptions yet: add one with 'review-bot subscribe PROJECT CHANNEL' "
+                "(or /review subscribe in Slack); the next poll picks it up.")
+    projects = sorted({s.project for s in subscriptions}, key=str.casefold)
+    channels = {s.channel for s in subscriptions}
+    paused = sorted({s.channel for s in subscriptions if s.paused})
+    names = ", ".join(projects[:5]) + (f" and {len(projects) - 5} more"
+                                       if len(projects) > 5 else "")
+    line = (f"Watching {len(projects)} project(s) ({names}) for {len(channels)} channel(s)")
+    if paused:
+        line += (f"; paused: {', '.join(paused)} (see 'review-bot subscriptions', then "
+                 "'review-bot resume')")
+    return line + "."
+
+
+def _timing(schedule: Schedule) -> str:
+    return (f"Polling every {schedule.interval:g}s (the first poll now), delivering after "
+            f"each poll and every {schedule.retry_interval:g}s")
 
 
 Handler = Callable[[int, FrameType | None], object] | int | None

@@ -20,7 +20,7 @@ from bot.mrkdwn import escape
 from jobs.auth import TokenManager
 from jobs.deliver import Deliverer, DeliveryReport, Message
 from jobs.digest import DigestRunner, schedule_digests
-from jobs.nexar import NexarClient
+from jobs.nexar import NexarClient, TokenSource
 from jobs.parse import format_time
 from jobs.poll import Clock, Poller, PollReport, utc_now
 from jobs.schedule import Schedule
@@ -33,26 +33,45 @@ log = logging.getLogger(__name__)
 SIGNIN_NOTICE = "signin-notice"
 
 
+NOT_SIGNED_IN = ("not signed in to Nexar: run 'review-bot auth login' (with NEXAR_CLIENT_ID "
+                 "and NEXAR_CLIENT_SECRET set), or set NEXAR_TOKEN")
+
+
 def token_source(config: Config) -> str | TokenManager:
     """``NEXAR_TOKEN`` as given, else the signed-in tokens, refreshed as they age."""
     if config.nexar_token:
         return config.nexar_token
     if not (config.nexar_client_id and config.nexar_client_secret):
-        raise ConfigError("no Nexar sign-in: run 'review-bot auth login' (with "
-                          "NEXAR_CLIENT_ID and NEXAR_CLIENT_SECRET set), or set NEXAR_TOKEN")
+        raise ConfigError(NOT_SIGNED_IN)
     return TokenManager(settings=config.oauth(), store=config.tokens())
 
 
-def nexar_client(config: Config) -> NexarClient:
-    return NexarClient(token=token_source(config), api_url=config.nexar_api_url,
-                       workspace_url=config.nexar_workspace_url)
+def signed_in(config: Config) -> tuple[str | TokenManager, str]:
+    """The token source a long-running bot shares, checked now, and how it signs in.
+
+    Fails at once (one clear line) when there is no sign-in at all, instead of at the
+    first poll.
+    """
+    source = token_source(config)
+    if isinstance(source, str):
+        return source, "Nexar: the fixed NEXAR_TOKEN (never refreshed)"
+    tokens = source.current()
+    return source, (f"Nexar: signed in (kept in {source.store.describe()}; the access token, "
+                    f"valid until {tokens.expires_at}, is refreshed before it expires)")
+
+
+def nexar_client(config: Config, tokens: str | TokenSource | None = None) -> NexarClient:
+    """A client for the configured Nexar; ``tokens`` shares one sign-in between clients."""
+    return NexarClient(token=tokens if tokens is not None else token_source(config),
+                       api_url=config.nexar_api_url, workspace_url=config.nexar_workspace_url)
 
 
 def slack_client(config: Config) -> SlackClient:
     return SlackClient(token=config.require_slack(), api_url=config.slack_api_url)
 
 
-def poll_once(config: Config, *, clock: Clock = utc_now) -> PollReport:
+def poll_once(config: Config, *, clock: Clock = utc_now,
+              tokens: str | TokenSource | None = None) -> PollReport:
     """One poll into the configured database.
 
     When the bot cannot sign in, the operator channel hears it once (not every poll),
@@ -60,7 +79,7 @@ def poll_once(config: Config, *, clock: Clock = utc_now) -> PollReport:
     """
     with Store.open(config.db_path) as store:
         try:
-            with nexar_client(config) as client:
+            with nexar_client(config, tokens) as client:
                 report = Poller(client=client, store=store, clock=clock).poll_once()
         except (NexarAuthError, ConfigError) as exc:
             _tell_operators(config, store, str(exc))
@@ -106,14 +125,21 @@ def digest_runner(config: Config, *, clock: Clock = utc_now) -> DigestRunner:
                         render=render_digest, clock=clock)
 
 
-def schedule(config: Config, runner: DigestRunner | None = None,
+def schedule(config: Config, runner: DigestRunner | None = None, *,
+             tokens: str | TokenSource | None = None,
+             health: Callable[[str], None] | None = None,
              ) -> tuple[Schedule, Callable[[], None]]:
     """Poll every interval, deliver after each poll and on a retry timer, and send digests.
 
     Returns the schedule and a function that rebuilds the digest jobs from the database
     (at start, and on each delivery tick, which picks up changes made from Slack or the
-    CLI) and sends a digest missed while the bot was down.
+    CLI) and sends a digest missed while the bot was down. ``health`` hears one line per
+    poll and per delivery after a poll; a delivery on the retry timer only when its line
+    differs from the last one (Slack down for an hour is not 120 identical lines).
     """
+    say = health or (lambda line: None)
+    last_delivery: list[str] = []
+    after_poll = [False]
     runner = runner or digest_runner(config)
     scheduler = BackgroundScheduler(
         timezone=UTC, executors={"default": {"type": "threadpool", "max_workers": 1}})
@@ -124,8 +150,17 @@ def schedule(config: Config, runner: DigestRunner | None = None,
         runner.catch_up()
 
     def deliver() -> None:
-        deliver_once(config)
+        # Steps never overlap, so the flag is the poll that ran just before, if any.
+        always, after_poll[0] = after_poll[0], False
+        line = deliver_once(config).health_line()
+        if always or last_delivery[-1:] != [line]:
+            say(line)
+            last_delivery[:] = [line]
         sync_digests()
 
-    return Schedule(poll=lambda: poll_once(config), deliver=deliver,
-                    interval=config.poll_interval, scheduler=scheduler), sync_digests
+    def poll() -> None:
+        after_poll[0] = True
+        say(poll_once(config, tokens=tokens).health_line())
+
+    return Schedule(poll=poll, deliver=deliver, interval=config.poll_interval,
+                    scheduler=scheduler), sync_digests

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.altium import IdentitySandbox
 from sandbox.scenario import PROJECT
 from tests.bot.conftest import REVIEW_BOT, Run
+from tests.conftest import wait_for
 from tests.jobs.test_auth import free_port
 
 
@@ -97,3 +100,83 @@ def test_a_dead_sign_in_tells_the_ops_channel_once(
         assert done.returncode == 1 and done.stderr.startswith("Error: ")
     notices = slack.messages("#leads")
     assert len(notices) == 1 and "cannot sign in to Nexar" in notices[0].text
+
+
+def _without_nexar_token(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k != "NEXAR_TOKEN"}
+
+
+def _age_out(token_file: Path) -> str:
+    """Make the stored access token look expired, so the next use must refresh it."""
+    data = json.loads(token_file.read_text())
+    data["expires_at"] = "2020-01-01T00:00:00.000Z"
+    token_file.write_text(json.dumps(data))
+    return str(data["access_token"])
+
+
+def test_run_and_poll_use_the_stored_sign_in_and_refresh_it(
+        run: Run, bot_env: dict[str, str], auth_env: dict[str, str], tmp_path: Path,
+        slack: SlackSandbox) -> None:
+    assert login(bot_env, auth_env, tmp_path).returncode == 0
+    token_file = Path(auth_env["REVIEW_BOT_TOKEN_STORE"].removeprefix("file:"))
+    env = _without_nexar_token({**bot_env, **auth_env})
+    assert "NEXAR_TOKEN" not in env
+    assert run("subscribe", PROJECT, "#design-review", env=auth_env).returncode == 0
+
+    stale = _age_out(token_file)
+    polled = subprocess.run([str(REVIEW_BOT), "poll", "--once"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert polled.returncode == 0, polled.stderr
+    assert "Polled 1 project(s)" in polled.stdout
+    assert json.loads(token_file.read_text())["access_token"] != stale
+
+    stale = _age_out(token_file)
+    bot = {**env, "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url,
+           "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5", "PORT": "0",
+           "REVIEW_BOT_POLL_INTERVAL": "10", "REVIEW_BOT_POST_INTERVAL": "0",
+           "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([str(REVIEW_BOT), "run"], env=bot, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert "Listening for Slack on" in first, first
+        wait_for(lambda: len(slack.messages("#design-review")) == 1)
+        assert json.loads(token_file.read_text())["access_token"] != stale
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert "Nexar: signed in (kept in" in out and "NEXAR_TOKEN" not in err
+    assert "poll: 1 projects" in err and "Error" not in err
+
+
+def test_run_without_any_sign_in_is_one_line(run: Run, auth_env: dict[str, str],
+                                              slack: SlackSandbox) -> None:
+    done = run("run", env={**auth_env, "SLACK_BOT_TOKEN": slack.bot_token,
+                           "SLACK_API_URL": slack.api_url, "SLACK_SIGNING_SECRET": "x" * 32})
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        "Error: not signed in to Nexar: run 'review-bot auth login'"], done.stderr
+
+
+def test_ctrl_c_during_login_says_what_fits(bot_env: dict[str, str], auth_env: dict[str, str],
+                                            tmp_path: Path) -> None:
+    process = subprocess.Popen([str(REVIEW_BOT), "auth", "login", "--no-browser"],
+                               env={**bot_env, **auth_env, "PYTHONUNBUFFERED": "1"},
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stdout is not None
+    line = ""
+    while not line.strip().startswith("http"):
+        line = process.stdout.readline()
+        assert line, process.stderr.read() if process.stderr else ""
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert err.splitlines() == ["Interrupted: the sign-in was not finished and nothing was "
+                                "changed (an earlier sign-in is kept)."]
+    assert not Path(auth_env["REVIEW_BOT_TOKEN_STORE"].removeprefix("file:")).exists()
