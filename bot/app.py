@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,22 @@ from slack_sdk.errors import SlackApiError
 from bot import commands, home, unfurls
 from bot.answers import Answers, NexarFactory, Policy
 from jobs.digest import DigestRun
+
+
+class _NoTokenNotice(logging.Filter):
+    """Drops bolt's "`token` will be unused" warning.
+
+    bolt reads ``SLACK_BOT_TOKEN`` from the environment even when given a client, then
+    warns that it ignores it: true, and of no use to anyone running the bot.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_BOLT_LOG = logging.getLogger("slack_bolt.App")
+if not any(isinstance(f, _NoTokenNotice) for f in _BOLT_LOG.filters):
+    _BOLT_LOG.addFilter(_NoTokenNotice())
 
 
 def build_app(*, client: WebClient, signing_secret: str, db_path: str,

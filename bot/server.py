@@ -6,6 +6,7 @@ slash command's acknowledgement fast while another request is in flight.
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from socketserver import ThreadingMixIn
@@ -15,6 +16,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from state.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +40,19 @@ class HttpServer:
     """Serves the app at ``/slack/events`` on its own thread."""
 
     def __init__(self, app: App, *, host: str = "0.0.0.0", port: int = 3000) -> None:
-        self._server = make_server(host, port, SlackRequestHandler(app, path=EVENTS_PATH),
-                                   server_class=_ThreadingServer, handler_class=_QuietHandler)
+        try:
+            self._server = make_server(host, port, SlackRequestHandler(app, path=EVENTS_PATH),
+                                       server_class=_ThreadingServer,
+                                       handler_class=_QuietHandler)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(f"port {port} is in use by another program: stop it, or set "
+                                  "PORT to a free port (and the app's Request URL to match)"
+                                  ) from None
+            if exc.errno == errno.EACCES:
+                raise ConfigError(f"port {port} needs more privileges than this user has: set "
+                                  "PORT to 1024 or above") from None
+            raise ConfigError(f"cannot listen on port {port}: {exc.strerror}") from None
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="slack-http")
 

@@ -244,8 +244,9 @@ class NexarClient:
                     return self._decode(reply)
             if attempt < self.retry.attempts:
                 wait = self.retry.delay(attempt, retry_after)
-                log.warning("Nexar: %s; retry %d/%d in %.1fs", problem, attempt,
-                            self.retry.attempts - 1, wait)
+                # Info, not warning: the caller reports the final failure in one line.
+                log.info("Nexar: %s; retry %d/%d in %.1fs", problem, attempt,
+                         self.retry.attempts - 1, wait)
                 self._sleep(wait)
         raise NexarUnavailableError(f"Nexar unavailable: {problem} "
                                     f"(after {self.retry.attempts} attempts)")
@@ -269,8 +270,8 @@ class NexarClient:
                 raise _Expired(error)
             raise error
         if response.errors:
-            log.warning("Nexar errors (request %s): %s", response.request_id,
-                        response.error_text())
+            log.info("Nexar errors (request %s): %s", response.request_id,
+                     response.error_text())
         return response
 
     def _data(self, url: str, document: str, variables: Mapping[str, Any] | None = None,

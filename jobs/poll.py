@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
+CATALOG_LISTED_AT = "catalog-listed-at"
+"""Meta key: when a workspace's project list was last read from Nexar (how old the cache is)."""
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -88,7 +91,7 @@ class Poller:
         self.store.record_poll(PollStatus(
             started_at=report.started_at, finished_at=report.finished_at,
             projects=report.projects, events=report.events, failures=report.failures))
-        log.info("%s in %.2fs", report.health_line(), time.monotonic() - started)
+        log.debug("%s in %.2fs", report.health_line(), time.monotonic() - started)
         return report
 
     @contextmanager
@@ -119,6 +122,7 @@ class Poller:
                     report.failures.setdefault(name, str(exc))
             return
         self.store.sync_catalog(workspace.url, listing)
+        self.store.set_meta(CATALOG_LISTED_AT, format_time(self.clock()))
         targets = sorted((p for p in listing if p.id in watched), key=lambda p: p.name.casefold())
         listed = {p.id for p in listing}
         report.unlisted.extend(
@@ -158,7 +162,7 @@ class Poller:
             raise
         except NexarError as exc:
             report.failures[project.name] = str(exc)
-            log.warning("skipped %s this poll: %s", project.name, exc)
+            log.info("skipped %s this poll: %s", project.name, exc)
             return
         documents = design.documents if design is not None else (old.documents if old else {})
         new = Snapshot(
@@ -201,7 +205,8 @@ def _same(old: Snapshot, new: Snapshot) -> bool:
 
 
 
-def refresh_catalog(client: NexarClient, store: Store) -> None:
+def refresh_catalog(client: NexarClient, store: Store, *, clock: Clock = utc_now) -> None:
     """List every workspace's projects now, so names resolve before the first poll."""
     for workspace in client.workspaces():
         store.sync_catalog(workspace.url, client.projects(workspace))
+    store.set_meta(CATALOG_LISTED_AT, format_time(clock()))
