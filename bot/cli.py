@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
@@ -29,9 +30,20 @@ from jobs.deliver import DeliveryReport
 from jobs.digest import Now, Off, Show, describe, parse_schedule
 from jobs.login import login
 from jobs.parse import format_time, normalize_time
-from jobs.poll import PollReport, refresh_catalog
+from jobs.poll import CATALOG_LISTED_AT, PollReport, refresh_catalog
+from jobs.slack import AUTH_ERRORS
 from state.digests import Digests
-from state.errors import NexarAuthError, NotFoundError, ReviewBotError
+from state.errors import (
+    ConfigError,
+    NexarAuthError,
+    NexarError,
+    NotFoundError,
+    ReviewBotError,
+    SlackAuthError,
+    SlackChannelError,
+    SlackError,
+    SlackUnavailableError,
+)
 from state.filters import Filters
 from state.model import EVENT_GROUPS, ProjectInfo
 from state.outbox import Outbox
@@ -44,8 +56,15 @@ EXIT_INTERRUPTED = 130
 log = logging.getLogger(__name__)
 
 
+INTERRUPTED = "interrupted"
+
+
 class ReviewBotGroup(click.Group):
-    """Turns our errors into one ``Error:`` line; Ctrl-C into a short notice."""
+    """Turns our errors into one ``Error:`` line; Ctrl-C into a short notice.
+
+    The notice is the running command's own (set with ``_on_interrupt``), else
+    "Interrupted.": only a poll can promise that every project written is complete.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -53,8 +72,7 @@ class ReviewBotGroup(click.Group):
         except ReviewBotError as exc:
             _fail(str(exc))
         except KeyboardInterrupt:
-            click.echo("Interrupted: every project written so far is complete; "
-                       "the rest is picked up by the next poll.", err=True)
+            click.echo(str(ctx.meta.get(INTERRUPTED) or "Interrupted."), err=True)
             sys.exit(EXIT_INTERRUPTED)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
@@ -73,26 +91,77 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
+def _on_interrupt(message: str) -> None:
+    """What Ctrl-C during the running command says (it must be true for that command)."""
+    click.get_current_context().meta[INTERRUPTED] = message
+
+
+DB_GIVEN = "db-given"
+DB_HELP = "SQLite file (default: $REVIEW_BOT_DB or ./review-bot.db)."
+LOG_LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)
+LOG_HELP = ("How much to log on stderr (default WARNING: one line per problem; INFO adds "
+            "retries and library warnings).")
+
+
 @click.group(cls=ReviewBotGroup)
-@click.option("--db", "db_path", metavar="PATH", help="SQLite file (default: $REVIEW_BOT_DB "
-              "or ./review-bot.db).")
-@click.option("--log-level", default="WARNING", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-              help="How much to log on stderr.")
+@click.option("--db", "db_path", metavar="PATH", help=DB_HELP)
+@click.option("--log-level", default="WARNING", show_default=True, type=LOG_LEVELS,
+              help=LOG_HELP)
 @click.version_option(package_name="design-review-bot")
 @click.pass_context
 def cli(ctx: click.Context, db_path: str | None, log_level: str) -> None:
     """design-review-bot: Altium 365 design review, polled into SQLite and posted to Slack.
 
-    Settings come from the environment or a .env file: NEXAR_TOKEN, NEXAR_API_URL,
-    NEXAR_WORKSPACE_URL, REVIEW_BOT_DB, REVIEW_BOT_POLL_INTERVAL.
+    Every command takes --db PATH and --log-level, before or after its name.
+
+    \b
+    Settings come from the environment or a .env file in the working folder (the
+    environment wins); the README's Configuration table explains each one:
+      Nexar  NEXAR_CLIENT_ID, NEXAR_CLIENT_SECRET, NEXAR_TOKEN, NEXAR_IDENTITY_URL,
+             NEXAR_REDIRECT_URI, REVIEW_BOT_TOKEN_STORE, NEXAR_API_URL,
+             NEXAR_WORKSPACE_URL
+      Slack  SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_SIGNING_SECRET, PORT,
+             SLACK_API_URL, REVIEW_BOT_POST_INTERVAL, REVIEW_BOT_OPS_CHANNEL,
+             REVIEW_BOT_ADMINS, REVIEW_BOT_PROJECTS
+      Bot    REVIEW_BOT_DB, REVIEW_BOT_POLL_INTERVAL, REVIEW_BOT_TZ
     """
     _load_dotenv(Path(".env"))
     config = Config.from_env()
     if db_path:
-        config = Config(**{**config.__dict__, "db_path": db_path})
+        config = replace(config, db_path=db_path)
+        ctx.meta[DB_GIVEN] = True
     logs.configure(log_level, secrets=config.secrets())
     ctx.obj = config
+
+
+def _sub_db(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--db`` given after a command's name: the same as before it."""
+    if value:
+        ctx.obj = replace(ctx.find_object(Config) or Config.from_env(), db_path=value)
+        ctx.meta[DB_GIVEN] = True
+    return value
+
+
+def _sub_log_level(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--log-level`` given after a command's name: the same as before it."""
+    if value:
+        config = ctx.find_object(Config)
+        logs.configure(value, secrets=config.secrets() if config else [])
+    return value
+
+
+def _add_common_options(group: click.Group) -> None:
+    """Give every command ``--db`` and ``--log-level``, so either place works."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _add_common_options(command)
+            continue
+        command.params.extend([
+            click.Option(["--db"], metavar="PATH", help=DB_HELP, expose_value=False,
+                         callback=_sub_db, is_eager=True),
+            click.Option(["--log-level"], type=LOG_LEVELS, help=LOG_HELP,
+                         expose_value=False, callback=_sub_log_level, is_eager=True),
+        ])
 
 
 def _load_dotenv(path: Path) -> None:
@@ -127,6 +196,8 @@ def poll(once: bool, interval: float | None) -> None:
     Exits non-zero when any project could not be read; the others are still recorded,
     and nothing is recorded for a project that failed (no false removals).
     """
+    _on_interrupt("Interrupted: every project written so far is complete; "
+                  "the rest is picked up by the next poll.")
     config = _config()
     while True:
         report = service.poll_once(config)
@@ -140,9 +211,14 @@ def poll(once: bool, interval: float | None) -> None:
 
 
 def _deliver_if_configured(config: Config) -> bool:
+    """Deliver when Slack is configured; False while anything failed or is paused."""
     if not config.slack_bot_token:
         click.echo("Slack is not configured (SLACK_BOT_TOKEN): events are kept for delivery.")
-        return True
+        report = DeliveryReport()
+        with _store() as store:
+            report.note_paused(store.paused_subscriptions())
+        _print_pauses(report)
+        return report.ok
     report = service.deliver_once(config)
     _print_delivery(report)
     return report.ok
@@ -151,19 +227,44 @@ def _deliver_if_configured(config: Config) -> bool:
 def _print_delivery(report: DeliveryReport) -> None:
     click.echo(f"Delivered {report.posted} Slack post(s), updated {report.updated} card(s); "
                f"{report.pending} event(s) waiting.")
-    for channel, reason in sorted(report.paused.items()):
-        click.echo(f"Paused: {channel}: {reason} (events kept; fix it, then "
-                   "'review-bot resume')", err=True)
+    _print_pauses(report)
     for channel, reason in sorted(report.failures.items()):
         click.echo(f"Failed: {channel}: {reason} (will retry)", err=True)
+
+
+def _print_pauses(report: DeliveryReport) -> None:
+    """One line per paused channel: why, since when, and what lifts it."""
+    for channel, reason in sorted(report.paused.items()):
+        since = report.paused_since.get(channel, "")
+        when = f" since {since[:16].replace('T', ' ')} UTC" if since else ""
+        click.echo(f"Paused: {channel}{when}: {reason}: {_pause_fix(reason, channel)}, then "
+                   f"'review-bot resume {channel}' (its events are kept)", err=True)
+
+
+def _pause_fix(reason: str, channel: str) -> str:
+    if reason == "not_in_channel":
+        return f"the bot was removed; /invite @review-bot in {channel}"
+    if reason == "channel_not_found":
+        return ("Slack has no such channel the bot can see (renamed, deleted, or private "
+                "without the bot); fix the channel or the subscription")
+    if reason == "is_archived":
+        return "the channel is archived; unarchive it"
+    if reason.startswith("restricted_action"):
+        return "the channel does not let the bot post; ask a workspace admin"
+    if reason in AUTH_ERRORS:
+        return "Slack refused the bot token; check SLACK_BOT_TOKEN and the app's installation"
+    return "Slack refused a post there; see the log with --log-level info"
 
 
 @cli.command()
 def deliver() -> None:
     """Post every event the outbox owes to Slack, then exit.
 
-    Exits non-zero when a channel is paused or Slack kept failing; nothing is dropped.
+    Exits non-zero while a channel is paused (this run or an earlier one) or Slack kept
+    failing; nothing is dropped.
     """
+    _on_interrupt("Interrupted: every post made so far is recorded; the rest goes out "
+                  "with the next delivery.")
     report = service.deliver_once(_config())
     _print_delivery(report)
     if not report.ok:
@@ -297,13 +398,51 @@ def subscribe(project: str, channel: str, groups: str, include_doc: tuple[str, .
                       exclude_documents=_values(exclude_doc),
                       include_designators=_prefixes(include_designator),
                       exclude_designators=_prefixes(exclude_designator))
+    config = _config()
+    unchecked = _check_channel(config, target)
     with _store() as store:
-        found = _find_project(store, project)
+        found, cached = _find_project(store, project)
         sub = store.subscribe(found, target, chosen, at=format_time(datetime.now(UTC)),
                               filters=filters)
     extra = f"; {sub.filters.describe()}" if sub.filters.describe() else ""
     click.echo(f"Subscribed {sub.channel} to {sub.project} ({', '.join(sub.groups)}{extra}). "
                "Changes from now on are posted there.")
+    for note in (cached, unchecked):
+        if note:
+            click.echo(f"Note: {note}")
+
+
+def _check_channel(config: Config, channel: str) -> str | None:
+    """Refuse a channel the bot cannot post to, before anything is saved.
+
+    With a Slack token: the channel must exist for the bot, be unarchived and have the bot
+    in it. Without one nothing can be checked; returns a note saying so.
+    """
+    if not config.slack_bot_token:
+        return (f"{channel} was not checked (SLACK_BOT_TOKEN is not set): make sure the bot "
+                f"is in it (/invite @review-bot in {channel}) before the first post.")
+    slack = service.slack_client(config)
+    try:
+        bot = slack.bot_name()
+        found = slack.channel(channel)
+    except SlackAuthError as exc:
+        raise SlackAuthError(f"{exc}; nothing was saved", code=exc.code) from None
+    except SlackError as exc:
+        raise SlackUnavailableError(f"could not check {channel} with Slack ({exc}); nothing "
+                                    "was saved: try again when Slack answers",
+                                    code=exc.code) from None
+    if found is None:
+        raise NotFoundError(f"Slack has no channel {channel} that the bot can see: check the "
+                            f"name (a private channel stays invisible until you /invite "
+                            f"@{bot} in it); nothing was saved.")
+    if found.is_archived:
+        raise SlackChannelError(f"{channel} is archived: unarchive it or choose another "
+                                "channel; nothing was saved.", code="is_archived")
+    if not found.is_member:
+        raise SlackChannelError(f"the bot is not in {channel}: /invite @{bot} in {channel}, "
+                                "then run this again; nothing was saved.",
+                                code="not_in_channel")
+    return None
 
 
 def _values(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -323,16 +462,65 @@ def _prefixes(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(v.upper() for v in found)
 
 
-def _find_project(store: Store, name: str) -> ProjectInfo:
+def _find_project(store: Store, name: str) -> tuple[ProjectInfo, str | None]:
+    """A project by name, from Nexar's current list when the bot can sign in.
+
+    Without any Nexar settings the cached list is all there is: a match is used with a
+    note saying so and how old the list is, a miss says why Nexar was not asked. With
+    settings, Nexar is asked every time, so a refused token or an unreachable Nexar is
+    said plainly instead of hidden behind a cached answer.
+    """
+    config = _config()
+    if not config.can_sign_in():
+        age = _catalog_age(store)
+        try:
+            found = store.find_project(name)
+        except NotFoundError as exc:
+            raise NotFoundError(f"{_without_suggestions(exc)} ({age}; Nexar was not asked: "
+                                f"{service.NOT_SIGNED_IN}).", suggestions=exc.suggestions
+                                ) from None
+        return found, (f"{found.name} is from the {age}; Nexar was not asked "
+                       f"({service.NOT_SIGNED_IN}). Polls need a sign-in.")
     try:
-        return store.find_project(name)
-    except NotFoundError as first:
-        config = _config()
-        if not config.can_sign_in() or first.suggestions:
-            raise
-    with service.nexar_client(config) as client:
-        refresh_catalog(client, store)
-    return store.find_project(name)
+        with service.nexar_client(config) as client:
+            refresh_catalog(client, store)
+    except (NexarAuthError, ConfigError) as exc:
+        raise NexarAuthError(f"{exc}; nothing was saved") from None
+    except NexarError as exc:
+        raise NexarError(f"could not read the project list from Nexar: {exc}; nothing was "
+                         "saved: try again when Nexar answers") from None
+    try:
+        return store.find_project(name), None
+    except NotFoundError as exc:
+        raise NotFoundError(f"{_without_suggestions(exc)} (Nexar lists "
+                            f"{len(store.project_names())} projects).",
+                            suggestions=exc.suggestions) from None
+
+
+def _without_suggestions(error: NotFoundError) -> str:
+    return str(error).split(" Did you mean:")[0].rstrip(".")
+
+
+def _catalog_age(store: Store) -> str:
+    """``project list cached 3 h ago`` (or that there is none yet)."""
+    if not store.project_names():
+        return "no project list is cached yet"
+    listed = store.get_meta(CATALOG_LISTED_AT)
+    if not listed:
+        return "project list cached at an unknown time"
+    age = datetime.now(UTC) - datetime.fromisoformat(listed.replace("Z", "+00:00"))
+    return f"project list cached {_ago(age)} ({listed[:16].replace('T', ' ')} UTC)"
+
+
+def _ago(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 1:
+        return "just now"
+    if minutes < 120:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h ago"
+    return f"{minutes // (24 * 60)} days ago"
 
 
 @cli.command()
@@ -384,25 +572,28 @@ def demo(channel: str | None) -> None:
     """
     from bot.demo import run_demo
 
+    _on_interrupt("Interrupted: the demo stopped and its local stand-ins are shut down.")
     config = _config()
     if channel:
         config.require_slack()
         channel = _channel(channel)
-    given = click.get_current_context().parent
-    explicit = given is not None and given.params.get("db_path")
+        _check_channel(config, channel)
+    explicit = bool(click.get_current_context().meta.get(DB_GIVEN))
     with tempfile.TemporaryDirectory(prefix="review-bot-demo-") as scratch:
         path = Path(config.db_path) if explicit else Path(scratch) / "demo.db"
         run_demo(path, click.echo, slack_token=config.slack_bot_token if channel else None,
                  slack_api_url=config.slack_api_url, channel=channel,
                  post_interval=config.post_interval)
     click.echo(f"The event log is in {path}." if explicit
-               else "Pass --db PATH before 'demo' to keep the event log.")
+               else "Pass --db PATH to keep the event log.")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("channel")
 @click.argument("schedule", nargs=-1, type=click.UNPROCESSED)
-def digest(channel: str, schedule: tuple[str, ...]) -> None:
+@click.option("--quiet", is_flag=True,
+              help="Post nothing for a period with no activity (with a schedule).")
+def digest(channel: str, schedule: tuple[str, ...], quiet: bool) -> None:
     """Show or set CHANNEL's scheduled design-review digest.
 
     \b
@@ -416,8 +607,12 @@ def digest(channel: str, schedule: tuple[str, ...]) -> None:
     """
     config = _config()
     target = _channel(channel)
-    parsed = parse_schedule(schedule, default_tz=config.digest_tz)
+    parsed = parse_schedule(schedule + (("--quiet",) if quiet else ()),
+                            default_tz=config.digest_tz)
     now = datetime.now(UTC)
+    unchecked = None
+    if not isinstance(parsed, Now | Show | Off):
+        unchecked = _check_channel(config, target)
     if isinstance(parsed, Now):
         run = service.digest_runner(config).run_now(target)
         click.echo(f"Posted the digest to {target}." if run else
@@ -435,6 +630,8 @@ def digest(channel: str, schedule: tuple[str, ...]) -> None:
         else:
             digests.set(target, parsed, at=now)
             click.echo(f"{target} gets a digest {describe(parsed, now=now)}.")
+            if unchecked:
+                click.echo(f"Note: {unchecked}")
 
 
 @cli.group()
@@ -454,6 +651,8 @@ def auth() -> None:
               help="Seconds to wait for the browser to come back.")
 def auth_login(supply: bool, no_browser: bool, timeout: float) -> None:
     """Sign in through the browser (authorization code with PKCE) and keep the tokens."""
+    _on_interrupt("Interrupted: the sign-in was not finished and nothing was changed "
+                  "(an earlier sign-in is kept).")
     config = _config()
     manager = TokenManager(settings=config.oauth(), store=config.tokens())
     scopes = DESIGN_SCOPES + (("supply.domain",) if supply else ())
@@ -505,6 +704,9 @@ def auth_logout() -> None:
     store = _config().tokens()
     click.echo(f"Signed out; removed the tokens from {store.describe()}." if store.clear()
                else "Not signed in; nothing to remove.")
+
+
+_add_common_options(cli)
 
 
 def main(argv: list[str] | None = None, *, prog_name: str = "review-bot") -> None:

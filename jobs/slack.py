@@ -8,7 +8,7 @@ can tell "wait and retry" from "pause this channel" from "the token is dead".
 from __future__ import annotations
 
 import http.client
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,17 @@ TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavaila
 class Posted:
     channel_id: str
     ts: str
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """A channel as the bot sees it: enough to tell whether a post would land."""
+
+    id: str
+    name: str
+    is_member: bool
+    is_archived: bool
+    is_private: bool
 
 
 class SlackClient:
@@ -107,17 +118,41 @@ class SlackClient:
 
     def channel_ids(self) -> dict[str, str]:
         """``#name`` -> id for every channel the token can see."""
-        found: dict[str, str] = {}
+        return {f"#{c['name']}": str(c["id"]) for c in self._channels()}
+
+    def bot_name(self) -> str:
+        """The bot user's name (as ``/invite @name`` wants it); checks the token too."""
+        return str(self._call(self.web.auth_test).get("user") or "review-bot")
+
+    def channel(self, ref: str) -> ChannelInfo | None:
+        """A channel by id or ``#name``, or None when the bot can see no such channel.
+
+        A private channel the bot is not in is invisible to it, as in Slack itself.
+        """
+        if ref.startswith("#"):
+            name = ref[1:].casefold()
+            for found in self._channels():
+                if str(found.get("name") or "").casefold() == name:
+                    return _channel_info(found)
+            return None
+        try:
+            info = self._call(self.web.conversations_info, channel=ref)
+        except SlackError as exc:
+            if exc.code == "channel_not_found":
+                return None
+            raise
+        return _channel_info(info.get("channel") or {})
+
+    def _channels(self) -> Iterator[Mapping[str, Any]]:
         cursor: str | None = None
         while True:
             page = self._call(self.web.conversations_list,
                               types="public_channel,private_channel", exclude_archived=False,
                               limit=200, cursor=cursor)
-            for channel in page.get("channels") or ():
-                found[f"#{channel['name']}"] = str(channel["id"])
+            yield from page.get("channels") or ()
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
-                return found
+                return
 
     def _call(self, method: Callable[..., SlackResponse], **args: Any) -> SlackResponse:
         try:
@@ -127,6 +162,13 @@ class SlackClient:
         except (OSError, http.client.HTTPException, ValueError) as exc:
             raise SlackUnavailableError(f"could not reach Slack ({type(exc).__name__})",
                                         code="unreachable") from None
+
+
+def _channel_info(data: Mapping[str, Any]) -> ChannelInfo:
+    return ChannelInfo(id=str(data.get("id") or ""), name=str(data.get("name") or ""),
+                       is_member=bool(data.get("is_member")),
+                       is_archived=bool(data.get("is_archived")),
+                       is_private=bool(data.get("is_private")))
 
 
 def _key_of(message: Mapping[str, Any]) -> str | None:

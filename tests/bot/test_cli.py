@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 import signal
+import socket
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.config import Config
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import HOSTILE_TEXT, play_review_round
 from tests.bot.conftest import REVIEW_BOT, Run
+from tests.conftest import wait_for
 
 MC = "Motor Controller"
 
@@ -138,13 +142,16 @@ def test_ctrl_c_mid_poll_loses_nothing(run: Run, altium: AltiumSandbox,
     assert run("poll", "--once").returncode == 0
     play_review_round(altium)
     altium.faults.latency(0.4)
+    served = altium.request_count
     process = subprocess.Popen([str(REVIEW_BOT), "poll", "--once"], env=bot_env, cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    # Mid-poll for sure: Nexar has answered the first request, and the rest are slow.
+    wait_for(lambda: altium.request_count > served, timeout=30)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr
-    assert "Interrupted" in stderr and "Traceback" not in stderr
+    assert stderr.splitlines() == ["Interrupted: every project written so far is complete; "
+                                   "the rest is picked up by the next poll."]
     altium.faults.clear()
     assert run("poll", "--once").returncode == 0
     kinds = [e["kind"] for e in events(run)]
@@ -180,7 +187,7 @@ def test_events_table_for_people(run: Run, altium: AltiumSandbox) -> None:
     table = run("events").stdout.splitlines()
     assert table[0].split()[:4] == ["ID", "AT", "(UTC)", "PROJECT"]
     assert "thread_replied" in table[2] and "#3 on " in table[2]
-    assert "Carla Rossi: Moved it by 0.5 mm" in table[2]
+    assert "Carla Rossi replied in thread #3 on GateDriver.SchDoc: Moved it by 0.5 mm" in table[2]
     assert run("events", "--since", "1w", "--project", "motor c").returncode == 0
     assert "No events since" in run("events", "--since", "2099-01-01T00:00:00Z").stdout
 
@@ -224,3 +231,94 @@ def test_digest_now_posts_to_slack(run: Run, slack: SlackSandbox) -> None:
     assert done.returncode == 0, done.stderr
     assert any("Digest" in str(m.blocks) or "digest" in m.text.lower()
                for m in slack.messages("#hw-review"))
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_closed_nexar_port_is_one_line(run: Run) -> None:
+    assert run("subscribe", MC, "#hw").returncode == 0
+    down = {"NEXAR_API_URL": f"http://127.0.0.1:{closed_port()}/graphql"}
+    done = run("poll", "--once", env=down)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "Failed: Nexar: Nexar unavailable: could not reach 127.0.0.1 (ConnectError) "
+        "(after 4 attempts)"], done.stderr
+    chatty = run("poll", "--once", "--log-level", "info", env=down)
+    assert chatty.stderr.count("retry") == 3, chatty.stderr
+
+
+def test_slack_down_is_one_line(run: Run, slack: SlackSandbox) -> None:
+    assert run("subscribe", MC, "#design-review").returncode == 0
+    assert run("poll", "--once").returncode == 0
+    down = {"SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_API_URL": f"http://127.0.0.1:{closed_port()}/api/"}
+    done = run("deliver", env=down)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "Failed: #design-review: could not reach Slack (URLError) (will retry)"], done.stderr
+    assert run("deliver", env={**down, "SLACK_API_URL": slack.api_url}).returncode == 0
+
+
+def subscribed_and_delivered(run: Run, slack: SlackSandbox) -> dict[str, str]:
+    env = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url,
+           "REVIEW_BOT_POST_INTERVAL": "0"}
+    assert run("subscribe", MC, "#design-review", env=env).returncode == 0
+    assert run("poll", "--once", env=env).returncode == 0
+    return env
+
+
+def test_a_channel_paused_earlier_keeps_failing_until_resumed(
+        run: Run, slack: SlackSandbox, altium: AltiumSandbox) -> None:
+    env = subscribed_and_delivered(run, slack)
+    slack.kick_bot("#design-review")
+    play_review_round(altium)
+    first = run("poll", "--once", env=env)
+    assert first.returncode == 1
+    paused = [line for line in first.stderr.splitlines() if line.startswith("Paused: ")]
+    assert len(paused) == 1 and "not_in_channel" in paused[0], first.stderr
+
+    for args, extra in ((("deliver",), env), (("poll", "--once"), env),
+                        (("poll", "--once"), {"SLACK_BOT_TOKEN": ""})):
+        again = run(*args, env=extra)
+        assert again.returncode == 1, (args, again.stderr)
+        [line] = again.stderr.splitlines()
+        assert line.startswith("Paused: #design-review since ") and "not_in_channel" in line
+        assert "/invite @review-bot in #design-review" in line
+        assert "'review-bot resume #design-review'" in line
+
+    slack.invite_bot("#design-review")
+    assert run("resume", "#design-review").returncode == 0
+    done = run("deliver", env=env)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_help_names_every_setting() -> None:
+    source = inspect.getsource(Config.from_env)
+    settings = set(re.findall(r'env\.get\("([A-Z_]+)"\)', source))
+    assert len(settings) > 15
+    shown = subprocess.run([str(REVIEW_BOT), "--help"], capture_output=True, text=True,
+                           check=True).stdout
+    missing = [name for name in sorted(settings) if name not in shown]
+    assert not missing, missing
+    assert "--db PATH and --log-level, before or after" in shown
+
+
+def test_digest_help_shows_quiet() -> None:
+    shown = subprocess.run([str(REVIEW_BOT), "digest", "--help"], capture_output=True,
+                           text=True, check=True).stdout
+    assert "--quiet" in shown and "--db" in shown and "--log-level" in shown
+
+
+def test_db_and_log_level_work_after_the_command(run: Run, tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    assert run("subscribe", MC, "#hw", "--db", str(other)).returncode == 0
+    before = run("--db", str(other), "subscriptions").stdout
+    after = run("subscriptions", "--db", str(other)).stdout
+    assert MC in before and before == after
+    assert "No subscriptions" in run("subscriptions").stdout
+    assert run("events", "--db", str(other), "--log-level", "debug").returncode == 0
