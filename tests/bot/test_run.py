@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -142,3 +143,55 @@ def test_app_home_lists_watched_projects(slack: SlackSandbox, db_path: Path, run
     view = slack.home_view(user)
     assert view is not None and PROJECT in json.dumps(view)
     assert "Your channels follow" in json.dumps(view) and "#design-review" in json.dumps(view)
+
+
+def test_run_at_the_default_level_says_what_it_does_then_only_health_lines(
+        run: Run, slack: SlackSandbox, bot_env: dict[str, str], db_path: Path,
+        tmp_path: Path) -> None:
+    assert run("subscribe", PROJECT, "#design-review").returncode == 0
+    env = {**bot_env, "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url,
+           "SLACK_SIGNING_SECRET": SECRET, "PORT": "0", "REVIEW_BOT_POLL_INTERVAL": "10",
+           "REVIEW_BOT_POST_INTERVAL": "0", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([str(REVIEW_BOT), "run"], env=env, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        wait_for(lambda: len(slack.messages("#design-review")) == 1)
+        process.send_signal(signal.SIGTERM)
+        rest, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    port = first.split("http://0.0.0.0:")[1].split("/")[0]
+    assert [first.rstrip("\n"), *rest.splitlines()] == [
+        f"Listening for Slack on http://0.0.0.0:{port}/slack/events (HTTP mode; every "
+        "request's signature is checked).",
+        f"Watching 1 project(s) ({PROJECT}) for 1 channel(s).",
+        "Polling every 10s (the first poll now), delivering after each poll and every 30s; "
+        f"Nexar: the fixed NEXAR_TOKEN (never refreshed); database {db_path}. "
+        "Stop with Ctrl-C or SIGTERM.",
+        "Stopping: finishing the current step...",
+        "Stopped.",
+    ]
+    lines = err.splitlines()
+    assert [line.split(" bot.health: ")[1].split(":")[0] for line in lines] == [
+        "poll", "deliver"], err
+    assert "poll: 1 projects, 1 events" in lines[0]
+    assert "deliver: 1 posted, 0 cards updated, 0 pending, 0 channels paused" in lines[1]
+
+
+def test_a_port_in_use_is_one_line(run: Run, slack: SlackSandbox) -> None:
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = run("run", env={"SLACK_BOT_TOKEN": slack.bot_token,
+                               "SLACK_API_URL": slack.api_url, "SLACK_SIGNING_SECRET": SECRET,
+                               "PORT": str(port)})
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"Error: port {port} is in use by another program: stop it, or set PORT to a free "
+        "port (and the app's Request URL to match)"], done.stderr
