@@ -7,6 +7,7 @@ slash command's acknowledgement fast while another request is in flight.
 from __future__ import annotations
 
 import errno
+import http.client
 import logging
 import threading
 from socketserver import ThreadingMixIn
@@ -16,8 +17,15 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.errors import SlackApiError
 
-from state.errors import ConfigError
+from jobs.slack import AUTH_ERRORS
+from state.errors import (
+    ConfigError,
+    SlackAuthError,
+    SlackError,
+    SlackUnavailableError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +84,24 @@ class SocketMode:
         self._handler = SocketModeHandler(app, app_token)
 
     def start(self) -> SocketMode:
-        self._handler.connect()  # type: ignore[no-untyped-call]
+        """Open the connection; Slack's refusals and network failures become our errors."""
+        try:
+            self._handler.connect()  # type: ignore[no-untyped-call]
+        except SlackApiError as exc:
+            code = str(exc.response.get("error") or "error")
+            self._handler.close()  # type: ignore[no-untyped-call]
+            if code in AUTH_ERRORS:
+                raise SlackAuthError(f"Slack refused the app-level token ({code}): check "
+                                     "SLACK_APP_TOKEN (xapp-..., with connections:write)",
+                                     code=code) from None
+            raise SlackError(f"Slack refused the Socket Mode connection ({code})",
+                             code=code) from None
+        except (OSError, http.client.HTTPException) as exc:
+            self._handler.close()  # type: ignore[no-untyped-call]
+            raise SlackUnavailableError(f"could not reach Slack to open the Socket Mode "
+                                        f"connection ({type(exc).__name__}): check the "
+                                        "network and SLACK_API_URL",
+                                        code="unreachable") from None
         return self
 
     def stop(self) -> None:

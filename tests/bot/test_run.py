@@ -195,3 +195,21 @@ def test_a_port_in_use_is_one_line(run: Run, slack: SlackSandbox) -> None:
     assert done.stderr.splitlines() == [
         f"Error: port {port} is in use by another program: stop it, or set PORT to a free "
         "port (and the app's Request URL to match)"], done.stderr
+
+
+def test_socket_mode_refused_or_unreachable_is_one_line(run: Run, slack: SlackSandbox) -> None:
+    env = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url,
+           "SLACK_APP_TOKEN": "xapp-1-A0-0-not-the-app-token"}
+    refused = run("run", env=env)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        "Error: Slack refused the app-level token (invalid_auth): check SLACK_APP_TOKEN "
+        "(xapp-..., with connections:write)"], refused.stderr
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        closed = spare.getsockname()[1]
+    down = run("run", env={**env, "SLACK_API_URL": f"http://127.0.0.1:{closed}/api/"})
+    assert down.returncode == 1
+    assert down.stderr.splitlines() == [
+        "Error: could not reach Slack to open the Socket Mode connection (URLError): check "
+        "the network and SLACK_API_URL"], down.stderr
