@@ -10,12 +10,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.cards import when
-from bot.mrkdwn import clip, escape, link, one_line
+from bot.cards import (
+    NAME_LIMIT,
+    TOTAL_LIMIT,
+    bom_facts,
+    bom_parts,
+    bom_sizes,
+    named,
+    part_name,
+    variant_order,
+    when,
+)
+from bot.mrkdwn import cut, escape, link
 from bot.parser import CommandError, Request, help_text, split_project, thread_number, usage
 from bot.summary import summary
 from jobs.digest import DigestRun, Now, Off, ScheduleError, Show, describe, parse_schedule
@@ -25,9 +35,17 @@ from jobs.poll import named_threads
 from state.digests import Digests
 from state.errors import NotFoundError, ReviewBotError
 from state.filters import Filters
-from state.model import EVENT_GROUPS, BomLine, ProjectInfo, Snapshot, Thread, designator_key
+from state.model import (
+    EVENT_GROUPS,
+    BomLine,
+    Event,
+    ProjectInfo,
+    Snapshot,
+    Thread,
+    designator_key,
+)
 from state.outbox import Outbox
-from state.store import Store, Subscription
+from state.store import Store, StoredEvent, Subscription
 
 PAGE_SIZE = 10
 SECTION = 2900
@@ -75,24 +93,29 @@ class Policy:
         return self.shared is None or name.casefold() in self.shared
 
 
-def _sections(lines: Sequence[str], *, head: str = "", more: str = "") -> list[dict[str, Any]]:
-    """Lines packed into sections within Slack's limits; the rest counted at the end."""
+def _sections(lines: Sequence[str], *, head: str = "", more: str = "",
+              budget: int = TOTAL_LIMIT) -> list[dict[str, Any]]:
+    """Lines packed into sections within Slack's limits (a section's size, ``budget``
+    characters in all); the lines left out are counted at the end."""
     blocks: list[dict[str, Any]] = []
     if head:
         blocks.append(_md(head))
+    room = budget - len(head) - len(more) - 40
     chunk, shown = "", 0
     for line in lines:
-        if len(chunk) + len(line) + 1 > SECTION:
+        line = cut(line, SECTION)
+        room -= len(line) + 1
+        if room < 0:
+            break
+        if chunk and len(chunk) + len(line) + 1 > SECTION:
             if len(blocks) >= MAX_SECTIONS:
                 break
             blocks.append(_md(chunk))
             chunk = ""
         chunk = f"{chunk}\n{line}" if chunk else line
         shown += 1
-    if chunk and len(blocks) < MAX_SECTIONS + 1:
+    if chunk:
         blocks.append(_md(chunk))
-    elif chunk:
-        shown -= chunk.count("\n") + 1
     rest = len(lines) - shown
     notes = [f"and {rest} more" if rest > 0 else "", more]
     footer = " · ".join(n for n in notes if n)
@@ -102,24 +125,25 @@ def _sections(lines: Sequence[str], *, head: str = "", more: str = "") -> list[d
 
 
 def _md(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, 3000)}}
 
 
 def _reply(request: Request, lines: Sequence[str], *, head: str, more: str = "") -> Reply:
+    """An answer of ``lines`` under ``head`` (both mrkdwn); the head is the notification."""
     blocks = _sections(lines, head=head, more=more)
-    return Reply(text=clip(one_line(head.replace("*", "")), 300) or "review-bot",
-                 blocks=blocks, share=request.share)
+    return Reply(text=cut(head, 300) or "review-bot", blocks=blocks, share=request.share)
 
 
-def _age(stamp: str, now: datetime) -> str:
+def ago(stamp: str, now: datetime) -> str:
+    """How long ago ``stamp`` was, as people say it: "just now", "5 min ago", "3 d ago"."""
     try:
         then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
-        return "?"
+        return "at an unknown time"
     seconds = max(0, int((now - then).total_seconds()))
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
-            return f"{seconds // size} {unit}"
+            return f"{seconds // size} {unit} ago"
     return "just now"
 
 
@@ -175,17 +199,16 @@ class Answers:
 
     def _resolve(self, store: Store, words: tuple[str, ...]
                  ) -> tuple[ProjectInfo, tuple[str, ...]]:
-        name, rest = split_project(words, store.project_names())
-        if not self.policy.is_shared(name):
-            raise CommandError(f"*{escape(name)}* is not shared with Slack.")
-        return store.catalog_project(name), rest
+        project, rest = split_project(words, store.project_names())
+        if not self.policy.is_shared(project):
+            raise CommandError(f"*{named(project)}* is not shared with Slack.")
+        return store.catalog_project(project), rest
 
     def _fresh(self, store: Store) -> str:
         poll = store.last_poll()
         if poll is None:
             return "no poll yet"
-        age = _age(poll.finished_at, self.clock())
-        return f"as of the poll {age}" if age == "just now" else f"as of the poll {age} ago"
+        return f"as of the poll {ago(poll.finished_at, self.clock())}"
 
     def _snapshot(self, store: Store, info: ProjectInfo, *, bom: bool) -> tuple[Snapshot, str]:
         """The project's snapshot, or a fresh read from Nexar for a project nobody follows."""
@@ -225,7 +248,7 @@ class Answers:
             raise CommandError("Nexar is not configured for this bot.")
         with self.nexar() as client:
             found = client.workspaces()
-        lines = [f"• *{link(w.url, w.name)}* — {escape(w.region)}"
+        lines = [f"• *{link(w.url, w.name, NAME_LIMIT)}* — {named(w.region)}"
                  + (" (default)" if w.is_default else "") for w in found]
         return _reply(request, lines, head=f"*{len(found)} workspace"
                       f"{'s' if len(found) != 1 else ''}*")
@@ -241,11 +264,11 @@ class Answers:
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(page, pages)
         shown = projects[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-        lines = [f"• *{link(p.url, p.name) if p.url else escape(p.name)}*"
+        lines = [f"• *{link(p.url, p.name, NAME_LIMIT)}*"
                  + (" · watched" if p.id in watched else "")
-                 + (f" — {clip(one_line(p.description), 80)}" if p.description else "")
+                 + (f" — {escape(p.description, 80, flat=True)}" if p.description else "")
                  for p in shown]
-        what = f" matching “{escape(clip(text, 40))}”" if text else ""
+        what = f" matching “{escape(text, 40, flat=True)}”" if text else ""
         head = f"*{total} project{'s' if total != 1 else ''}{what}* · page {page} of {pages}"
         blocks = _sections(lines or ["_(none)_"], head=head, more=self._fresh(store))
         buttons = []
@@ -265,40 +288,38 @@ class Answers:
         snap, fresh = self._snapshot(store, info, bom=True)
         threads = list(snap.threads.values())
         open_count = sum(1 for t in threads if t.is_open)
-        variants: dict[str, int] = {}
-        for variant, _designator in snap.bom or {}:
-            variants[variant] = variants.get(variant, 0) + 1
         rev = snap.project.revision
-        lines = [escape(clip(one_line(info.description), 300)) if info.description else "",
-                 (f"Last revision by *{escape(rev.author)}* {when(rev.created_at)}: "
-                  f"{clip(one_line(rev.message), 300)}") if rev else "No revision yet.",
+        lines = [escape(info.description, 300, flat=True) if info.description else "",
+                 (f"Last revision by *{named(rev.author)}* {when(rev.created_at)}: "
+                  f"{escape(rev.message, 300, flat=True)}") if rev else "No revision yet.",
                  f"Threads: *{open_count}* open, *{len(threads) - open_count}* resolved",
-                 "BOM: " + (", ".join(f"{escape(v)} *{n}* lines" for v, n in
-                                      sorted(variants.items())) or "no lines"),
+                 f"BOM: {bom_facts(snap.bom or {})}",
                  link(info.url, "Open in Altium 365") if info.url else ""]
         return _reply(request, [line for line in lines if line],
-                      head=f"*{escape(info.name)}*", more=fresh)
+                      head=f"*{named(info.name)}*", more=fresh)
 
     def _bom(self, store: Store, request: Request, asker: Asker) -> Reply:
         info, rest = self._resolve(store, request.words)
         snap, fresh = self._snapshot(store, info, bom=True)
         bom = snap.bom or {}
-        variants = sorted({v for v, _ in bom}, key=lambda v: (v != "Default", v))
+        sizes = bom_sizes(bom)
+        variants = sorted(sizes, key=variant_order)
         variant = variants[0] if variants else ""
         words = list(rest)
         if words and words[0].casefold() in {v.casefold() for v in variants}:
             first = words.pop(0).casefold()
             variant = next(v for v in variants if v.casefold() == first)
         query = " ".join(words)
-        lines = [b for (v, _), b in bom.items() if v == variant and _bom_matches(b, query)]
-        groups: dict[tuple[str, str | None], list[BomLine]] = {}
-        for line in sorted(lines, key=lambda b: designator_key(b.designator)):
-            groups.setdefault((line.component_id, line.mpn), []).append(line)
-        rows = [_bom_row(items) for items in groups.values()]
-        what = f" matching “{escape(clip(query, 40))}”" if query else ""
-        plural = "s" if len(lines) != 1 else ""
-        head = (f"*BOM of {escape(info.name)}* · variant *{escape(variant or '-')}* · "
-                f"{len(lines)} line{plural}{what}")
+        parts = bom_parts(b for (v, _), b in bom.items()
+                          if v == variant and _bom_matches(b, query))
+        rows = [_bom_row(items) for items in parts]
+        head = f"*BOM of {named(info.name)}* · variant *{named(variant, '-')}* · "
+        if query:
+            total = sizes[variant].lines if variant in sizes else 0
+            head += (f"*{len(parts)}* of {total} line{'s' if total != 1 else ''} matching "
+                     f"“{escape(query, 40, flat=True)}”")
+        else:
+            head += sizes[variant].text() if variant in sizes else "no lines"
         return _reply(request, rows or ["_(no lines)_"], head=head, more=fresh)
 
     def _comments(self, store: Store, request: Request, asker: Asker) -> Reply:
@@ -314,7 +335,7 @@ class Answers:
         lines = [_thread_line(t, now) for t in threads]
         label = "" if state == "all" else f" {state}"
         plural = "s" if len(threads) != 1 else ""
-        head = f"*{len(threads)}{label} thread{plural} in {escape(info.name)}*"
+        head = f"*{len(threads)}{label} thread{plural} in {named(info.name)}*"
         return _reply(request, lines or ["_(none)_"], head=head, more=fresh)
 
     def _thread(self, store: Store, request: Request, asker: Asker) -> Reply:
@@ -323,15 +344,15 @@ class Answers:
         snap, fresh = self._snapshot(store, info, bom=False)
         found = [t for t in snap.threads.values() if t.number == number]
         if not found:
-            raise CommandError(f"{escape(info.name)} has no thread #{number}.")
+            raise CommandError(f"{named(info.name)} has no thread #{number}.")
         thread = found[0]
         state = "🟢 open" if thread.is_open else "✅ resolved"
-        where = f" on _{escape(thread.document_name)}_" if thread.document_name else ""
-        head = f"*{escape(info.name)} · thread #{number}*{where} · {state}"
+        where = f" on _{named(thread.document_name)}_" if thread.document_name else ""
+        head = f"*{named(info.name)} · thread #{number}*{where} · {state}"
         if thread.assigned_to is not None:
-            head += f" · assigned to {escape(thread.assigned_to.display)}"
-        lines = [f"*{escape(c.author.display if c.author else 'someone')}* "
-                 f"{when(c.created_at)}\n>{clip(one_line(c.text), 1200)}"
+            head += f" · assigned to {named(thread.assigned_to.display)}"
+        lines = [f"*{named(c.author.display if c.author else None)}* "
+                 f"{when(c.created_at)}\n>{escape(c.text, 1200, flat=True)}"
                  for c in thread.comments]
         return _reply(request, lines or ["_(no comments)_"], head=head, more=fresh)
 
@@ -343,11 +364,11 @@ class Answers:
         query = " ".join(rest).casefold()
         chosen = sorted((n for n in nets if query in n.name.casefold()),
                         key=lambda n: n.name.casefold())
-        lines = [f"`{escape(n.name)}` {n.length_mm:,.1f} mm · {n.pads} "
+        lines = [f"`{named(n.name)}` {n.length_mm:,.1f} mm · {n.pads} "
                  f"{'pad' if n.pads == 1 else 'pads'}" for n in chosen]
         plural = "s" if len(chosen) != 1 else ""
-        head = (f"*{len(chosen)} net{plural} of {escape(info.name)}*"
-                + (f" on _{escape(document)}_" if document else ""))
+        head = (f"*{len(chosen)} net{plural} of {named(info.name)}*"
+                + (f" on _{named(document)}_" if document else ""))
         return _reply(request, lines or ["_(no nets)_"], head=head,
                       more="read from Nexar just now")
 
@@ -362,10 +383,11 @@ class Answers:
         used = self._where_used(store, folded)
         plural = "s" if len(hits) != 1 else ""
         head = (f"*{len(hits)} library component{plural} matching "
-                f"“{escape(clip(query, 40))}”*")
-        blocks = _sections(lines or ["_(none in the library)_"], head=head)
+                f"“{escape(query, 40, flat=True)}”*")
+        blocks = _sections(lines or ["_(none in the library)_"], head=head,
+                           budget=TOTAL_LIMIT // 2)
         blocks += _sections(used or ["_(not used in any watched project)_"],
-                            head="*Used in*", more=self._fresh(store))
+                            head="*Used in*", more=self._fresh(store), budget=TOTAL_LIMIT // 2)
         return Reply(text=f"{len(hits)} components", blocks=blocks[:50], share=request.share)
 
     def _library_parts(self, store: Store) -> list[LibraryPart]:
@@ -396,19 +418,18 @@ class Answers:
         for (project, variant, mpn), designators in places.items():
             ordered = sorted(designators, key=designator_key)
             extra = f" and {len(ordered) - 30} more" if len(ordered) > 30 else ""
-            lines.append(f"• *{escape(project)}* ({escape(variant)}) {escape(mpn)}: "
-                         f"{escape(', '.join(ordered[:30]))}{extra}")
+            lines.append(f"• *{named(project)}* ({named(variant, '-')}) {named(mpn, '')}: "
+                         f"{escape(', '.join(ordered[:30]), 600, flat=True)}{extra}")
         return lines
 
     def _changes(self, store: Store, request: Request, asker: Asker) -> Reply:
         info, rest = self._resolve(store, request.words)
         since = _since(rest[0] if rest else "7d", self.clock())
-        events = store.events(project_id=info.id, since=since)
+        events = _across_variants(store.events(project_id=info.id, since=since))
         shown = events[-60:]
-        lines = [f"`{s.event.at[:16].replace('T', ' ')}` {escape(s.event.kind)} — "
-                 f"{escape(clip(summary(s.event), 200))}" for s in shown]
+        lines = [f"`{e.at[:16].replace('T', ' ')}` {escape(summary(e), 600)}" for e in shown]
         plural = "s" if len(events) != 1 else ""
-        head = (f"*{len(events)} change{plural} in {escape(info.name)} since "
+        head = (f"*{len(events)} change{plural} in {named(info.name)} since "
                 f"{since[:16].replace('T', ' ')} UTC*")
         more = f"showing the newest {len(shown)}" if len(events) > len(shown) else ""
         return _reply(request, lines or ["_(nothing changed)_"], head=head,
@@ -432,7 +453,7 @@ class Answers:
             groups.insert(0, words.pop().casefold())
         info, rest = self._resolve(store, tuple(words))
         if rest:
-            raise CommandError(f"I did not understand `{escape(clip(' '.join(rest), 40))}`: "
+            raise CommandError(f"I did not understand `{escape(' '.join(rest), 40)}`: "
                                f"{usage('subscribe')}")
         filters = _exclusions(request.options.get("exclude", ""))
         channel = self._channel_key(store, asker)
@@ -440,7 +461,7 @@ class Answers:
                               at=format_time(self.clock()), filters=filters)
         described = sub.filters.describe()
         extra = f" ({escape(described)})" if described else ""
-        text = (f"This channel now follows *{escape(info.name)}*: "
+        text = (f"This channel now follows *{named(info.name)}*: "
                 f"{', '.join(sub.groups)}{extra}. A “now tracking” summary comes after the "
                 "next poll; from then on every change is posted here.")
         details = self.channel_info(asker.channel_id) if self.channel_info else {}
@@ -460,7 +481,7 @@ class Answers:
         name, _ = split_project(request.words, [s.project for s in subs])
         sub = next(s for s in subs if s.project == name)
         store.unsubscribe(sub.project_id, sub.channel)
-        return Reply(text=f"This channel no longer follows *{escape(sub.project)}*.",
+        return Reply(text=f"This channel no longer follows *{named(sub.project)}*.",
                      share=request.share)
 
     def _subscriptions(self, store: Store, request: Request, asker: Asker) -> Reply:
@@ -483,15 +504,16 @@ class Answers:
         if poll is None:
             lines.append("No poll has run yet.")
         else:
-            lines.append(f"Last poll {_age(poll.finished_at, self.clock())} ago: "
+            lines.append(f"Last poll {ago(poll.finished_at, self.clock())}: "
                          f"{poll.projects} projects, {poll.events} new events.")
-            for name, reason in sorted(poll.failures.items()):
-                lines.append(f"• :warning: {escape(name)}: {escape(clip(reason, 200))}")
+            for project, reason in sorted(poll.failures.items()):
+                lines.append(f"• :warning: {named(project)}: {escape(reason, 300, flat=True)}")
         lines.append(f"{outbox.undelivered()} events waiting for Slack.")
         for sub in store.paused_subscriptions():
             if sub.paused_reason:
-                lines.append(f"• :double_vertical_bar: {escape(sub.channel)} / "
-                             f"{escape(sub.project)} paused: {escape(sub.paused_reason)}")
+                lines.append(f"• :double_vertical_bar: {named(sub.channel)} / "
+                             f"{named(sub.project)} paused: "
+                             f"{escape(sub.paused_reason, 300, flat=True)}")
         return _reply(request, lines, head="*review-bot status*")
 
     def _digest(self, store: Store, request: Request, asker: Asker) -> Reply:
@@ -542,7 +564,21 @@ def _bom_matches(line: BomLine, query: str) -> bool:
     return any(q in f.casefold() for f in fields)
 
 
+def without_repeats(texts: Sequence[str], *, said: Sequence[str] = ()) -> list[str]:
+    """``texts`` with each one that repeats an earlier one, or one in ``said``, blanked
+    (ignoring case and spacing): a part's name, comment, MPN and description are often the
+    same words."""
+    seen = {" ".join(t.split()).casefold() for t in said if t}
+    kept = []
+    for text in texts:
+        key = " ".join(text.split()).casefold()
+        kept.append(text if key not in seen else "")
+        seen.add(key)
+    return kept
+
+
 def _bom_row(items: Sequence[BomLine]) -> str:
+    """One BOM line: its designators, how many and whether fitted, the part and what it is."""
     first = items[0]
     designators = ", ".join(i.designator for i in items[:12]) + (
         f" +{len(items) - 12}" if len(items) > 12 else "")
@@ -553,37 +589,58 @@ def _bom_row(items: Sequence[BomLine]) -> str:
         state = "not fitted"
     else:
         state = f"{fitted} fitted"
-    part = " ".join(x for x in (first.manufacturer, first.mpn) if x) or "no part number"
-    about = clip(one_line(f"{first.name} {first.comment}"), 80)
-    described = f" — {clip(one_line(first.description), 80)}" if first.description else ""
-    return (f"`{escape(designators)}` ×{len(items)} · {state} · *{escape(part)}* · "
-            f"{about}{described}")
+    title, comment, description = without_repeats(
+        [first.name, first.comment, first.description], said=[first.mpn or ""])
+    about = escape(f"{title} {comment}", 80, flat=True)
+    described = f" — {escape(description, 80, flat=True)}" if description else ""
+    return (f"`{escape(designators, 200, flat=True)}` ×{len(items)} · {state} · "
+            f"*{part_name(first.manufacturer, first.mpn, 'no part number')}*"
+            + (f" · {about}" if about else "")
+            + described)
+
+
+def _across_variants(events: Sequence[StoredEvent]) -> list[Event]:
+    """The log as people read it: the same change of a designator found by one poll in
+    several variants is one entry naming the variants ("(Default, Lite)")."""
+    merged: dict[tuple[object, ...], list[Event]] = {}
+    for stored in events:
+        e = stored.event
+        key: tuple[object, ...] = (stored.id,)
+        if e.designator is not None:
+            key = (stored.detected_at, e.kind, e.designator, e.old_manufacturer, e.old_mpn,
+                   e.new_manufacturer, e.new_mpn, e.fitted)
+        merged.setdefault(key, []).append(e)
+    return [replace(group[0], variant=", ".join(e.variant or "?" for e in group))
+            if len(group) > 1 else group[0] for group in merged.values()]
 
 
 def _thread_line(t: Thread, now: datetime) -> str:
     first = t.comments[0] if t.comments else None
-    who = first.author.display if first and first.author else "someone"
+    who = first.author.display if first and first.author else None
     replies = max(0, len(t.comments) - 1)
     state = "🟢" if t.is_open else "✅"
-    where = f" · {escape(t.document_name)}" if t.document_name else ""
+    where = f" · {named(t.document_name)}" if t.document_name else ""
     noun = "reply" if replies == 1 else "replies"
-    return (f"{state} *#{t.number}*{where} · {escape(who)} · {_age(t.created_at, now)} ago"
-            f" · {replies} {noun}: {clip(one_line(first.text if first else ''), 100)}")
+    return (f"{state} *#{t.number}*{where} · {named(who)} · {ago(t.created_at, now)}"
+            f" · {replies} {noun}: {escape(first.text if first else '', 100, flat=True)}")
 
 
 def _part_line(p: LibraryPart) -> str:
     mparts = ", ".join(f"{m} {n}".strip() for m, n in p.manufacturer_parts[:3]) or "—"
     params = ", ".join(f"{k} {v}" for k, v in p.parameters[:4])
-    return (f"• *{escape(p.name)}* {escape(p.comment)} — {escape(clip(p.description, 100))}"
-            f"\n   {escape(mparts)}" + (f" · {escape(params)}" if params else ""))
+    return (f"• *{named(p.name)}* {named(p.comment, '')} — "
+            f"{escape(p.description, 100, flat=True)}"
+            f"\n   {escape(mparts, 300, flat=True)}"
+            + (f" · {escape(params, 300, flat=True)}" if params else ""))
 
 
 def _subscription_line(sub: Subscription, waiting: int) -> str:
-    state = f"paused: {escape(sub.paused_reason)}" if sub.paused_reason else "active"
+    state = (f"paused: {escape(sub.paused_reason, 300, flat=True)}" if sub.paused_reason
+             else "active")
     extra = sub.filters.describe()
-    shown = f" ({escape(extra)})" if extra else ""
+    shown = f" ({escape(extra, 300, flat=True)})" if extra else ""
     pending = f" — {waiting} waiting" if waiting else ""
-    return f"• *{escape(sub.project)}* — {', '.join(sub.groups)}{shown} — {state}{pending}"
+    return f"• *{named(sub.project)}* — {', '.join(sub.groups)}{shown} — {state}{pending}"
 
 
 def _exclusions(text: str) -> Filters:
@@ -592,7 +649,7 @@ def _exclusions(text: str) -> Filters:
     prefixes = tuple(v.upper() for v in values if v not in documents)
     bad = [v for v in prefixes if not v.isalpha()]
     if bad:
-        raise CommandError(f"`{escape(clip(bad[0], 30))}` is neither a designator prefix "
+        raise CommandError(f"`{escape(bad[0], 30)}` is neither a designator prefix "
                            "(R, TP) nor a document pattern (*.SchDoc).")
     return Filters(exclude_documents=documents, exclude_designators=prefixes)
 
@@ -605,5 +662,5 @@ def _since(word: str, now: datetime) -> str:
     try:
         return str(normalize_time(word))
     except ValueError:
-        raise CommandError(f"`{escape(clip(word, 30))}` is not a time: use an age like 2h, "
+        raise CommandError(f"`{escape(word, 30)}` is not a time: use an age like 2h, "
                            "3d, 1w, or a date like 2026-11-01.") from None

@@ -1,13 +1,15 @@
 """Block Kit cards for each kind of change, built with ``slack_sdk.models.blocks``.
 
-Every text from Altium is escaped (``bot.mrkdwn``); every card stays inside Slack's limits
-(50 blocks, 3,000 characters a section, about 13k in all) by trimming with a count.
+Every text from Altium is escaped once, here, with ``bot.mrkdwn.escape``; every card stays
+inside Slack's limits (50 blocks, 3,000 characters a section, about 12k in all) by trimming
+with a count.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,9 +23,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.mrkdwn import clip, escape, link, mention, one_line
+from bot.mrkdwn import escape, link, mention
 from jobs.deliver import Message, People
-from state.model import Event, ProjectInfo, Snapshot, Thread, designator_key
+from state.model import BomLine, Event, ProjectInfo, Snapshot, Thread, designator_key
 from state.store import Subscription
 
 MAX_BLOCKS = 50
@@ -31,6 +33,9 @@ SECTION_LIMIT = 3000
 TOTAL_LIMIT = 12000
 COMMENT_LIMIT = 2500
 FALLBACK_LIMIT = 300
+NAME_LIMIT = 150
+"""Characters a name from Altium (project, document, person, variant, part) may take."""
+MAX_VARIANTS = 6
 
 GROUP_NAMES = {"comments": "comment threads", "bom": "BOM changes",
                "revisions": "new revisions"}
@@ -50,12 +55,26 @@ def when(stamp: str) -> str:
 
 
 def project_link(project: ProjectInfo) -> str:
-    return f"*{link(project.url, project.name)}*" if project.url else f"*{escape(project.name)}*"
+    """The project's name in bold, linked to Altium 365 when it has an address."""
+    return f"*{link(project.url, project.name, NAME_LIMIT)}*"
+
+
+def named(text: str | None, default: str = "someone") -> str:
+    """A name from Altium (person, document, variant) on one line, escaped and bounded."""
+    return escape(text or default, NAME_LIMIT, flat=True)
 
 
 def quote(text: str, limit: int = COMMENT_LIMIT) -> str:
-    body = clip(text.strip(), limit) or "_(no text)_"
-    return "\n".join(f">{line}" for line in body.splitlines() or [""])
+    """A comment as a mrkdwn block quote, every line of it quoted, in ``limit`` characters
+    (the quote marks included)."""
+    room = limit
+    while True:
+        body = escape(text.strip(), room) or "_(no text)_"
+        lines = body.splitlines() or [""]
+        size = len("\n".join(lines)) + len(lines)
+        if size <= limit or room <= 1:
+            return "\n".join(f">{line}" for line in lines)
+        room -= size - limit
 
 
 def _section(text: str) -> SectionBlock:
@@ -67,12 +86,19 @@ def _context(*texts: str) -> ContextBlock:
 
 
 def _message(fallback: str, blocks: Iterable[Block]) -> Message:
-    return Message(text=clip(one_line(fallback), FALLBACK_LIMIT),
+    return Message(text=escape(fallback, FALLBACK_LIMIT, flat=True),
                    blocks=[b.to_dict() for b in blocks])
 
 
-def _person(people: People, name: str | None, email: str | None) -> str:
-    return mention(people(email), name)
+def _person(people: People, display: str | None, email: str | None) -> str:
+    return mention(people(email), display, NAME_LIMIT)
+
+
+def replies_in_altium(count: int) -> str:
+    """How many replies the thread has in Altium 365: some may predate its Slack thread."""
+    if count == 0:
+        return "no replies yet"
+    return f"{count} repl{'y' if count == 1 else 'ies'} in Altium 365"
 
 
 class Cards:
@@ -82,7 +108,7 @@ class Cards:
                     deleted: bool = False) -> Message:
         first = thread.comments[0] if thread.comments else None
         author = first.author if first else thread.created_by
-        where = f" on _{escape(thread.document_name)}_" if thread.document_name else ""
+        where = f" on _{named(thread.document_name)}_" if thread.document_name else ""
         head = f"{project_link(project)} · thread #{thread.number}{where}"
         who = _person(people, author.display if author else None,
                       author.email if author else None)
@@ -94,7 +120,7 @@ class Cards:
             status = "🟢 Open"
         else:
             status = "✅ Resolved"
-        facts = [status, f"{replies} repl{'y' if replies == 1 else 'ies'}"]
+        facts = [status, replies_in_altium(replies)]
         if thread.assigned_to is not None and not deleted:
             facts.append("assigned to " + _person(people, thread.assigned_to.display,
                                                   thread.assigned_to.email))
@@ -126,7 +152,7 @@ class Cards:
         elif kind == "thread_deleted":
             text = "🗑 The thread was deleted in Altium 365."
         else:
-            text = escape(kind)
+            text = escape(kind.replace("_", " "))
         fallback = f"{project.name} #{event.thread_number}: {kind.replace('_', ' ')} " \
                    f"by {event.author or 'someone'}"
         return _message(fallback, [_section(text)])
@@ -137,7 +163,7 @@ class Cards:
         summary = " · ".join(f"{counts[k]} {BOM_TITLES[k].lower()}" for k in BOM_ORDER
                              if counts[k])
         title = f"BOM change · {project.name} ({variant})"
-        intro = f"{project_link(project)} · variant *{escape(variant)}*: {summary}"
+        intro = f"{project_link(project)} · variant *{named(variant, '-')}*: {summary}"
         ordered = sorted(events, key=lambda e: (BOM_ORDER.index(e.kind),
                                                 designator_key(e.designator)))
         sections, shown = _fill_sections(
@@ -146,7 +172,8 @@ class Cards:
         tail = [f"and {rest} more change{'s' if rest != 1 else ''}"] if rest > 0 else []
         if project.url:
             tail.append(link(project.url, "Open in Altium 365"))
-        blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=one_line(title)[:150])),
+        blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=escape(title, 150,
+                                                                            flat=True))),
                                _section(intro), *(_section(t) for t in sections)]
         if tail:
             blocks.append(_context(" · ".join(tail)))
@@ -154,7 +181,7 @@ class Cards:
 
     def revision(self, project: ProjectInfo, event: Event, *, people: People) -> Message:
         who = _person(people, event.author, None)
-        message = clip(one_line(event.text or ""), 500) or "_(no message)_"
+        message = escape(event.text or "", 500, flat=True) or "_(no message)_"
         text = (f"📦 {project_link(project)}: new revision by *{who}* "
                 f"{when(event.at)}: {message}")
         return _message(f"{project.name}: new revision by {event.author}: {event.text}",
@@ -164,23 +191,20 @@ class Cards:
                      subscription: Subscription) -> Message:
         threads = list(snapshot.threads.values())
         open_count = sum(1 for t in threads if t.is_open)
-        bom = snapshot.bom or {}
-        variants = sorted({v for v, _ in bom})
         facts = [f"*{open_count}* open thread{'s' if open_count != 1 else ''} "
                  f"({len(threads) - open_count} resolved)",
-                 f"*{len(bom)}* BOM lines in {len(variants)} variant"
-                 f"{'s' if len(variants) != 1 else ''}"]
+                 f"BOM: {bom_facts(snapshot.bom or {})}"]
         rev = project.revision
         if rev is not None:
-            facts.append(f"last revision by {escape(rev.author)} {when(rev.created_at)}: "
-                         f"{clip(one_line(rev.message), 200)}")
+            facts.append(f"last revision by {named(rev.author)} {when(rev.created_at)}: "
+                         f"{escape(rev.message, 200, flat=True)}")
         wanted = [GROUP_NAMES[g] for g in subscription.groups if g in GROUP_NAMES]
         listed = ", ".join(wanted[:-1]) + f" and {wanted[-1]}" if len(wanted) > 1 \
             else "".join(wanted)
         extra = subscription.filters.describe()
         text = (f"👀 Now tracking {project_link(project)} here: " + " · ".join(facts)
                 + f"\nFrom now on you will see {listed}"
-                + (f" ({escape(extra)})." if extra else "."))
+                + (f" ({escape(extra, 300, flat=True)})." if extra else "."))
         return _message(f"Now tracking {project.name}", [_section(text), DividerBlock()])
 
     def plain(self, message: Message) -> Message:
@@ -188,15 +212,74 @@ class Cards:
         return Message(text=message.text, blocks=[_section(message.text).to_dict()])
 
 
-def _part(manufacturer: str | None, mpn: str | None) -> str:
-    return escape(" ".join(p for p in (manufacturer, mpn) if p)) or "_(no part)_"
+def variant_order(variant: str) -> tuple[bool, str]:
+    """Variants as people list them: "Default" first, then by name."""
+    return (variant != "Default", variant.casefold())
+
+
+def bom_parts(lines: Iterable[BomLine]) -> list[list[BomLine]]:
+    """Placements grouped into BOM lines, as Altium's BOM lists them: one line is one part
+    (the same component and MPN) of one variant with all its designators. Lines come in the
+    order of their first designator, each line's designators in natural order."""
+    groups: dict[tuple[str, str, str | None], list[BomLine]] = {}
+    for line in sorted(lines, key=lambda b: designator_key(b.designator)):
+        groups.setdefault((line.variant, line.component_id, line.mpn), []).append(line)
+    return list(groups.values())
+
+
+@dataclass(frozen=True)
+class BomSize:
+    """One variant's BOM: its lines (parts), and its designators placed or not fitted."""
+
+    lines: int
+    placed: int
+    not_fitted: int
+
+    def text(self) -> str:
+        plural = "s" if self.lines != 1 else ""
+        extra = f" ({self.not_fitted} not fitted)" if self.not_fitted else ""
+        return f"*{self.lines}* line{plural} · *{self.placed}* placed{extra}"
+
+
+def bom_sizes(bom: Mapping[tuple[str, str], BomLine]) -> dict[str, BomSize]:
+    """Each variant's ``BomSize``, Default first."""
+    by_variant: dict[str, list[BomLine]] = {}
+    for line in bom.values():
+        by_variant.setdefault(line.variant, []).append(line)
+    sizes = {}
+    for variant in sorted(by_variant, key=variant_order):
+        lines = by_variant[variant]
+        placed = sum(1 for line in lines if line.fitted)
+        sizes[variant] = BomSize(lines=len(bom_parts(lines)), placed=placed,
+                                 not_fitted=len(lines) - placed)
+    return sizes
+
+
+def bom_facts(bom: Mapping[tuple[str, str], BomLine]) -> str:
+    """The BOM in one phrase: lines and placed designators, per variant where they differ."""
+    sizes = bom_sizes(bom)
+    if not sizes:
+        return "no lines"
+    if len(set(sizes.values())) == 1:
+        each = f" in each of {len(sizes)} variants" if len(sizes) > 1 else ""
+        return next(iter(sizes.values())).text() + each
+    shown = [f"{named(v, '-')} {size.text()}" for v, size in list(sizes.items())[:MAX_VARIANTS]]
+    rest = len(sizes) - MAX_VARIANTS
+    more = f"; and {rest} more variant{'s' if rest != 1 else ''}" if rest > 0 else ""
+    return "; ".join(shown) + more
+
+
+def part_name(manufacturer: str | None, mpn: str | None, default: str = "_(no part)_") -> str:
+    """Manufacturer and MPN, each bounded on its own so a long one never hides the other."""
+    shown = [escape(p, NAME_LIMIT // 2, flat=True) for p in (manufacturer, mpn) if p]
+    return " ".join(p for p in shown if p) or default
 
 
 def bom_line(event: Event) -> str:
     """One BOM change as a line: designator, then old part, new part or fitted state."""
-    d = f"`{escape(event.designator or '?')}`"
-    old = _part(event.old_manufacturer, event.old_mpn)
-    new = _part(event.new_manufacturer, event.new_mpn)
+    d = f"`{escape(event.designator or '?', 40, flat=True)}`"
+    old = part_name(event.old_manufacturer, event.old_mpn)
+    new = part_name(event.new_manufacturer, event.new_mpn)
     if event.kind == "part_replaced":
         return f"{d} {old} → {new}"
     if event.kind == "part_removed":

@@ -1,8 +1,9 @@
 """The Slack message of a scheduled digest, built with ``slack_sdk.models.blocks``.
 
 A header, the period, then per project: thread activity, open threads with the oldest one's
-age, the threads quiet longest, BOM change counts with the notable lines (replaced parts
-first) and revisions. Every text from Altium is escaped; the message stays within Slack's
+age, the threads quiet for a day or more, BOM change counts with the notable changes
+(replaced parts first; a change in several variants counted once, naming them) and
+revisions. Every text from Altium is escaped once, here; the message stays within Slack's
 limits (50 blocks, 3,000 characters a section, about 12k in all), long lists trimmed with
 "and N more". A period without activity is one short line.
 """
@@ -30,13 +31,13 @@ from bot.cards import (
     SECTION_LIMIT,
     TOTAL_LIMIT,
     bom_line,
+    named,
     project_link,
     when,
 )
-from bot.mrkdwn import clip, escape, link, one_line
+from bot.mrkdwn import escape, link
 from jobs.deliver import Message
-from jobs.digest import Digest, OpenThread, ProjectDigest
-from state.model import Event
+from jobs.digest import BomChange, Digest, OpenThread, ProjectDigest
 
 TITLES: Final = {"daily": "Daily design-review digest", "weekdays": "Daily design-review digest",
                  "weekly": "Weekly design-review digest", "now": "Design-review digest"}
@@ -71,7 +72,7 @@ def render_digest(digest: Digest) -> Message:
         shown += 1
     rest = len(digest.projects) - shown
     tail = [_context(f"and {rest} more project{'s' if rest != 1 else ''}")] if rest else []
-    return Message(text=clip(one_line(_fallback(digest, title)), FALLBACK_LIMIT),
+    return Message(text=escape(_fallback(digest, title), FALLBACK_LIMIT, flat=True),
                    blocks=[b.to_dict() for b in [*head, *body, *tail]])
 
 
@@ -88,7 +89,7 @@ def _short_line(digest: Digest, title: str) -> Message:
             else listed[0]
         text = f"No design-review activity in {joined} since {since}."
     fallback = f"{title}: no activity in " + (", ".join(p.name for p in names) or "any project")
-    return Message(text=clip(one_line(fallback), FALLBACK_LIMIT),
+    return Message(text=escape(fallback, FALLBACK_LIMIT, flat=True),
                    blocks=[_section(text).to_dict()])
 
 
@@ -111,19 +112,19 @@ def _project_texts(p: ProjectDigest, end: datetime) -> list[str]:
     if "revisions" in p.groups and p.revisions:
         n = len(p.revisions)
         lines.append(f"📦 *{n}* new revision{'s' if n != 1 else ''}:")
-        lines += [f"• {when(r.at)} by {escape(r.author or 'someone')}: "
-                  f"{clip(one_line(r.text or ''), 200) or '_(no message)_'}"
+        lines += [f"• {when(r.at)} by {named(r.author)}: "
+                  f"{escape(r.text or '', 200, flat=True) or '_(no message)_'}"
                   for r in p.revisions[-MAX_REVISIONS:]]
         if n > MAX_REVISIONS:
             lines.append(f"_and {n - MAX_REVISIONS} earlier_")
     if "bom" in p.groups and p.bom_changes:
         summary = " · ".join(f"*{p.bom_counts[k]}* {BOM_TITLES[k].lower()}" for k in BOM_ORDER
                              if p.bom_counts.get(k))
-        lines.append(f"🔧 BOM lines: {summary}")
+        lines.append(f"🔧 BOM changes: {summary}")
     texts = [_pack(lines, "lines")]
-    if p.waiting:
-        texts.append(_pack(["*Quiet longest*", *(_waiting_line(t, end) for t in p.waiting)],
-                           "threads"))
+    if "comments" in p.groups and p.waiting:
+        texts.append(_pack(["*Quiet longest* (no word for a day or more)",
+                            *(_waiting_line(t, end) for t in p.waiting)], "threads"))
     if "bom" in p.groups and p.bom_changes:
         texts.append(_bom_text(p.bom_changes))
     return texts
@@ -135,48 +136,46 @@ def _open_line(p: ProjectDigest, end: datetime) -> str:
     if not p.open_threads or p.oldest_open is None:
         return "🟢 No open threads"
     oldest = p.oldest_open
-    where = f" on _{escape(oldest.document)}_" if oldest.document else ""
+    where = f" on _{named(oldest.document)}_" if oldest.document else ""
+    since = (f"reopened {_ago(oldest.open_since, end)}" if oldest.open_since != oldest.opened_at
+             else f"opened {_ago(oldest.opened_at, end)}")
     text = (f"🟢 *{p.open_threads}* open thread{'s' if p.open_threads != 1 else ''} · oldest: "
-            f"#{oldest.number}{where} by {escape(oldest.opened_by)}, open "
-            f"{_age(oldest.opened_at, end)}")
+            f"#{oldest.number}{where} by {named(oldest.opened_by)}, {since}")
     if p.project.url:
         text += f" · {link(p.project.url, 'Open in Altium 365')}"
     return text
 
 
 def _waiting_line(t: OpenThread, end: datetime) -> str:
-    where = f" on _{escape(t.document)}_" if t.document else ""
-    return (f"• #{t.number}{where}: “{clip(one_line(t.text), TEXT_LIMIT)}” · quiet for "
-            f"{_age(t.last_at, end)}, last word by {escape(t.last_by)}")
+    where = f" on _{named(t.document)}_" if t.document else ""
+    tail = (f", last word by {named(t.last_by)}" if t.quiet_since == t.last_at
+            else " since it was reopened")
+    return (f"• #{t.number}{where}: “{escape(t.text, TEXT_LIMIT, flat=True)}” · quiet for "
+            f"{_age(t.quiet_since, end)}{tail}")
 
 
-def _bom_text(events: Sequence[Event]) -> str:
-    """The notable BOM lines under a heading per kind; the same change in several variants
-    is one line naming them (when the changes span more than one variant)."""
-    merged: dict[tuple[object, ...], list[Event]] = {}
-    for e in events:
-        key = (e.kind, e.designator, e.old_manufacturer, e.old_mpn, e.new_manufacturer,
-               e.new_mpn, e.fitted)
-        merged.setdefault(key, []).append(e)
-    several = len({e.variant for e in events}) > 1
+def _bom_text(changes: Sequence[BomChange]) -> str:
+    """The notable BOM changes under a heading per kind; a change in several variants is
+    one line naming them (when the changes span more than one variant)."""
+    several = len({v for c in changes for v in c.variants}) > 1
     lines: list[str] = ["*BOM changes*"]
     used, kind, shown = len(lines[0]), "", 0
-    for group in list(merged.values())[:MAX_BOM_LINES]:
-        first = group[0]
-        heading = f"_{BOM_TITLES[first.kind]}_" if first.kind != kind else ""
-        line = bom_line(first)
+    for change in changes[:MAX_BOM_LINES]:
+        heading = f"_{BOM_TITLES[change.kind]}_" if change.kind != kind else ""
+        line = bom_line(change.event)
         if several:
-            line += " · " + escape(", ".join(e.variant or "?" for e in group))
+            line += " · " + escape(", ".join(v or "?" for v in change.variants), 300,
+                                   flat=True)
         extra = len(line) + 1 + (len(heading) + 1 if heading else 0)
         if used + extra > SECTION_LIMIT - 60:
             break
         if heading:
             lines.append(heading)
-            kind = first.kind
+            kind = change.kind
         lines.append(line)
         used += extra
-        shown += len(group)
-    rest = len(events) - shown
+        shown += 1
+    rest = len(changes) - shown
     if rest:
         lines.append(f"_and {rest} more BOM change{'s' if rest != 1 else ''}_")
     return "\n".join(lines)
@@ -193,6 +192,12 @@ def _pack(lines: Sequence[str], noun: str) -> str:
         out.append(line)
         used += len(line) + 1
     return "\n".join(out)
+
+
+def _ago(stamp: str, end: datetime) -> str:
+    """"just now", or how long before ``end`` followed by "ago"."""
+    span = _age(stamp, end)
+    return "just now" if span == "0 min" else f"{span} ago"
 
 
 def _age(stamp: str, end: datetime) -> str:

@@ -9,7 +9,8 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.mrkdwn import escape, link
+from bot.cards import NAME_LIMIT, named
+from bot.mrkdwn import cut, escape, link
 from state.outbox import Outbox
 from state.store import Store
 
@@ -28,35 +29,37 @@ def home_view(store: Store, user_channels: set[str] | None = None) -> dict[str, 
     subs = store.subscriptions()
     by_project: dict[str, list[str]] = {}
     for sub in subs:
-        state = f" (paused: {escape(sub.paused_reason)})" if sub.paused_reason else ""
-        by_project.setdefault(sub.project_id, []).append(escape(sub.channel) + state)
+        state = (f" (paused: {escape(sub.paused_reason, 300, flat=True)})"
+                 if sub.paused_reason else "")
+        by_project.setdefault(sub.project_id, []).append(named(sub.channel) + state)
     if not by_project:
         blocks.append(_section("No project is watched yet. Subscribe a channel with "
                                "`/review subscribe <project>`."))
     for project_id, channels in list(by_project.items())[:MAX_PROJECTS]:
         snapshot = store.load_snapshot(project_id, with_bom=False)
         if snapshot is None:
-            name = escape(next(s.project for s in subs if s.project_id == project_id))
+            name = named(next(s.project for s in subs if s.project_id == project_id))
             blocks.append(_section(f"*{name}*\nWaiting for the first poll · "
                                    f"{', '.join(channels)}"))
             continue
         open_threads = sum(1 for t in snapshot.threads.values() if t.is_open)
         last = store.events(project_id=project_id)
         changed = last[-1].event.at[:16].replace("T", " ") + " UTC" if last else "never"
-        title = link(snapshot.project.url, snapshot.project.name) if snapshot.project.url \
-            else escape(snapshot.project.name)
-        blocks.append(_section(f"*{title}*\n{open_threads} open threads · last change "
+        title = link(snapshot.project.url, snapshot.project.name, NAME_LIMIT)
+        plural = "s" if open_threads != 1 else ""
+        blocks.append(_section(f"*{title}*\n{open_threads} open thread{plural} · last change "
                                f"{changed} · {', '.join(channels)}"))
     mine = [s for s in subs if user_channels and s.channel in user_channels]
     if mine:
         blocks.append({"type": "divider"})
         blocks.append(_section("*Your channels follow*\n" + "\n".join(
-            f"• {escape(s.channel)}: *{escape(s.project)}* ({', '.join(s.groups)})"
-            + (f" — paused: {escape(s.paused_reason)}" if s.paused_reason else "")
+            f"• {named(s.channel)}: *{named(s.project)}* ({', '.join(s.groups)})"
+            + (f" — paused: {escape(s.paused_reason, 300, flat=True)}" if s.paused_reason
+               else "")
             for s in mine[:40])))
     poll = store.last_poll()
     if poll is not None:
-        failures = ", ".join(escape(k) for k in poll.failures) or "none"
+        failures = ", ".join(named(k) for k in poll.failures) or "none"
         pending = Outbox(store).undelivered()
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
             f"Last poll {poll.finished_at[:16].replace('T', ' ')} UTC · "
@@ -66,7 +69,7 @@ def home_view(store: Store, user_channels: set[str] | None = None) -> dict[str, 
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, 3000)}}
 
 
 def register(app: App, *, db_path: str) -> None:

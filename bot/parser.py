@@ -12,7 +12,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from bot.mrkdwn import clip, escape
+from bot.mrkdwn import escape
 
 MAX_TEXT = 1000
 
@@ -32,8 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "unsubscribe": ("<project>", "stop posting a project here"),
     "subscriptions": ("", "what this channel follows, and any pause"),
     "status": ("", "last poll, failures, undelivered events"),
-    "digest": ("[daily HH:MM [TZ] | weekly DAY HH:MM [TZ] | weekdays HH:MM [TZ] | off | now]",
-               "this channel's scheduled summary"),
+    "digest": ("[daily HH:MM [TZ] | weekly DAY HH:MM [TZ] | weekdays HH:MM [TZ] | off | now] "
+               "[--quiet]",
+               "this channel's scheduled summary; --quiet posts nothing for a period without "
+               "activity"),
 }
 NEEDS_ARGUMENT = {"project", "bom", "comments", "thread", "nets", "part", "changes",
                   "subscribe", "unsubscribe"}
@@ -182,4 +184,4 @@ def split_project(words: tuple[str, ...], names: list[str]) -> tuple[str, tuple[
 
 def _echo(text: str, limit: int = 60) -> str:
     """User text quoted back: one line, short, escaped, no backticks to break the quote."""
-    return clip(" ".join(text.split()).replace("`", "'"), limit)
+    return escape(text.replace("`", "'"), limit, flat=True)

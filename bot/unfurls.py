@@ -18,6 +18,7 @@ from state.store import Store
 log = logging.getLogger(__name__)
 
 ALTIUM_DOMAIN = "365.altium.com"
+MAX_BLOCKS = 10
 
 
 def project_for(url: str, catalog: list[ProjectInfo]) -> ProjectInfo | None:
@@ -34,6 +35,14 @@ def project_for(url: str, catalog: list[ProjectInfo]) -> ProjectInfo | None:
     return None
 
 
+def unfurl_blocks(answers: Answers, project: ProjectInfo, *, user: str,
+                  channel: str) -> list[dict[str, Any]]:
+    """The summary card a link to ``project`` unfolds into: ``/review project``'s answer."""
+    reply = answers.answer(Request(name="project", words=(project.name,)),
+                           Asker(user_id=user, channel_id=channel))
+    return (reply.blocks or [])[:MAX_BLOCKS]
+
+
 def register(app: App, *, answers: Answers) -> None:
     def unfurl(event: dict[str, Any], client: WebClient) -> None:
         with Store.open(answers.db_path) as store:
@@ -44,11 +53,10 @@ def register(app: App, *, answers: Answers) -> None:
             project = project_for(url, catalog)
             if project is None or not answers.policy.is_shared(project.name):
                 continue
-            reply = answers.answer(Request(name="project", words=(project.name,)),
-                                   Asker(user_id=str(event.get("user") or ""),
-                                         channel_id=str(event.get("channel") or "")))
-            if reply.blocks:
-                unfurls[url] = {"blocks": reply.blocks[:10]}
+            blocks = unfurl_blocks(answers, project, user=str(event.get("user") or ""),
+                                   channel=str(event.get("channel") or ""))
+            if blocks:
+                unfurls[url] = {"blocks": blocks}
         if not unfurls:
             return
         try:

@@ -54,6 +54,8 @@ GRACE: Final = timedelta(hours=1)
 NOW_LOOKBACK: Final = timedelta(hours=24)
 MISFIRE_GRACE_SECONDS: Final = 3600
 WAITING_LIMIT: Final = 5
+QUIET_AFTER: Final = timedelta(days=1)
+"""An open thread counts as quiet once nobody has written in it for this long."""
 JOB_PREFIX: Final = "digest:"
 DEFAULT_TZ_ENV: Final = "REVIEW_BOT_TZ"
 
@@ -233,7 +235,11 @@ def period_of(setting: DigestSetting, fire: datetime) -> tuple[datetime, datetim
 
 @dataclass(frozen=True)
 class OpenThread:
-    """An open thread as the digest lists it; times are the store's UTC text."""
+    """An open thread as the digest lists it; times are the store's UTC text.
+
+    ``reopened_at`` is when it was last reopened, as far as the event log knows (None: not
+    reopened since the project was first polled).
+    """
 
     number: int
     document: str | None
@@ -243,16 +249,41 @@ class OpenThread:
     last_by: str
     last_at: str
     replies: int
+    reopened_at: str | None = None
+
+    @property
+    def open_since(self) -> str:
+        """When the thread became open this time: its last reopening, else its opening."""
+        return max(self.opened_at, self.reopened_at or "")
+
+    @property
+    def quiet_since(self) -> str:
+        """The thread's last activity: its newest comment, or its reopening if later."""
+        return max(self.last_at, self.reopened_at or "")
+
+
+@dataclass(frozen=True)
+class BomChange:
+    """One change of one designator, however many variants it happened in (named here)."""
+
+    event: Event
+    variants: tuple[str, ...]
+
+    @property
+    def kind(self) -> str:
+        return self.event.kind
 
 
 @dataclass(frozen=True)
 class ProjectDigest:
     """One subscribed project over one period, as the channel's subscription sees it.
 
-    ``open_threads`` is None before the project's first poll. ``waiting`` holds the open
-    threads whose newest comment is oldest (the conversations quiet longest, whoever
-    spoke last), longest first. ``bom_changes`` are ordered replaced, removed, added,
-    fitted, then by designator.
+    ``open_threads`` is None before the project's first poll; ``oldest_open`` is the thread
+    open longest since it was last (re)opened. ``waiting`` holds the open threads nobody
+    wrote in for ``QUIET_AFTER`` or more, quiet longest first (whoever spoke last).
+    ``bom_changes`` are ordered replaced, removed, added, fitted, then by designator; the
+    same change of a designator in several variants is one change, and ``bom_counts``
+    counts changes that way.
     """
 
     project: ProjectInfo
@@ -263,7 +294,7 @@ class ProjectDigest:
     oldest_open: OpenThread | None
     waiting: tuple[OpenThread, ...]
     bom_counts: Mapping[str, int]
-    bom_changes: tuple[Event, ...]
+    bom_changes: tuple[BomChange, ...]
     revisions: tuple[Event, ...]
 
     @property
@@ -316,20 +347,43 @@ def _project_digest(store: Store, sub: Subscription, start: str, end: str,
     project = snapshot.project if snapshot is not None else _catalog_project(store, sub)
     threads: list[OpenThread] | None = None
     if snapshot is not None:
-        threads = [_open_thread(t) for t in snapshot.threads.values()
+        reopened = _reopenings(store, sub.project_id)
+        threads = [_open_thread(t, reopened.get(t.thread_id)) for t in snapshot.threads.values()
                    if t.is_open and wants(sub.groups, sub.filters, _probe(sub, t))]
-    bom = sorted((e for e in events if e.kind in BOM_KINDS),
-                 key=lambda e: (BOM_KINDS.index(e.kind), designator_key(e.designator)))
-    oldest = min(threads, key=lambda t: (t.opened_at, t.number)) if threads else None
-    waiting = sorted(threads or [], key=lambda t: (t.last_at, t.number))[:waiting_limit]
+    bom = merge_bom_changes(sorted(
+        (e for e in events if e.kind in BOM_KINDS),
+        key=lambda e: (BOM_KINDS.index(e.kind), designator_key(e.designator))))
+    oldest = min(threads, key=lambda t: (t.open_since, t.number)) if threads else None
+    quiet_before = stamp(_parse(end) - QUIET_AFTER)
+    waiting = sorted((t for t in threads or [] if t.quiet_since <= quiet_before),
+                     key=lambda t: (t.quiet_since, t.number))[:waiting_limit]
     return ProjectDigest(
         project=project, groups=sub.groups, events=len(events),
         thread_counts=Counter(e.kind for e in events if e.kind.startswith(("thread_",
                                                                              "comment_"))),
         open_threads=None if threads is None else len(threads), oldest_open=oldest,
-        waiting=tuple(waiting), bom_counts=Counter(e.kind for e in bom),
+        waiting=tuple(waiting), bom_counts=Counter(c.kind for c in bom),
         bom_changes=tuple(bom),
         revisions=tuple(e for e in events if e.kind == "revision_committed"))
+
+
+def merge_bom_changes(events: Sequence[Event]) -> list[BomChange]:
+    """BOM events with the same change of the same designator in several variants merged
+    into one ``BomChange`` naming the variants, in the order first seen."""
+    merged: dict[tuple[object, ...], list[Event]] = {}
+    for e in events:
+        key = (e.kind, e.designator, e.old_manufacturer, e.old_mpn, e.new_manufacturer,
+               e.new_mpn, e.fitted)
+        merged.setdefault(key, []).append(e)
+    return [BomChange(event=group[0], variants=tuple(e.variant or "" for e in group))
+            for group in merged.values()]
+
+
+def _reopenings(store: Store, project_id: str) -> dict[str, str]:
+    """Thread id -> when it was last reopened, from the event log."""
+    rows = store.rows("select thread_id, max(at) as at from events where project_id = ? "
+                      "and kind = 'thread_reopened' group by thread_id", [project_id])
+    return {r["thread_id"]: r["at"] for r in rows if r["thread_id"]}
 
 
 def _catalog_project(store: Store, sub: Subscription) -> ProjectInfo:
@@ -347,7 +401,7 @@ def _probe(sub: Subscription, thread: Thread) -> Event:
                  thread_number=thread.number, document=thread.document_name)
 
 
-def _open_thread(thread: Thread) -> OpenThread:
+def _open_thread(thread: Thread, reopened_at: str | None = None) -> OpenThread:
     first = thread.comments[0] if thread.comments else None
     opener = (first.author if first else None) or thread.created_by
     last = max(thread.comments, key=lambda c: c.created_at) if thread.comments else None
@@ -358,7 +412,7 @@ def _open_thread(thread: Thread) -> OpenThread:
         text=first.text if first else "",
         last_by=last_author.display if last_author else "Unknown user",
         last_at=last.created_at if last else thread.created_at,
-        replies=max(0, len(thread.comments) - 1))
+        replies=max(0, len(thread.comments) - 1), reopened_at=reopened_at)
 
 
 # -- running -------------------------------------------------------------------------------

@@ -43,9 +43,19 @@ def test_thread_card_open_with_mention_and_link() -> None:
     assert_escaped(card)
     body = texts(card)
     assert "<@U0ALICE>" in body and "Bob" in body
-    assert "🟢 Open" in body and "1 reply" in body
+    assert "🟢 Open" in body and "1 reply in Altium 365" in body
     assert "thread #6 on _Main.PcbDoc_" in body
     assert "<https://acme.example/designs/prj-1|Open in Altium 365>" in body
+
+
+def test_thread_card_counts_replies_where_they_are() -> None:
+    """Replies made in Altium 365 before the channel followed the project are not in the
+    card's Slack thread: the count says where it counts."""
+    two = thread("t1", 6, comment("c1"), comment("c2"), comment("c3"))
+    assert "· 2 replies in Altium 365 ·" in texts(CARDS.thread_card(PROJECT, two,
+                                                                     people=nobody))
+    alone = texts(CARDS.thread_card(PROJECT, thread("t2", 7), people=nobody))
+    assert "· no replies yet ·" in alone and "0 replies" not in alone
 
 
 def test_thread_card_resolved_and_deleted() -> None:
@@ -112,8 +122,29 @@ def test_revision_and_now_tracking() -> None:
                        groups=("comments", "bom"), created_at="")
     tracking = CARDS.now_tracking(PROJECT, snap, sub)
     body = texts(tracking)
-    assert "*1* open thread (1 resolved)" in body and "*2* BOM lines in 2 variants" in body
+    assert "*1* open thread (1 resolved)" in body
+    assert "BOM: *1* line · *1* placed in each of 2 variants" in body
     assert "you will see comment threads and BOM changes." in body
+
+
+def test_now_tracking_counts_bom_lines_not_placements() -> None:
+    """A BOM line is one part with all its designators; "placed" counts fitted ones."""
+    default = [line(f"R{i}") for i in range(1, 6)] + [line("C1", "GRM188"), line("C2", "GRM188")]
+    lite = [line(f"R{i}", variant="Lite", fitted=i < 4) for i in range(1, 6)]
+    snap = snapshot([], default + lite)
+    sub = Subscription(id=1, project_id="P1", project="Motor Controller", channel="#hw",
+                       groups=("bom",), created_at="")
+    body = texts(CARDS.now_tracking(PROJECT, snap, sub))
+    assert ("BOM: Default *2* lines · *7* placed; "
+            "Lite *1* line · *3* placed (2 not fitted)") in body
+    assert "BOM lines" not in body
+
+
+def test_bom_change_header_is_escaped_too() -> None:
+    """Slack reads entities in plain_text as well: a header is escaped like any text."""
+    evil = replace(PROJECT, name="A&B <!here>")
+    message = CARDS.bom_change(evil, "Lite", bom_events(1), people=nobody)
+    assert message.blocks[0]["text"]["text"] == "BOM change · A&amp;B &lt;!here&gt; (Lite)"
 
 
 def test_plain_fallback_is_a_single_section() -> None:

@@ -120,13 +120,15 @@ def shown(answer: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize(("text", "needles"), [
     ("", ["/review projects", "--share"]),
-    ("help", ["/review bom"]),
+    ("help", ["/review bom", "| off | now] [--quiet]`"]),
     ("workspaces", ["Acme Robotics", "eu-central"]),
     ("projects", ["14 projects", "page 1 of 2", "Next page"]),
     ("projects fixture", ["6 projects matching", "Test Fixture 00"]),
-    ("project motor controller", ["Last revision by", "Threads: *4* open", "Default *"]),
+    ("project motor controller", ["Last revision by", "Threads: *4* open",
+                                  "BOM: Default *31* lines · *84* placed (1 not fitted); "
+                                  "Lite *30* lines · *80* placed (5 not fitted)"]),
     ("project audio", ["Audio Amplifier", "read from Nexar just now"]),
-    ("bom motor lite U3", ["variant *Lite*", "TPS62133RGTR"]),
+    ("bom motor lite U3", ["variant *Lite* · *1* of 30 lines matching “U3”", "TPS62133RGTR"]),
     ("bom motor controller TPS62133", ["variant *Default*", "`U3`"]),
     ("bom iot", ["BOM of IoT Sensor Node", "lines"]),
     ("comments motor", ["open threads in Motor Controller", "#6", "Power.SchDoc"]),
@@ -136,10 +138,13 @@ def shown(answer: dict[str, Any]) -> str:
     ("nets motor", ["nets of Motor Controller", "GND", "mm ·", "pads"]),
     ("nets motor gnd", ["1 net of Motor Controller"]),
     ("part TPS62133", ["Used in", "Motor Controller", "U3"]),
-    ("changes motor", ["changes in Motor Controller", "part_replaced", "thread_opened"]),
+    ("changes motor", ["10 changes in Motor Controller",
+                       "U3 replaced: TPS62130RGTR → TPS62133RGTR (Default, Lite)",
+                       "Bob Schmidt opened thread #6 on Power.SchDoc: C12 sits",
+                       "Dev Patel reopened thread #1 on MotorController.PcbDoc"]),
     ("changes motor 1w", ["changes in Motor Controller"]),
     ("subscriptions", ["This channel follows", "Motor Controller", "comments, bom"]),
-    ("status", ["Last poll", "events waiting for Slack"]),
+    ("status", ["Last poll just now: ", "events waiting for Slack"]),
 ])
 def test_every_command_answers(ask: Ask, text: str, needles: list[str]) -> None:
     answer = ask(text)
@@ -168,9 +173,41 @@ def test_share_posts_in_channel(ask: Ask) -> None:
     assert ask("status --share")["response_type"] == "in_channel"
 
 
-def test_hostile_text_from_altium_is_escaped(ask: Ask) -> None:
-    answer = shown(ask("comments motor"))
+@pytest.mark.parametrize("text", ["comments motor", "changes motor", "thread motor c 6"])
+def test_hostile_text_from_altium_is_escaped_once(ask: Ask, text: str) -> None:
+    answer = shown(ask(text))
     assert "<!channel>" not in answer and "&lt;!channel&gt;" in answer
+    assert "&amp;lt;" not in answer and "&amp;gt;" not in answer and "&amp;amp;" not in answer
+
+
+def test_changes_read_like_the_alerts(ask: Ask) -> None:
+    """The log says what a person reads in the channel, never the event kinds' names."""
+    answer = shown(ask("changes motor"))
+    for internal in ("project_created", "revision_committed", "part_replaced", "thread_opened",
+                     " -> ", "&amp;"):
+        assert internal not in answer.replace("&amp; &lt;@", ""), internal
+    assert "New revision by Alice Nguyen: Swap buck converter, add test point" in answer
+    assert "TP9 added: Keystone Electronics 5019 (Default)" in answer
+    assert "U5 marked not fitted: Texas Instruments INA240A1PWR (Default)" in answer
+
+
+def test_bom_counts_lines_and_placements_and_lists_every_line(ask: Ask) -> None:
+    """A BOM line is one part with its designators: the head's count is the rows shown."""
+    answer = ask("bom motor controller")
+    body = "\n".join(b["text"]["text"] for b in answer["blocks"] if b["type"] == "section")
+    head, *rows = body.splitlines()
+    assert head.endswith("variant *Default* · *31* lines · *84* placed (1 not fitted)")
+    assert len(rows) == 31 and all(row.startswith("`") for row in rows)
+    assert sum(int(row.split(" ×")[1].split()[0]) for row in rows) == 85
+    assert "`U5, U6` ×2 · 1 fitted" in body
+    assert "`TP9` ×1 · fitted · *Keystone Electronics 5019* · Test point, SMD\n" in body
+    assert "`U3` ×1 · fitted · *Texas Instruments TPS62133RGTR*\n" in body
+
+
+def test_no_age_says_just_now_ago(ask: Ask) -> None:
+    for text in ("status", "comments motor", "project motor controller", "bom iot"):
+        answer = shown(ask(text))
+        assert "just now" in answer and "just now ago" not in answer
 
 
 @pytest.mark.parametrize(("text", "needle"), [

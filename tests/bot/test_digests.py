@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.digests import render_digest
-from jobs.digest import Digest, OpenThread, ProjectDigest
+from jobs.digest import Digest, OpenThread, ProjectDigest, merge_bom_changes
 from state.model import Event, ProjectInfo
 from tests.bot.messages import HOSTILE, assert_escaped, assert_within_limits, event, texts
 from tests.factories import project
@@ -24,12 +24,12 @@ END = datetime(2026, 11, 30, 8, tzinfo=UTC)
 
 
 
-def open_thread(number: int, text: str = "Check C12", **fields: str) -> OpenThread:
-    values = {"document": "Main.PcbDoc", "opened_by": "Alice", "opened_at":
-              "2026-10-01T09:00:00.000Z", "text": text, "last_by": "Bob",
-              "last_at": "2026-11-01T09:00:00.000Z"}
+def open_thread(number: int, text: str = "Check C12", **fields: str | None) -> OpenThread:
+    values: dict[str, str | None] = {
+        "document": "Main.PcbDoc", "opened_by": "Alice", "opened_at": "2026-10-01T09:00:00.000Z",
+        "text": text, "last_by": "Bob", "last_at": "2026-11-01T09:00:00.000Z"}
     values.update(fields)
-    return OpenThread(number=number, replies=1, **values)
+    return OpenThread(number=number, replies=1, **values)  # type: ignore[arg-type]
 
 
 def project_digest(info: ProjectInfo | None = None, *, events: list[Event] | None = None,
@@ -38,13 +38,13 @@ def project_digest(info: ProjectInfo | None = None, *, events: list[Event] | Non
         event("thread_opened"), event("thread_resolved"),
         event("part_replaced", variant="Default", designator="U3", old_mpn="A", new_mpn="B"),
         event("revision_committed", author="Alice", text="Fix")]
-    bom = [e for e in chosen if e.kind.startswith("part_")]
+    bom = merge_bom_changes([e for e in chosen if e.kind.startswith("part_")])
     threads = tuple(open_thread(n) for n in range(1, waiting + 1))
     return ProjectDigest(
         project=info or project(), groups=("comments", "bom", "revisions"), events=len(chosen),
         thread_counts=Counter(e.kind for e in chosen if e.kind.startswith("thread_")),
         open_threads=len(threads), oldest_open=threads[0] if threads else None,
-        waiting=threads, bom_counts=Counter(e.kind for e in bom), bom_changes=tuple(bom),
+        waiting=threads, bom_counts=Counter(c.kind for c in bom), bom_changes=tuple(bom),
         revisions=tuple(e for e in chosen if e.kind == "revision_committed"))
 
 
@@ -60,9 +60,9 @@ def test_a_digest_has_a_header_the_period_and_one_section_per_project() -> None:
     assert message.blocks[0]["text"]["text"] == "Weekly design-review digest"
     body = texts(message)
     assert "*1* opened · *1* resolved" in body
-    assert "*2* open threads · oldest: #1 on _Main.PcbDoc_ by Alice, open 59 days" in body
+    assert "*2* open threads · oldest: #1 on _Main.PcbDoc_ by Alice, opened 59 days ago" in body
     assert "quiet for 28 days, last word by Bob" in body
-    assert "*1* replaced" in body and "`U3` A → B" in body
+    assert "🔧 BOM changes: *1* replaced" in body and "`U3` A → B" in body
     assert "*1* new revision" in body and "by Alice: Fix" in body
     assert "Weekly design-review digest (Motor Controller)" in message.text
 
@@ -136,3 +136,31 @@ def test_a_project_without_activity_still_shows_its_open_threads() -> None:
     idle = replace(project_digest(replace(project(), name="Idle board"), events=[]), events=0)
     body = texts(render_digest(digest(busy, idle)))
     assert "Idle board" in body and "_No activity in this period._" in body
+
+
+def test_a_reopened_thread_says_when_it_was_reopened() -> None:
+    """An open thread's age counts from its last reopening, not from when it was opened."""
+    reopened = open_thread(1, opened_at="2026-09-01T09:00:00.000Z",
+                           reopened_at="2026-11-29T20:00:00.000Z",
+                           last_at="2026-10-01T09:00:00.000Z")
+    p = replace(project_digest(), oldest_open=reopened, waiting=(reopened,))
+    body = texts(render_digest(digest(p)))
+    assert "oldest: #1 on _Main.PcbDoc_ by Alice, reopened 12 h ago" in body
+    assert "open 90 days" not in body and "opened 90 days" not in body
+    assert "quiet for 12 h since it was reopened" in body
+
+
+def test_no_quiet_section_without_quiet_threads() -> None:
+    body = texts(render_digest(digest(replace(project_digest(), waiting=()))))
+    assert "Quiet longest" not in body
+
+
+def test_a_change_in_two_variants_counts_once_and_names_both() -> None:
+    swap = {"designator": "U3", "old_mpn": "TPS62130RGTR", "new_mpn": "TPS62133RGTR"}
+    events = [event("part_replaced", variant="Default", **swap),
+              event("part_replaced", variant="Lite", **swap),
+              event("part_removed", variant="Default", designator="U7", old_mpn="INA240")]
+    body = texts(render_digest(digest(project_digest(events=events))))
+    assert "🔧 BOM changes: *1* replaced · *1* removed" in body
+    assert "`U3` TPS62130RGTR → TPS62133RGTR · Default, Lite" in body
+    assert "`U7` INA240 · Default" in body

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -210,8 +211,9 @@ class Posts:
 
 
 def event(kind: str, **fields: object) -> Event:
+    values: dict[str, object] = {"at": "2026-11-27T10:00:00.000Z", **fields}
     return Event(kind=kind, project_id="P1", project="Motor Controller",  # type: ignore[arg-type]
-                 at="2026-11-27T10:00:00.000Z", **fields)  # type: ignore[arg-type]
+                 **values)  # type: ignore[arg-type]
 
 
 def seed(store: Store, clock: FakeClock, *, channel: str = CHANNEL,
@@ -278,7 +280,7 @@ def test_build_counts_the_period_and_lists_threads(store: Store, clock: FakeCloc
     [p] = digest.projects
     assert not digest.empty and p.events == 7
     assert p.thread_counts == {"thread_opened": 1, "thread_resolved": 1}
-    assert [e.designator for e in p.bom_changes] == ["C2", "U3", "C10", "R9"]
+    assert [c.event.designator for c in p.bom_changes] == ["C2", "U3", "C10", "R9"]
     assert p.bom_counts == {"part_replaced": 2, "part_removed": 1, "part_added": 1}
     assert [r.text for r in p.revisions] == ["Fix it"]
     assert p.open_threads == 3
@@ -297,8 +299,48 @@ def test_build_respects_the_subscription_filters(store: Store, clock: FakeClock)
                        event("part_added", variant="Default", designator="R9")], detected=start)
     [p] = build_digest(store, CHANNEL, start, end).projects
     assert p.thread_counts == {}
-    assert [e.designator for e in p.bom_changes] == ["R9"]
+    assert [c.event.designator for c in p.bom_changes] == ["R9"]
     assert p.open_threads == 2 and [t.number for t in p.waiting] == [1, 3]
+
+
+def test_a_part_changed_in_two_variants_is_one_change(store: Store, clock: FakeClock) -> None:
+    seed(store, clock)
+    start, end = utc(2026, 11, 27, 9), utc(2026, 11, 28, 9)
+    swap = {"designator": "U3", "old_mpn": "TPS62130RGTR", "new_mpn": "TPS62133RGTR"}
+    log_events(store, [event("part_replaced", variant="Default", **swap),
+                       event("part_replaced", variant="Lite", **swap),
+                       event("part_removed", variant="Lite", designator="U7", old_mpn="X")],
+               detected=start)
+    [p] = build_digest(store, CHANNEL, start, end).projects
+    assert p.bom_counts == {"part_replaced": 1, "part_removed": 1}
+    assert [(c.event.designator, c.variants) for c in p.bom_changes] == [
+        ("U3", ("Default", "Lite")), ("U7", ("Lite",))]
+
+
+def test_quiet_threads_are_quiet_for_a_day_and_reopened_ones_are_young(
+        store: Store, clock: FakeClock) -> None:
+    """A thread that just had a word, or was just reopened, is not quiet; the oldest open
+    thread is the one open longest since it was last (re)opened."""
+    seed(store, clock)
+    end = utc(2026, 11, 28, 9)
+    snap = store.load_snapshot("P1")
+    assert snap is not None
+    t3 = snap.threads["t3"]
+    fresh = replace(t3, comments=(*t3.comments, factories.comment(
+        "t3-c2", "Just now", author="carol", at="2026-11-28T08:30:00.000Z")))
+    store.save_snapshot(snap, replace(snap, threads={**snap.threads, "t3": fresh}),
+                        [event("thread_reopened", thread_id="t1", thread_number=1,
+                               at="2026-11-28T07:00:00.000Z")],
+                        detected_at=stamp(end - timedelta(hours=2)))
+    [p] = build_digest(store, CHANNEL, end - timedelta(days=1), end).projects
+    assert p.open_threads == 3
+    assert [t.number for t in p.waiting] == [2]
+    assert p.oldest_open is not None and p.oldest_open.number == 3
+    body = str(render_digest(build_digest(store, CHANNEL, end - timedelta(days=1), end)).blocks)
+    assert "oldest: #3 on _Main.PcbDoc_ by Alice, opened 44 days ago" in body
+    quiet = body.split("Quiet longest")[1]
+    assert "#2 on _Power.SchDoc_" in quiet and "#1 on" not in quiet and "#3 on" not in quiet
+    assert "quiet for 0 min" not in body
 
 
 def test_build_never_reaches_before_the_subscription(store: Store, clock: FakeClock) -> None:
@@ -596,7 +638,7 @@ def test_a_scripted_week_of_review_reaches_slack_as_one_weekly_digest(
     assert quiet.index("#4 on _Power.SchDoc_") < quiet.index("#3 on")
     assert "last word by Carla Rossi" in quiet
     assert "*1* new revision" in body and "Swap buck converter, add test point" in body
-    assert "*2* replaced · *1* removed · *1* added" in body
+    assert "🔧 BOM changes: *1* replaced · *1* removed · *1* added" in body
     assert body.index("`U3`") < body.index("`U7`") < body.index("`TP9`")
     assert "TPS62130RGTR → Texas Instruments TPS62133RGTR · Default, Lite" in body
     assert body.count("`U3`") == 1
