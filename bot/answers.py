@@ -281,7 +281,7 @@ class Answers:
                                                      "share": request.share})})
         if buttons:
             blocks.append({"type": "actions", "elements": buttons})
-        return Reply(text=f"{total} projects", blocks=blocks, share=request.share)
+        return Reply(text=cut(head, 300), blocks=blocks, share=request.share)
 
     def _project(self, store: Store, request: Request, asker: Asker) -> Reply:
         info, _ = self._resolve(store, request.words)
@@ -388,7 +388,7 @@ class Answers:
                            budget=TOTAL_LIMIT // 2)
         blocks += _sections(used or ["_(not used in any watched project)_"],
                             head="*Used in*", more=self._fresh(store), budget=TOTAL_LIMIT // 2)
-        return Reply(text=f"{len(hits)} components", blocks=blocks[:50], share=request.share)
+        return Reply(text=cut(head, 300), blocks=blocks[:50], share=request.share)
 
     def _library_parts(self, store: Store) -> list[LibraryPart]:
         if self.nexar is None:

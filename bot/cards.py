@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.mrkdwn import escape, link, mention
+from bot.summary import summary
 from jobs.deliver import Message, People
 from state.model import BomLine, Event, ProjectInfo, Snapshot, Thread, designator_key
 from state.store import Subscription
@@ -153,17 +154,15 @@ class Cards:
             text = "🗑 The thread was deleted in Altium 365."
         else:
             text = escape(kind.replace("_", " "))
-        fallback = f"{project.name} #{event.thread_number}: {kind.replace('_', ' ')} " \
-                   f"by {event.author or 'someone'}"
-        return _message(fallback, [_section(text)])
+        return _message(f"{project.name}: {summary(event)}", [_section(text)])
 
     def bom_change(self, project: ProjectInfo, variant: str, events: Sequence[Event], *,
                    people: People) -> Message:
         counts: Counter[str] = Counter(e.kind for e in events)
-        summary = " · ".join(f"{counts[k]} {BOM_TITLES[k].lower()}" for k in BOM_ORDER
+        counted = " · ".join(f"{counts[k]} {BOM_TITLES[k].lower()}" for k in BOM_ORDER
                              if counts[k])
         title = f"BOM change · {project.name} ({variant})"
-        intro = f"{project_link(project)} · variant *{named(variant, '-')}*: {summary}"
+        intro = f"{project_link(project)} · variant *{named(variant, '-')}*: {counted}"
         ordered = sorted(events, key=lambda e: (BOM_ORDER.index(e.kind),
                                                 designator_key(e.designator)))
         sections, shown = _fill_sections(
@@ -177,15 +176,14 @@ class Cards:
                                _section(intro), *(_section(t) for t in sections)]
         if tail:
             blocks.append(_context(" · ".join(tail)))
-        return _message(f"{title}: {summary}", blocks)
+        return _message(f"{title}: {counted}", blocks)
 
     def revision(self, project: ProjectInfo, event: Event, *, people: People) -> Message:
         who = _person(people, event.author, None)
         message = escape(event.text or "", 500, flat=True) or "_(no message)_"
         text = (f"📦 {project_link(project)}: new revision by *{who}* "
                 f"{when(event.at)}: {message}")
-        return _message(f"{project.name}: new revision by {event.author}: {event.text}",
-                        [_section(text)])
+        return _message(f"{project.name}: {summary(event)}", [_section(text)])
 
     def now_tracking(self, project: ProjectInfo, snapshot: Snapshot,
                      subscription: Subscription) -> Message:

@@ -221,8 +221,12 @@ def _fallback(digest: Digest, title: str) -> str:
     bom = sum(len(p.bom_changes) for p in digest.projects)
     revisions = sum(len(p.revisions) for p in digest.projects)
     names = ", ".join(p.project.name for p in digest.projects if p.active)
-    return (f"{title} ({names}): {opened} threads opened, {resolved} resolved, "
-            f"{bom} BOM changes, {revisions} revisions")
+    return (f"{title} ({names}): {_count(opened, 'thread')} opened, {resolved} resolved, "
+            f"{_count(bom, 'BOM change')}, {_count(revisions, 'revision')}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _iso(moment: datetime) -> str:

@@ -83,6 +83,17 @@ def test_thread_activity(kind: str, extra: dict[str, object], needle: str) -> No
         assert_escaped(message)
 
 
+def test_notification_texts_read_like_the_alerts() -> None:
+    """The short text Slack notifies with (and posts when it refuses a card)."""
+    reply = CARDS.thread_activity(PROJECT, event("thread_replied", thread_number=3,
+                                                 author="Carla", text="Agreed & done"),
+                                  people=nobody)
+    assert reply.text == "Motor Controller: Carla replied in thread #3: Agreed &amp; done"
+    anonymous = CARDS.revision(PROJECT, event("revision_committed", text="Swap U3"),
+                               people=nobody)
+    assert anonymous.text == "Motor Controller: New revision by Someone: Swap U3"
+
+
 def bom_events(count: int) -> list[Event]:
     kinds = ["part_replaced", "part_removed", "part_added", "part_fitted_changed"]
     return [event(kinds[i % 4], variant="Default", designator=f"R{i}", old_mpn="RC0603FR-0710KL",

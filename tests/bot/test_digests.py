@@ -64,7 +64,8 @@ def test_a_digest_has_a_header_the_period_and_one_section_per_project() -> None:
     assert "quiet for 28 days, last word by Bob" in body
     assert "🔧 BOM changes: *1* replaced" in body and "`U3` A → B" in body
     assert "*1* new revision" in body and "by Alice: Fix" in body
-    assert "Weekly design-review digest (Motor Controller)" in message.text
+    assert message.text == ("Weekly design-review digest (Motor Controller): 1 thread opened, "
+                            "1 resolved, 1 BOM change, 1 revision")
 
 
 def test_altium_text_is_escaped_everywhere() -> None:
