@@ -12,9 +12,18 @@ from sandbox.scenario import PROJECT, play_review_round
 from state.outbox import Outbox
 from state.store import Store
 from tests.bot.conftest import REVIEW_BOT, Run
+from tests.conftest import wait_for
 
 TRIALS = 24
 MIN_KILLS = 8
+MIN_MID_POST = 3
+
+
+def attempting(db_path: object) -> set[tuple[str, str]]:
+    """Posts recorded as begun whose answer was never recorded (a kill between the two)."""
+    with Store.open(str(db_path)) as store:
+        rows = store.rows("select channel, key from posts where state = 'attempting'")
+    return {(r["channel"], r["key"]) for r in rows}
 
 
 def test_sigkill_during_delivery_never_duplicates_or_loses(
@@ -35,16 +44,22 @@ def test_sigkill_during_delivery_never_duplicates_or_loses(
            "REVIEW_BOT_POST_INTERVAL": "0"}
     slack.faults.latency(0.08)
     chance = random.Random(2026)
-    finished = 0
+    finished = mid_post = 0
     for _ in range(TRIALS):
+        calls, left = len(slack.calls), attempting(db_path)
         process = subprocess.Popen([str(REVIEW_BOT), "deliver"], env=env, cwd=tmp_path,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(chance.uniform(0.3, 1.3))
+        # The kill point is random on purpose, but always after delivery has begun (Slack
+        # has answered this process), never during the process's start-up.
+        wait_for(lambda calls=calls, process=process:
+                 len(slack.calls) > calls or process.poll() is not None, timeout=30)
+        time.sleep(chance.uniform(0.0, 0.8))
         if process.poll() is None:
             process.kill()
+            process.wait(timeout=30)
+            mid_post += bool(attempting(db_path) - left)
         else:
             finished += 1
-        process.wait(timeout=30)
     slack.faults.clear()
     final = subprocess.run([str(REVIEW_BOT), "deliver"], env=env, cwd=tmp_path,
                            capture_output=True, text=True, timeout=60, check=False)
@@ -61,3 +76,4 @@ def test_sigkill_during_delivery_never_duplicates_or_loses(
         welcomes = store.rows("select count(*) as n from subscriptions where welcomed = 1")
         assert welcomes[0]["n"] == 3
     assert TRIALS - finished >= MIN_KILLS, "too few runs were killed mid-delivery"
+    assert mid_post >= MIN_MID_POST, "too few kills landed between recording and posting"
