@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from sandbox import AltiumSandbox
+from tests.conftest import wait_for
 
 REVIEW_BOT = Path(sys.executable).with_name("review-bot")
 
@@ -37,3 +40,33 @@ def run(bot_env: dict[str, str], tmp_path: Path) -> Run:
                               check=False)
 
     return run
+
+
+@dataclass(frozen=True)
+class Served:
+    """What ``review-bot run`` printed: its first line, the rest of stdout, and stderr."""
+
+    first: str
+    rest: str
+    err: str
+    returncode: int
+
+
+def serve_until(env: Mapping[str, str], cwd: Path, done: Callable[[], bool]) -> Served:
+    """Start ``review-bot run``, wait for its first line and then for ``done``, stop it with
+    SIGTERM as a service manager would, and return what it printed."""
+    process = subprocess.Popen([str(REVIEW_BOT), "run"], env={**env, "PYTHONUNBUFFERED": "1"},
+                               cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        if process.poll() is None and first:
+            wait_for(done)
+            process.send_signal(signal.SIGTERM)
+        rest, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return Served(first=first, rest=rest, err=err, returncode=process.returncode)

@@ -15,8 +15,7 @@ import pytest
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.altium import IdentitySandbox
 from sandbox.scenario import PROJECT
-from tests.bot.conftest import REVIEW_BOT, Run
-from tests.conftest import wait_for
+from tests.bot.conftest import REVIEW_BOT, Run, serve_until
 from tests.jobs.test_auth import free_port
 
 
@@ -135,23 +134,12 @@ def test_run_and_poll_use_the_stored_sign_in_and_refresh_it(
            "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5", "PORT": "0",
            "REVIEW_BOT_POLL_INTERVAL": "10", "REVIEW_BOT_POST_INTERVAL": "0",
            "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([str(REVIEW_BOT), "run"], env=bot, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert "Listening for Slack on" in first, first
-        wait_for(lambda: len(slack.messages("#design-review")) == 1)
-        assert json.loads(token_file.read_text())["access_token"] != stale
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, err
-    assert "Nexar: signed in (kept in" in out and "NEXAR_TOKEN" not in err
-    assert "poll: 1 projects" in err and "Error" not in err
+    served = serve_until(bot, tmp_path, lambda: len(slack.messages("#design-review")) == 1)
+    assert "Listening for Slack on" in served.first, served.err
+    assert json.loads(token_file.read_text())["access_token"] != stale
+    assert served.returncode == 0, served.err
+    assert "Nexar: signed in (kept in" in served.rest and "NEXAR_TOKEN" not in served.err
+    assert "poll: 1 projects" in served.err and "Error" not in served.err
 
 
 def test_run_without_any_sign_in_is_one_line(run: Run, auth_env: dict[str, str],

@@ -21,7 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import build_app
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import PROJECT
-from tests.bot.conftest import REVIEW_BOT, Run
+from tests.bot.conftest import REVIEW_BOT, Run, serve_until
 from tests.conftest import wait_for
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -151,20 +151,10 @@ def test_run_at_the_default_level_says_what_it_does_then_only_health_lines(
     assert run("subscribe", PROJECT, "#design-review").returncode == 0
     env = {**bot_env, "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url,
            "SLACK_SIGNING_SECRET": SECRET, "PORT": "0", "REVIEW_BOT_POLL_INTERVAL": "10",
-           "REVIEW_BOT_POST_INTERVAL": "0", "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([str(REVIEW_BOT), "run"], env=env, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        wait_for(lambda: len(slack.messages("#design-review")) == 1)
-        process.send_signal(signal.SIGTERM)
-        rest, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, err
+           "REVIEW_BOT_POST_INTERVAL": "0"}
+    served = serve_until(env, tmp_path, lambda: len(slack.messages("#design-review")) == 1)
+    assert served.returncode == 0, served.err
+    first, rest, err = served.first, served.rest, served.err
     port = first.split("http://0.0.0.0:")[1].split("/")[0]
     assert [first.rstrip("\n"), *rest.splitlines()] == [
         f"Listening for Slack on http://0.0.0.0:{port}/slack/events (HTTP mode; every "
