@@ -1,8 +1,8 @@
-"""Block Kit cards for each kind of change, built with ``slack_sdk.models.blocks``.
+"""Block Kit cards for each kind of change, as plain block dicts (``bot.limits``).
 
-Every text from Altium is escaped once, here, with ``bot.mrkdwn.escape``; every card stays
-inside Slack's limits (50 blocks, 3,000 characters a section, about 12k in all) by trimming
-with a count.
+Every text from Altium is escaped once, here, with ``bot.mrkdwn.escape``; every card then
+goes through ``bot.limits.fit``, after quoting, so it stays inside Slack's limits whatever
+the text (a long list is trimmed with a count first, so people know what is missing).
 """
 
 from __future__ import annotations
@@ -11,31 +11,30 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from slack_sdk.models.blocks import (
+from bot.limits import (
+    FALLBACK_TEXT,
+    HEADER_TEXT,
+    MESSAGE,
+    NAME_TEXT,
+    SECTION_TEXT,
     Block,
-    ContextBlock,
-    DividerBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    PlainTextObject,
-    SectionBlock,
+    context,
+    divider,
+    fit,
+    header,
+    section,
+    text_size,
 )
-
 from bot.mrkdwn import escape, link, mention
 from bot.summary import summary
 from jobs.deliver import Message, People
 from state.model import BomLine, Event, ProjectInfo, Snapshot, Thread, designator_key
 from state.store import Subscription
 
-MAX_BLOCKS = 50
-SECTION_LIMIT = 3000
-TOTAL_LIMIT = 12000
 COMMENT_LIMIT = 2500
-FALLBACK_LIMIT = 300
-NAME_LIMIT = 150
-"""Characters a name from Altium (project, document, person, variant, part) may take."""
+"""Characters of a quoted comment, the quote marks included: room left for its author."""
+NAME_LIMIT = NAME_TEXT
 MAX_VARIANTS = 6
 
 GROUP_NAMES = {"comments": "comment threads", "bom": "BOM changes",
@@ -78,17 +77,16 @@ def quote(text: str, limit: int = COMMENT_LIMIT) -> str:
         room -= size - limit
 
 
-def _section(text: str) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=text))
-
-
-def _context(*texts: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=t) for t in texts if t])
-
-
 def _message(fallback: str, blocks: Iterable[Block]) -> Message:
-    return Message(text=escape(fallback, FALLBACK_LIMIT, flat=True),
-                   blocks=[b.to_dict() for b in blocks])
+    """The card with ``fallback`` (outside text) as its notification."""
+    return _message_fitted(escape(fallback, FALLBACK_TEXT, flat=True), blocks)
+
+
+def _message_fitted(text: str, blocks: Iterable[Block]) -> Message:
+    """The message fitted into Slack's limits: clipped after quoting, never an empty
+    section."""
+    fitted_text, fitted = fit(text, blocks, MESSAGE)
+    return Message(text=fitted_text, blocks=fitted)
 
 
 def _person(people: People, display: str | None, email: str | None) -> str:
@@ -130,7 +128,7 @@ class Cards:
             facts.append(link(project.url, "Open in Altium 365"))
         fallback = (f"{project.name} #{thread.number}: "
                     f"{author.display if author else 'someone'}: {first.text if first else ''}")
-        return _message(fallback, [_section(head), _section(body), _context(" · ".join(facts))])
+        return _message(fallback, [section(head), section(body), context(" · ".join(facts))])
 
     def thread_activity(self, project: ProjectInfo, event: Event, *,
                         people: People) -> Message:
@@ -154,7 +152,7 @@ class Cards:
             text = "🗑 The thread was deleted in Altium 365."
         else:
             text = escape(kind.replace("_", " "))
-        return _message(f"{project.name}: {summary(event)}", [_section(text)])
+        return _message(f"{project.name}: {summary(event)}", [section(text)])
 
     def bom_change(self, project: ProjectInfo, variant: str, events: Sequence[Event], *,
                    people: People) -> Message:
@@ -166,16 +164,16 @@ class Cards:
         ordered = sorted(events, key=lambda e: (BOM_ORDER.index(e.kind),
                                                 designator_key(e.designator)))
         sections, shown = _fill_sections(
-            ordered, room=MAX_BLOCKS - 3, budget=TOTAL_LIMIT - len(intro) - len(title) - 300)
+            ordered, room=MESSAGE.blocks - 3,
+            budget=MESSAGE.chars - len(intro) - len(title) - 300)
         rest = len(events) - shown
         tail = [f"and {rest} more change{'s' if rest != 1 else ''}"] if rest > 0 else []
         if project.url:
             tail.append(link(project.url, "Open in Altium 365"))
-        blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=escape(title, 150,
-                                                                            flat=True))),
-                               _section(intro), *(_section(t) for t in sections)]
+        blocks: list[Block] = [header(escape(title, HEADER_TEXT, flat=True)),
+                               section(intro), *(section(t) for t in sections)]
         if tail:
-            blocks.append(_context(" · ".join(tail)))
+            blocks.append(context(" · ".join(tail)))
         return _message(f"{title}: {counted}", blocks)
 
     def revision(self, project: ProjectInfo, event: Event, *, people: People) -> Message:
@@ -183,7 +181,7 @@ class Cards:
         message = escape(event.text or "", 500, flat=True) or "_(no message)_"
         text = (f"📦 {project_link(project)}: new revision by *{who}* "
                 f"{when(event.at)}: {message}")
-        return _message(f"{project.name}: {summary(event)}", [_section(text)])
+        return _message(f"{project.name}: {summary(event)}", [section(text)])
 
     def now_tracking(self, project: ProjectInfo, snapshot: Snapshot,
                      subscription: Subscription) -> Message:
@@ -203,11 +201,11 @@ class Cards:
         text = (f"👀 Now tracking {project_link(project)} here: " + " · ".join(facts)
                 + f"\nFrom now on you will see {listed}"
                 + (f" ({escape(extra, 300, flat=True)})." if extra else "."))
-        return _message(f"Now tracking {project.name}", [_section(text), DividerBlock()])
+        return _message(f"Now tracking {project.name}", [section(text), divider()])
 
     def plain(self, message: Message) -> Message:
         """The same message as one short section, for when Slack refuses the full card."""
-        return Message(text=message.text, blocks=[_section(message.text).to_dict()])
+        return _message_fitted(message.text, [section(message.text)])
 
 
 def variant_order(variant: str) -> tuple[bool, str]:
@@ -290,7 +288,7 @@ def bom_line(event: Event) -> str:
 
 def _fill_sections(events: Sequence[Event], *, room: int, budget: int) -> tuple[list[str], int]:
     """BOM lines under a heading per kind, packed into at most ``room`` sections of at most
-    SECTION_LIMIT characters and ``budget`` in all; returns the sections and lines shown."""
+    SECTION_TEXT characters and ``budget`` in all; returns the sections and lines shown."""
     sections: list[str] = []
     shown, used, current, kind = 0, 0, "", ""
     for event in events:
@@ -300,7 +298,7 @@ def _fill_sections(events: Sequence[Event], *, room: int, budget: int) -> tuple[
                 sections.append(current)
                 used += len(current)
             kind, current = event.kind, f"*{BOM_TITLES[event.kind]}*"
-        if len(current) + 1 + len(line) > SECTION_LIMIT:
+        if len(current) + 1 + len(line) > SECTION_TEXT:
             sections.append(current)
             used += len(current)
             current = ""
@@ -316,17 +314,4 @@ def _fill_sections(events: Sequence[Event], *, room: int, budget: int) -> tuple[
 
 def message_size(message: Message) -> tuple[int, int]:
     """(blocks, characters of text in them): what Slack's limits count."""
-    total = 0
-    for block in message.blocks:
-        total += _texts(block)
-    return len(message.blocks), total
-
-
-def _texts(value: Any) -> int:
-    if isinstance(value, dict):
-        own = len(value["text"]) if isinstance(value.get("text"), str) else 0
-        return own + sum(_texts(v) for k, v in value.items() if k != "text" or
-                         not isinstance(v, str))
-    if isinstance(value, list):
-        return sum(_texts(v) for v in value)
-    return 0
+    return len(message.blocks), text_size(message.blocks)

@@ -1,11 +1,11 @@
-"""The Slack message of a scheduled digest, built with ``slack_sdk.models.blocks``.
+"""The Slack message of a scheduled digest, as block dicts (``bot.limits``).
 
 A header, the period, then per project: thread activity, open threads with the oldest one's
 age, the threads quiet for a day or more, BOM change counts with the notable changes
 (replaced parts first; a change in several variants counted once, naming them) and
-revisions. Every text from Altium is escaped once, here; the message stays within Slack's
-limits (50 blocks, 3,000 characters a section, about 12k in all), long lists trimmed with
-"and N more". A period without activity is one short line.
+revisions. Every text from Altium is escaped once, here; long lists are trimmed with
+"and N more", and the message goes through ``bot.limits.fit`` so it stays within Slack's
+limits whatever the text. A period without activity is one short line.
 """
 
 from __future__ import annotations
@@ -14,26 +14,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from slack_sdk.models.blocks import (
+from bot.cards import BOM_ORDER, BOM_TITLES, bom_line, named, project_link, when
+from bot.limits import (
+    FALLBACK_TEXT,
+    MESSAGE,
+    SECTION_TEXT,
     Block,
-    ContextBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    PlainTextObject,
-    SectionBlock,
-)
-
-from bot.cards import (
-    BOM_ORDER,
-    BOM_TITLES,
-    FALLBACK_LIMIT,
-    MAX_BLOCKS,
-    SECTION_LIMIT,
-    TOTAL_LIMIT,
-    bom_line,
-    named,
-    project_link,
-    when,
+    context,
+    fit,
+    header,
+    section,
+    text_size,
 )
 from bot.mrkdwn import escape, link
 from jobs.deliver import Message
@@ -56,24 +47,29 @@ def render_digest(digest: Digest) -> Message:
     title = TITLES.get(digest.kind, TITLES["now"])
     if digest.empty:
         return _short_line(digest, title)
-    head: list[Block] = [HeaderBlock(text=PlainTextObject(text=title)),
-                         _context(f"{when(_iso(digest.start))} – {when(_iso(digest.end))}")]
-    room = MAX_BLOCKS - len(head) - 1
-    budget = TOTAL_LIMIT - sum(_size(b) for b in head) - 200
+    head: list[Block] = [header(title),
+                         context(f"{when(_iso(digest.start))} – {when(_iso(digest.end))}")]
+    room = MESSAGE.blocks - len(head) - 1
+    budget = MESSAGE.chars - text_size(head) - 200
     body: list[Block] = []
     shown = 0
     for project in digest.projects:
-        blocks = [_section(t) for t in _project_texts(project, digest.end)]
-        size = sum(_size(b) for b in blocks)
+        blocks = [section(t) for t in _project_texts(project, digest.end)]
+        size = text_size(blocks)
         if len(body) + len(blocks) > room or size > budget:
             break
         body += blocks
         budget -= size
         shown += 1
     rest = len(digest.projects) - shown
-    tail = [_context(f"and {rest} more project{'s' if rest != 1 else ''}")] if rest else []
-    return Message(text=escape(_fallback(digest, title), FALLBACK_LIMIT, flat=True),
-                   blocks=[b.to_dict() for b in [*head, *body, *tail]])
+    tail = [context(f"and {rest} more project{'s' if rest != 1 else ''}")] if rest else []
+    return _fitted(escape(_fallback(digest, title), FALLBACK_TEXT, flat=True),
+                   [*head, *body, *tail])
+
+
+def _fitted(text: str, blocks: list[Block]) -> Message:
+    fitted_text, fitted = fit(text, blocks, MESSAGE)
+    return Message(text=fitted_text, blocks=fitted)
 
 
 def _short_line(digest: Digest, title: str) -> Message:
@@ -89,12 +85,11 @@ def _short_line(digest: Digest, title: str) -> Message:
             else listed[0]
         text = f"No design-review activity in {joined} since {since}."
     fallback = f"{title}: no activity in " + (", ".join(p.name for p in names) or "any project")
-    return Message(text=escape(fallback, FALLBACK_LIMIT, flat=True),
-                   blocks=[_section(text).to_dict()])
+    return _fitted(escape(fallback, FALLBACK_TEXT, flat=True), [section(text)])
 
 
 def _project_texts(p: ProjectDigest, end: datetime) -> list[str]:
-    """The sections of one project, each within SECTION_LIMIT."""
+    """The sections of one project, each within SECTION_TEXT."""
     lines = [project_link(p.project)]
     if not p.active:
         lines.append("_No activity in this period._")
@@ -167,7 +162,7 @@ def _bom_text(changes: Sequence[BomChange]) -> str:
             line += " · " + escape(", ".join(v or "?" for v in change.variants), 300,
                                    flat=True)
         extra = len(line) + 1 + (len(heading) + 1 if heading else 0)
-        if used + extra > SECTION_LIMIT - 60:
+        if used + extra > SECTION_TEXT - 60:
             break
         if heading:
             lines.append(heading)
@@ -186,7 +181,7 @@ def _pack(lines: Sequence[str], noun: str) -> str:
     out: list[str] = []
     used = 0
     for line in lines:
-        if used + len(line) + 1 > SECTION_LIMIT - 60:
+        if used + len(line) + 1 > SECTION_TEXT - 60:
             out.append(f"_and {len(lines) - len(out)} more {noun}_")
             break
         out.append(line)
@@ -231,19 +226,3 @@ def _count(n: int, noun: str) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
-
-
-def _section(text: str) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=text))
-
-
-def _context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=text)])
-
-
-def _size(block: Block) -> int:
-    data = block.to_dict()
-    text = data.get("text")
-    if isinstance(text, dict):
-        return len(str(text.get("text", "")))
-    return sum(len(str(e.get("text", ""))) for e in data.get("elements", []))

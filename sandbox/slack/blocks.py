@@ -2,7 +2,9 @@
 
 The checks answer what Slack answers: a list of ``[ERROR] ... [json-pointer:...]`` messages
 for ``invalid_blocks``, the character count behind ``msg_blocks_too_long``, and the
-``invalid_metadata_schema`` warning for metadata Slack silently drops.
+``invalid_metadata_schema`` warning for metadata Slack silently drops. ``refusal`` applies
+them the way each path into Slack does (a message, a response URL, a Home view, an unfurl),
+so tests can check a payload exactly as the sandbox would.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ URL = 3000
 BUTTON_VALUE = 2000
 MARKDOWN_TEXT = 12000
 BLOCKS_TEXT_TOTAL = 13000
+RESPONSE_URL_TEXT_TOTAL = 12000
+"""Nothing above about 11,000 characters is known to be safe on a response URL."""
 MESSAGE_TEXT = 40000
 
 BLOCK_TYPES = frozenset(
@@ -115,7 +119,7 @@ class _Checker:
         if not isinstance(text, str):
             self.fail("must be a string", f"{pointer}/text")
             return
-        if not text:
+        if not text.strip():
             self.fail("must be more than 0 characters", f"{pointer}/text")
         if limit is not None and len(text) > limit:
             self.fail(f"must be less than {limit + 1} characters", f"{pointer}/text")
@@ -267,6 +271,30 @@ def _texts(value: Any) -> Iterator[str]:
 def blocks_text_length(blocks: Any) -> int:
     """How many characters of text the blocks hold (what ``msg_blocks_too_long`` counts)."""
     return sum(len(text) for text in _texts(blocks))
+
+
+PATHS: dict[str, tuple[int, int]] = {
+    "message": (MESSAGE_BLOCKS, BLOCKS_TEXT_TOTAL),
+    "response_url": (MESSAGE_BLOCKS, RESPONSE_URL_TEXT_TOTAL),
+    "view": (VIEW_BLOCKS, BLOCKS_TEXT_TOTAL),
+    "unfurl": (MESSAGE_BLOCKS, BLOCKS_TEXT_TOTAL),
+}
+"""Each path into Slack: (blocks allowed, characters of block text allowed)."""
+
+
+def refusal(
+    blocks: Any, *, path: str = "message", pointer: str = "/blocks"
+) -> tuple[str, list[str]] | None:
+    """Slack's error code and messages for ``blocks`` sent on ``path`` (a key of ``PATHS``:
+    ``chat.postMessage``/``postEphemeral``/``update`` are ``"message"``), or None when
+    Slack would take them."""
+    limit, total = PATHS[path]
+    errors = check_blocks(blocks, limit=limit, pointer=pointer)
+    if errors:
+        return "invalid_blocks", errors
+    if blocks_text_length(blocks) > total:
+        return "msg_blocks_too_long", []
+    return None
 
 
 def check_metadata(metadata: Any) -> tuple[dict[str, Any] | None, str | None]:

@@ -16,15 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .blocks import (
-    BLOCKS_TEXT_TOTAL,
-    MESSAGE_TEXT,
-    VIEW_BLOCKS,
-    blocks_text_length,
-    check_blocks,
-    check_metadata,
-    decode_json,
-)
+from .blocks import MESSAGE_TEXT, check_metadata, decode_json, refusal
 from .workspace import Channel, Ephemeral, Message, SlackError, User, Workspace, parse_ts
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -263,11 +255,12 @@ def _blocks(ws: Workspace, params: Params) -> list[dict[str, Any]] | None:
     blocks = decode_json(raw)
     if isinstance(blocks, str | bytes):
         raise SlackError("invalid_blocks_format")
-    errors = check_blocks(blocks)
-    if errors:
-        raise SlackError("invalid_blocks", errors=errors, response_metadata={"messages": errors})
-    if blocks_text_length(blocks) > BLOCKS_TEXT_TOTAL:
-        raise SlackError("msg_blocks_too_long")
+    refused = refusal(blocks, path="message")
+    if refused is not None:
+        code, errors = refused
+        if errors:
+            raise SlackError(code, errors=errors, response_metadata={"messages": errors})
+        raise SlackError(code)
     return _with_block_ids(ws, blocks)
 
 
@@ -581,8 +574,9 @@ def chat_unfurl(ws: Workspace, params: Params, ctx: CallContext) -> dict[str, An
     for url, body in unfurls.items():
         if not isinstance(body, dict):
             raise SlackError("invalid_unfurls")
-        if "blocks" in body and check_blocks(body["blocks"]):
-            raise SlackError("invalid_unfurls")
+        refused = refusal(body["blocks"], path="unfurl") if "blocks" in body else None
+        if refused is not None:
+            raise SlackError("invalid_unfurls" if refused[1] else refused[0])
         ws.add_unfurl(channel.id, ts, str(url), body)
     return {}
 
@@ -605,9 +599,11 @@ def views_publish(ws: Workspace, params: Params, ctx: CallContext) -> dict[str, 
         raise _invalid_arguments("missing required field: view")
     if view.get("type") != "home":
         raise _invalid_arguments("must be a valid enum value [json-pointer:/view/type]")
-    errors = check_blocks(view.get("blocks"), limit=VIEW_BLOCKS, pointer="/view/blocks")
-    if errors:
-        raise SlackError("invalid_arguments", response_metadata={"messages": errors})
+    refused = refusal(view.get("blocks"), path="view", pointer="/view/blocks")
+    if refused is not None:
+        code, errors = refused
+        messages = errors or [f"[ERROR] {code}: too much text in /view/blocks"]
+        raise SlackError("invalid_arguments", response_metadata={"messages": messages})
     current = ws.view_of(user.id)
     wanted_hash = params.text("hash")
     if wanted_hash is not None and current is not None and current.get("hash") != wanted_hash:

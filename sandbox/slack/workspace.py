@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .blocks import refusal
+
 Clock = Callable[[], datetime]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ALNUM = string.ascii_uppercase + string.digits
@@ -497,6 +499,10 @@ class Workspace:
             blocks = body.get("blocks")
             if not text and not blocks and not body.get("delete_original"):
                 return 400, "no_text"
+            if blocks is not None:
+                refused = refusal(blocks, path="response_url")
+                if refused is not None:
+                    return 400, refused[0]
             target.uses += 1
             target.bodies.append(copy.deepcopy(body))
             self._deliver_response(target, body)

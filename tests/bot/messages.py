@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.cards import MAX_BLOCKS, SECTION_LIMIT, TOTAL_LIMIT, message_size
+from bot.limits import MESSAGE, within
 from jobs.deliver import Message
-from sandbox.slack.blocks import check_blocks
+from sandbox.slack.blocks import refusal
 from state.model import Event
 
 HOSTILE = "<!channel> <@U024BE7LH> <https://evil.example|datasheet> & *bold* <#C123>"
@@ -30,14 +30,10 @@ def texts(message: Message) -> str:
 
 
 def assert_within_limits(message: Message) -> None:
-    blocks, total = message_size(message)
-    assert blocks <= MAX_BLOCKS and total <= TOTAL_LIMIT
-    for block in message.blocks:
-        text = block.get("text")
-        if isinstance(text, dict):
-            assert len(text["text"]) <= SECTION_LIMIT
-    assert check_blocks(message.blocks) == []
-    assert 0 < len(message.text) <= 300
+    """The message passes the local Slack's own checks, inside the bot's budget."""
+    assert refusal(message.blocks, path="message") is None
+    assert within(message.blocks, MESSAGE)
+    assert 0 < len(message.text) <= 300 and message.text.strip()
 
 
 def assert_escaped(message: Message) -> None:
