@@ -2,7 +2,13 @@
 
 httpx and GraphQL failures are translated here into ``state.errors`` exceptions. A
 response that carries ``errors`` is a failed fetch even beside partial ``data``: a field
-that failed alone must never read as "the project now has no threads".
+that failed alone must never read as "the project now has no threads". Likewise a null
+where the schema allows one but the bot needs data (a variant's ``bom``) is a failed read,
+never an empty one.
+
+The client asks for ``application/json`` and reads a GraphQL body on any HTTP status before
+deciding what failed: a HotChocolate 13+ gateway answers ``application/graphql-response+json``
+with 400 for invalid queries and 500 when ``data`` is null, so a status alone says little.
 """
 
 from __future__ import annotations
@@ -33,7 +39,10 @@ log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://api.nexar.com/graphql"
 MAX_PAGE_SIZE = 100
 _OPERATION = re.compile(r"^\s*query\s+(\w+)", re.MULTILINE)
-AUTH_CODES = {"AuthExpiredToken", "AuthInvalidToken", "AUTH_NOT_AUTHORIZED"}
+AUTH_CODES = {"AuthExpiredToken", "AuthInvalidToken", "AUTH_NOT_AUTHORIZED",
+              "AUTH_NOT_AUTHENTICATED"}
+ACCEPT = "application/json"
+"""What the client asks for: the classic GraphQL JSON answer, HTTP 200 for any GraphQL result."""
 
 
 @cache
@@ -192,32 +201,34 @@ class NexarClient:
     # -- transport -------------------------------------------------------------------------
 
     def execute(self, url: str, document: str, variables: Mapping[str, Any] | None = None,
-                ) -> Response:
+                *, scoped: bool = False) -> Response:
         """POST one GraphQL document with retries; auth failures raise, other errors return.
 
         An ``AuthExpiredToken`` answer refreshes the token once (when the token source can)
-        and sends the request again.
+        and sends the request again. With ``scoped``, the document reads per-project fields
+        (aliased threads, ``desProjectById``): an authorisation error with a ``path`` there is
+        that project's failure, returned like any field error, not a dead sign-in.
         """
         token = self._source.token()
         try:
-            return self._send(url, document, variables, token)
+            return self._send(url, document, variables, token, scoped)
         except _Expired as expired:
             fresh = self._source.refresh(token)
             if fresh is None:
                 raise expired.error from None
             log.info("Nexar token expired mid-request; refreshed and retrying")
             try:
-                return self._send(url, document, variables, fresh)
+                return self._send(url, document, variables, fresh, scoped)
             except _Expired as again:
                 raise again.error from None
 
     def _send(self, url: str, document: str, variables: Mapping[str, Any] | None,
-              token: str) -> Response:
+              token: str, scoped: bool) -> Response:
         payload: dict[str, Any] = {"query": document, "variables": dict(variables or {})}
         named = _OPERATION.search(document)
         if named:
             payload["operationName"] = named.group(1)
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {token}", "Accept": ACCEPT}
         problem = "no attempt made"
         for attempt in range(1, self.retry.attempts + 1):
             retry_after: float | None = None
@@ -230,18 +241,11 @@ class NexarClient:
             except httpx.TransportError as exc:
                 problem = f"could not reach {_host(url)} ({type(exc).__name__})"
             else:
-                status = reply.status_code
-                if status == 429 or status >= 500:
-                    problem = f"{_host(url)} answered HTTP {status}"
-                    retry_after = _retry_after(reply.headers.get("Retry-After"))
-                elif status in (401, 403):
-                    raise NexarAuthError(
-                        f"Nexar refused the token (HTTP {status}): set a valid NEXAR_TOKEN "
-                        "or run 'review-bot auth login'")
-                elif status >= 400:
-                    raise NexarQueryError(f"{_host(url)} answered HTTP {status}")
-                else:
-                    return self._decode(reply)
+                answer = self._answer(url, reply, scoped)
+                if isinstance(answer, Response):
+                    return answer
+                problem = answer
+                retry_after = _retry_after(reply.headers.get("Retry-After"))
             if attempt < self.retry.attempts:
                 wait = self.retry.delay(attempt, retry_after)
                 # Info, not warning: the caller reports the final failure in one line.
@@ -251,32 +255,39 @@ class NexarClient:
         raise NexarUnavailableError(f"Nexar unavailable: {problem} "
                                     f"(after {self.retry.attempts} attempts)")
 
-    def _decode(self, reply: httpx.Response) -> Response:
+    def _answer(self, url: str, reply: httpx.Response, scoped: bool) -> Response | str:
+        """What one HTTP answer means: a GraphQL result, or a problem worth retrying (str).
+
+        The body is read first, whatever the status: token errors decide over the status,
+        and a GraphQL result (``data`` present, even null) on a 5xx is decided by its error
+        codes. Only 429, and a 5xx without a GraphQL result (an HTML page, an empty body, a
+        gateway's bare error), count as Nexar being unavailable.
+        """
+        status = reply.status_code
+        body = _graphql_body(reply)
+        if body is not None:
+            _check_token(body, scoped)
+        if status == 429:
+            return f"{_host(url)} answered HTTP 429"
+        if status in (401, 403):
+            raise NexarAuthError(
+                f"Nexar refused the token (HTTP {status}): set a valid NEXAR_TOKEN "
+                "or run 'review-bot auth login'")
+        if body is not None and (status < 500 or "data" in body):
+            return _response(body)
+        if status >= 500:
+            return f"{_host(url)} answered HTTP {status}"
+        if status >= 300:
+            raise NexarQueryError(f"{_host(url)} answered HTTP {status}")
         try:
-            body = reply.json()
+            reply.json()
         except ValueError:
             raise NexarQueryError("Nexar answered with something that is not JSON") from None
-        if not isinstance(body, Mapping):
-            raise NexarQueryError("Nexar answered with an unexpected JSON shape")
-        response = Response(
-            data=body.get("data"),
-            errors=list(body.get("errors") or []),
-            request_id=(body.get("extensions") or {}).get("requestId"),
-        )
-        codes = {(e.get("extensions") or {}).get("code") for e in response.errors}
-        if codes & AUTH_CODES:
-            error = _auth_error(codes, response.request_id)
-            if "AuthExpiredToken" in codes:
-                raise _Expired(error)
-            raise error
-        if response.errors:
-            log.info("Nexar errors (request %s): %s", response.request_id,
-                     response.error_text())
-        return response
+        raise NexarQueryError("Nexar answered with an unexpected JSON shape")
 
     def _data(self, url: str, document: str, variables: Mapping[str, Any] | None = None,
-              ) -> Mapping[str, Any]:
-        response = self.execute(url, document, variables)
+              *, scoped: bool = False) -> Mapping[str, Any]:
+        response = self.execute(url, document, variables, scoped=scoped)
         if response.errors or response.data is None:
             text = response.error_text() if response.errors else "no data"
             raise NexarQueryError(f"Nexar query failed: {text}", request_id=response.request_id)
@@ -338,7 +349,7 @@ class NexarClient:
         ids = list(project_ids)
         try:
             response = self.execute(workspace.api_url, batch_threads_query(len(ids)),
-                                    {f"p{i}": pid for i, pid in enumerate(ids)})
+                                    {f"p{i}": pid for i, pid in enumerate(ids)}, scoped=True)
         except NexarAuthError:
             raise
         except NexarError as exc:
@@ -355,7 +366,7 @@ class NexarClient:
                                                     request_id=response.request_id)}
                 return self._threads_one_by_one(workspace, ids)
             failed.setdefault(ids[int(alias[1:])], NexarQueryError(
-                f"Nexar could not read comment threads: {error.get('message') or 'error'}",
+                f"Nexar could not read comment threads: {_error_line(error)}",
                 request_id=response.request_id))
         data = response.data or {}
         results: dict[str, list[Thread] | NexarError] = dict(failed)
@@ -382,19 +393,25 @@ class NexarClient:
         return results
 
     def design(self, workspace: Workspace, project_id: str) -> Design:
-        """Document names and the whole BOM of every variant, each paged to its end."""
+        """Document names and the whole BOM of every variant, each paged to its end.
+
+        A null design, a variant whose ``bom`` (or its ``items``, or a page's ``nodes``) is
+        null, raises: Nexar may answer null without an error, and that is a failed read of
+        the BOM, never an empty BOM.
+        """
         data = self._data(workspace.api_url, query("design"),
-                          {"id": project_id, "first": self.page_size})
-        project = data.get("desProjectById")
-        if project is None:
-            raise NexarQueryError(f"project {project_id} was not found in {workspace.url}")
-        variants = project["design"]["variants"]
+                          {"id": project_id, "first": self.page_size}, scoped=True)
+        variants = _variants(data, project_id, workspace)
         bom: dict[tuple[str, str], BomLine] = {}
         for variant in variants:
             name = variant["name"]
-            page = (variant.get("bom") or {}).get("items")
-            while page is not None:
-                for line in parse.bom_lines(name, page.get("nodes") or ()):
+            page = _bom_items(variant, name)
+            while True:
+                nodes = page.get("nodes")
+                if nodes is None:
+                    raise NexarQueryError(f"Nexar answered a page of the BOM of variant "
+                                          f"{name!r} without its items (nodes: null)")
+                for line in parse.bom_lines(name, nodes):
                     bom[line.key] = line
                 info = page["pageInfo"]
                 if not info["hasNextPage"]:
@@ -404,11 +421,8 @@ class NexarClient:
 
     def nets(self, workspace: Workspace, project_id: str) -> tuple[str, list[Net]]:
         """The board's document name and its nets (of the first variant with a PCB)."""
-        data = self._data(workspace.api_url, query("nets"), {"id": project_id})
-        project = data.get("desProjectById")
-        if project is None:
-            raise NexarQueryError(f"project {project_id} was not found in {workspace.url}")
-        for variant in project["design"]["variants"]:
+        data = self._data(workspace.api_url, query("nets"), {"id": project_id}, scoped=True)
+        for variant in _variants(data, project_id, workspace):
             pcb = variant.get("pcb")
             if pcb:
                 nets = [Net(name=n["name"], length_mm=float(n["cumulativeLength"]["xMm"]),
@@ -448,15 +462,103 @@ class NexarClient:
         if not after:
             raise NexarQueryError("Nexar paging did not advance (no endCursor)")
         data = self._data(workspace.api_url, query("bom_page"), {
-            "id": project_id, "variant": variant, "first": self.page_size, "after": after})
-        project = data.get("desProjectById")
-        variants = project["design"]["variants"] if project else []
-        match = [v for v in variants if v["name"] == variant]
-        page = (match[0].get("bom") or {}).get("items") if match else None
-        if page is None:
+            "id": project_id, "variant": variant, "first": self.page_size, "after": after},
+            scoped=True)
+        match = [v for v in _variants(data, project_id, workspace) if v["name"] == variant]
+        if not match:
             raise NexarQueryError(f"BOM of variant {variant!r} vanished while paging")
-        result: Mapping[str, Any] = page
-        return result
+        return _bom_items(match[0], variant)
+
+
+def _graphql_body(reply: httpx.Response) -> Mapping[str, Any] | None:
+    """The body as a GraphQL result (an object with ``data`` or an ``errors`` list), or None."""
+    if not reply.content:
+        return None
+    try:
+        body = reply.json()
+    except ValueError:
+        return None
+    if not isinstance(body, Mapping):
+        return None
+    if "data" in body or isinstance(body.get("errors"), list):
+        return body
+    return None
+
+
+def _code(error: Any) -> Any:
+    return (error.get("extensions") or {}).get("code") if isinstance(error, Mapping) else None
+
+
+def _request_id(body: Mapping[str, Any]) -> str | None:
+    extensions = body.get("extensions")
+    found = extensions.get("requestId") if isinstance(extensions, Mapping) else None
+    return str(found) if found else None
+
+
+def _check_token(body: Mapping[str, Any], scoped: bool) -> None:
+    """Raise when the answer says the token itself is expired or refused.
+
+    An expired token is expired everywhere, so ``AuthExpiredToken`` always asks for the one
+    refresh. Other authorisation codes are the sign-in's failure unless the document is
+    ``scoped`` and the error has a ``path``: then one project's field was refused.
+    """
+    errors = body.get("errors") or []
+    codes = {_code(e) for e in errors} & AUTH_CODES
+    if not codes:
+        return
+    request_id = _request_id(body)
+    if "AuthExpiredToken" in codes:
+        raise _Expired(_auth_error(codes, request_id))
+    token_wide = {_code(e) for e in errors if _code(e) in AUTH_CODES
+                  and not (scoped and isinstance(e, Mapping) and e.get("path"))}
+    if token_wide:
+        raise _auth_error(token_wide, request_id)
+
+
+def _response(body: Mapping[str, Any]) -> Response:
+    data = body.get("data")
+    response = Response(
+        data=data if isinstance(data, Mapping) else None,
+        errors=[e for e in body.get("errors") or [] if isinstance(e, Mapping)],
+        request_id=_request_id(body),
+    )
+    if response.errors:
+        log.info("Nexar errors (request %s): %s", response.request_id, response.error_text())
+    return response
+
+
+def _variants(data: Mapping[str, Any], project_id: str, workspace: Workspace,
+              ) -> list[Mapping[str, Any]]:
+    """The variants under ``desProjectById.design``; a null on the way is a failed read."""
+    project = data.get("desProjectById")
+    if project is None:
+        raise NexarQueryError(f"project {project_id} was not found in {workspace.url}")
+    design = project.get("design")
+    if design is None:
+        raise NexarQueryError("Nexar answered the project without its design (design: null)")
+    variants = design.get("variants")
+    if variants is None:
+        raise NexarQueryError("Nexar answered the design without its variants (variants: null)")
+    return list(variants)
+
+
+def _bom_items(variant: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """A variant's ``bom.items`` page; null means Nexar did not read it, not an empty BOM."""
+    bom = variant.get("bom")
+    if bom is None:
+        raise NexarQueryError(f"Nexar answered variant {name!r} without its BOM (bom: null)")
+    items = bom.get("items")
+    if items is None:
+        raise NexarQueryError(f"Nexar answered the BOM of variant {name!r} without its items "
+                              "(items: null)")
+    result: Mapping[str, Any] = items
+    return result
+
+
+def _error_line(error: Mapping[str, Any]) -> str:
+    message = str(error.get("message") or "error")
+    code = _code(error)
+    return f"{message} [{code}]" if code else message
 
 
 def _host(url: str) -> str:
