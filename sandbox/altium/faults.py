@@ -1,7 +1,10 @@
-"""Fault injection for the sandbox: HTTP errors, GraphQL field errors, latency, dropped sockets.
+"""Fault injection for the sandbox: HTTP errors, GraphQL field errors, odd answers, latency,
+dropped sockets, and a gateway that ignores the request's ``Accept``.
 
 Tests arm faults on ``sandbox.faults``; the server consumes them. Everything is guarded by one
 lock so faults can be armed while requests are in flight. ``times=None`` means "until cleared".
+Odd answers are the ones the schema allows without an error (a null ``bom``, an empty thread
+list); a null where the schema forbids one (``design``) comes with the error HotChocolate gives.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from graphql import GraphQLError
 
@@ -39,6 +43,28 @@ class GraphQLFault:
         return GraphQLError(self.message, extensions={"code": self.code})
 
 
+OddKind = Literal["null_bom", "empty_bom", "null_design", "empty_threads"]
+"""``null_bom``: a variant's ``bom`` is null; ``empty_bom``: it has no items; ``null_design``:
+a project's ``design`` resolves to null; ``empty_threads``: ``desCommentThreads`` is ``[]``."""
+
+NOT_AUTHORIZED = "The current user is not authorized to access this resource."
+"""HotChocolate's message for ``AUTH_NOT_AUTHORIZED``."""
+
+
+@dataclass(slots=True, eq=False)
+class OddAnswer:
+    """An answer the schema allows but the data does not justify, for one project's reads."""
+
+    project_id: str
+    kind: OddKind
+    variant: str | None
+    remaining: int | None
+
+    def covers(self, variant: str | None) -> bool:
+        """Whether this odd answer applies to ``variant`` (every variant when it names none)."""
+        return self.variant is None or variant is None or self.variant == variant
+
+
 def _take(remaining: int | None) -> tuple[bool, int | None]:
     if remaining is None:
         return True, None
@@ -55,6 +81,8 @@ class Faults:
         self._lock = threading.Lock()
         self._http: list[HttpFault] = []
         self._graphql: list[GraphQLFault] = []
+        self._odd: list[OddAnswer] = []
+        self._graphql_response: int | None = 0
         self._latency = 0.0
         self._drops: int | None = 0
 
@@ -95,6 +123,45 @@ class Faults:
         with self._lock:
             self._graphql.append(GraphQLFault(project_id, times, code, message))
 
+    def not_authorized(self, project: str, times: int | None = 1) -> None:
+        """Refuse ``project``'s data with ``AUTH_NOT_AUTHORIZED`` at its field's ``path``.
+
+        HotChocolate raises it per field: an aliased thread query fails at that alias (the
+        non-null list then blanks ``data``), ``desProjectById`` at its ``design``.
+        """
+        self.graphql_error(project, times=times, code="AUTH_NOT_AUTHORIZED", message=NOT_AUTHORIZED)
+
+    def null_bom(self, project: str, *, variant: str | None = None, times: int | None = 1) -> None:
+        """Answer ``bom: null`` without an error (``DesWipVariant.bom`` is nullable) for the
+        project's variants (only ``variant`` when given) in the next ``times`` requests."""
+        self._odd_answer(project, "null_bom", variant, times)
+
+    def empty_bom(self, project: str, *, variant: str | None = None, times: int | None = 1) -> None:
+        """Answer the variants' BOM with no items at all (``totalCount`` 0), without an error."""
+        self._odd_answer(project, "empty_bom", variant, times)
+
+    def null_design(self, project: str, times: int | None = 1) -> None:
+        """Resolve the project's ``design`` to null. ``DesProject.design`` is non-null, so the
+        null reaches ``desProjectById`` with a non-null violation error at the path."""
+        self._odd_answer(project, "null_design", None, times)
+
+    def empty_threads(self, project: str, times: int | None = 1) -> None:
+        """Answer ``desCommentThreads`` of the project with ``[]``, without an error."""
+        self._odd_answer(project, "empty_threads", None, times)
+
+    def graphql_response(self, times: int | None = None) -> None:
+        """Answer the next ``times`` GraphQL results as ``application/graphql-response+json``
+        whatever the request's ``Accept`` asks (400 without data, 500 with null data), as a
+        HotChocolate 13+ gateway does for ``*/*`` and as a proxy that drops ``Accept`` would."""
+        with self._lock:
+            self._graphql_response = times
+
+    def _odd_answer(self, project: str, kind: OddKind, variant: str | None,
+                    times: int | None) -> None:
+        project_id = self._resolve(project).id
+        with self._lock:
+            self._odd.append(OddAnswer(project_id, kind, variant, times))
+
     def latency(self, seconds: float) -> None:
         """Delay every answer by ``seconds`` (0 clears)."""
         with self._lock:
@@ -110,6 +177,8 @@ class Faults:
         with self._lock:
             self._http.clear()
             self._graphql.clear()
+            self._odd.clear()
+            self._graphql_response = 0
             self._latency = 0.0
             self._drops = 0
 
@@ -123,6 +192,12 @@ class Faults:
         """Whether this request's socket should be dropped (consumes one drop)."""
         with self._lock:
             hit, self._drops = _take(self._drops)
+            return hit
+
+    def take_graphql_response(self) -> bool:
+        """Whether this GraphQL result is to be answered as graphql-response+json (consumes)."""
+        with self._lock:
+            hit, self._graphql_response = _take(self._graphql_response)
             return hit
 
     def take_http(self, body: bytes) -> HttpFault | None:
@@ -151,7 +226,8 @@ class Faults:
                         root = fault
                         break
             projects = {fault.project_id for fault in self._graphql if fault.project_id}
-        return FaultSession(self, root, frozenset(projects))
+            odd = {answer.project_id for answer in self._odd}
+        return FaultSession(self, root, frozenset(projects), frozenset(odd))
 
     def _project_fault(self, project_id: str, seen: dict[str, GraphQLFault]) -> GraphQLFault | None:
         if project_id in seen:
@@ -168,17 +244,35 @@ class Faults:
                     return fault
         return None
 
+    def _odd_answer_for(self, project_id: str, kind: OddKind, variant: str | None,
+                        ) -> OddAnswer | None:
+        with self._lock:
+            for answer in self._odd:
+                if answer.project_id != project_id or answer.kind != kind:
+                    continue
+                if not answer.covers(variant):
+                    continue
+                hit, answer.remaining = _take(answer.remaining)
+                if answer.remaining == 0:
+                    self._odd.remove(answer)
+                if hit:
+                    return answer
+        return None
+
 
 class FaultSession:
     """GraphQL faults as one request sees them: each fault counts once per request."""
 
-    __slots__ = ("_faults", "_projects", "_root", "_seen")
+    __slots__ = ("_faults", "_odd", "_odd_projects", "_projects", "_root", "_seen")
 
-    def __init__(self, faults: Faults, root: GraphQLFault | None, projects: frozenset[str]) -> None:
+    def __init__(self, faults: Faults, root: GraphQLFault | None, projects: frozenset[str],
+                 odd_projects: frozenset[str] = frozenset()) -> None:
         self._faults = faults
         self._root = root
         self._projects = projects
+        self._odd_projects = odd_projects
         self._seen: dict[str, GraphQLFault] = {}
+        self._odd: list[OddAnswer] = []
 
     @property
     def root_fault(self) -> GraphQLFault | None:
@@ -197,6 +291,27 @@ class FaultSession:
         fault = self._faults._project_fault(project.id, self._seen)
         if fault is not None:
             raise fault.error()
+
+    def odd(self, project: Project, kind: OddKind, variant: str | None = None) -> bool:
+        """Whether ``project``'s ``kind`` of data is to be answered oddly in this request.
+
+        An odd answer counts once per request, however many variants the request reads.
+        """
+        if project.id not in self._odd_projects:
+            return False
+        for answer in self._odd:
+            if answer.project_id == project.id and answer.kind == kind and answer.covers(variant):
+                return True
+        found = self._faults._odd_answer_for(project.id, kind, variant)
+        if found is None:
+            return False
+        self._odd.append(found)
+        return True
+
+    @property
+    def odd_answers(self) -> tuple[str, ...]:
+        """The kinds of odd answer given in this request."""
+        return tuple(dict.fromkeys(answer.kind for answer in self._odd))
 
     @property
     def triggered(self) -> tuple[str, ...]:

@@ -600,7 +600,10 @@ def _project_arg(ctx: RequestContext, value: str) -> Project:
 
 
 def _q_comment_threads(ctx: RequestContext, info: Info, **args: Any) -> Any:
-    return list(_project_arg(ctx, args["projectId"]).threads)
+    project = _project_arg(ctx, args["projectId"])
+    if ctx.faults.odd(project, "empty_threads"):
+        return []
+    return list(project.threads)
 
 
 def _q_comment_thread(ctx: RequestContext, info: Info, **args: Any) -> Any:
@@ -913,6 +916,21 @@ def _thread_area(thread: CommentThread, info: Info) -> Any:
     return {"pos1": position(x1, y1), "pos2": position(x2, y2)}
 
 
+def _design(project: Project, info: Info) -> Project | None:
+    return None if _ctx(info).faults.odd(project, "null_design") else project
+
+
+def _wip_bom(variant: Variant, info: Info) -> Variant | None:
+    return None if _ctx(info).faults.odd(variant.project, "null_bom", variant.name) else variant
+
+
+def _bom_lines(variant: Variant, info: Info) -> Sequence[BomLine]:
+    if variant.release is None and _ctx(info).faults.odd(variant.project, "empty_bom",
+                                                         variant.name):
+        return ()
+    return variant.lines
+
+
 def _release_download(variant: Variant, info: Info) -> str:
     release_id = variant.release.release_id if variant.release else "wip"
     return f"{variant.project.url}/releases/{release_id}/{variant.name}.zip"
@@ -967,7 +985,7 @@ OBJECTS: dict[str, dict[str, Resolver]] = {
         "projectPermissions": _empty,
         "tasks": _empty,
         "variantCount": lambda project, info: len(project.variants),
-        "design": lambda project, info: project,
+        "design": _design,
     },
     "DesDesign": {
         "variants": _variants,
@@ -977,7 +995,7 @@ OBJECTS: dict[str, dict[str, Resolver]] = {
     "DesWorkInProgress": {"variants": _variants},
     "DesWipVariant": {
         "projectId": lambda variant, info: variant.project.id,
-        "bom": lambda variant, info: variant,
+        "bom": _wip_bom,
         "pcb": lambda variant, info: variant.project.pcb,
         "schematics": _schematics,
     },
@@ -995,8 +1013,8 @@ OBJECTS: dict[str, dict[str, Resolver]] = {
         "manufacturePackages": _empty,
     },
     "DesBom": {
-        "bomItems": lambda variant, info: variant.lines,
-        "items": lambda variant, info, **args: paginate(variant.lines, info, **args),
+        "bomItems": _bom_lines,
+        "items": lambda variant, info, **args: paginate(_bom_lines(variant, info), info, **args),
     },
     "DesBomItem": {"bomItemInstances": lambda line, info: line.instances},
     "DesComponent": {

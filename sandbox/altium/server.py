@@ -2,8 +2,14 @@
 
 ``POST /graphql`` is the discovery endpoint (workspaces and the signed-in user only);
 ``POST /<region>/graphql`` serves one region's workspaces. Answers are shaped like Nexar's
-HotChocolate gateway: HTTP 200 with ``data`` and ``errors`` (``extensions.code``) and a
-top-level ``extensions.requestId``; token problems are GraphQL errors too.
+HotChocolate gateway: ``data`` and ``errors`` (``extensions.code``) and a top-level
+``extensions.requestId``; token problems are GraphQL errors too.
+
+The media type follows the request's ``Accept`` as HotChocolate 13+ does: a client asking
+for ``application/json`` gets HTTP 200 for every GraphQL result; any other ``Accept``
+(``*/*``, none, ``application/graphql-response+json``) gets
+``application/graphql-response+json`` with 400 when there is no ``data`` (an invalid query)
+and 500 when ``data`` is null (a token error, a null that reached the root).
 """
 
 from __future__ import annotations
@@ -48,6 +54,9 @@ RootField = tuple[str, str]
 """A requested root field: (response key, i.e. the alias or the name; field name)."""
 
 _JSON = "application/json; charset=utf-8"
+_TEXT = "text/plain; charset=utf-8"
+_GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
+_NON_NULL = "Cannot return null for non-nullable field"
 _SCOPES = ("openid", "profile", "email", "design.domain", "user.access", "offline_access")
 
 
@@ -66,6 +75,8 @@ class RequestRecord:
     request_id: str | None = None
     fault: str | None = None
     error_codes: tuple[str, ...] = ()
+    accept: str | None = None
+    content_type: str | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -139,6 +150,15 @@ def _error_codes(errors: list[dict[str, Any]]) -> tuple[str, ...]:
 
 def _format_error(error: GraphQLError) -> dict[str, Any]:
     original = error.original_error
+    if isinstance(original, TypeError) and str(original).startswith(_NON_NULL):
+        # HotChocolate's non-null violation: the null travels up to the nearest nullable field.
+        violation: dict[str, Any] = {"message": f"{_NON_NULL}."}
+        if error.locations:
+            violation["locations"] = [loc.formatted for loc in error.locations]
+        if error.path is not None:
+            violation["path"] = error.path
+        violation["extensions"] = {"code": "HC0018"}
+        return violation
     if original is not None and not isinstance(original, GraphQLError):
         formatted: dict[str, Any] = {"message": "Unexpected Execution Error"}
         if error.locations:
@@ -418,10 +438,10 @@ class AltiumSandbox(Store, LocalServer):
                 refused = _errors("The access token has expired.", "AuthExpiredToken")
             else:
                 refused = _errors("The access token is missing or invalid.", "AuthInvalidToken")
-            exchange.finish(200, {**refused, "data": None, "extensions": extensions})
+            exchange.result({**refused, "data": None, "extensions": extensions})
             return
         if prepared.document is None:
-            exchange.finish(200, {"errors": prepared.errors, "extensions": extensions})
+            exchange.result({"errors": prepared.errors, "extensions": extensions})
             return
         context = RequestContext(
             store=self,
@@ -453,7 +473,9 @@ class AltiumSandbox(Store, LocalServer):
         response["data"] = result.data
         response["extensions"] = extensions
         fired = context.faults.root_fault is not None or bool(context.faults.triggered)
-        exchange.finish(200, response, fault="graphql_error" if fired else None)
+        kinds = ["graphql_error"] if fired else []
+        kinds += context.faults.odd_answers
+        exchange.result(response, fault=",".join(kinds) or None)
 
 
 class _Exchange:
@@ -476,6 +498,17 @@ class _Exchange:
         self.operation_name: str | None = None
         self.variables: Mapping[str, Any] = {}
         self.root_fields: tuple[RootField, ...] = ()
+        self.accept = handler.headers.get("Accept")
+
+    def result(self, payload: dict[str, Any], *, fault: str | None = None) -> None:
+        """Answer a GraphQL result in the media type the request's ``Accept`` gets."""
+        forced = self.sandbox.faults.take_graphql_response()
+        if forced or prefers_graphql_response(self.accept):
+            data_missing = "data" not in payload
+            status = 400 if data_missing else 500 if payload["data"] is None else 200
+            self.finish(status, payload, fault=fault, content_type=_GRAPHQL_RESPONSE)
+        else:
+            self.finish(200, payload, fault=fault)
 
     def finish(
         self,
@@ -485,6 +518,7 @@ class _Exchange:
         fault: str | None = None,
         headers: Mapping[str, str] | None = None,
         text: str | None = None,
+        content_type: str = _JSON,
     ) -> None:
         """Log the request, then send the answer (none for status 0).
 
@@ -509,12 +543,43 @@ class _Exchange:
                 request_id=self.request_id,
                 fault=fault,
                 error_codes=codes,
+                accept=self.accept,
+                content_type=(_TEXT if text is not None else content_type) if status else None,
             )
         )
         if text is not None:
-            self.handler.reply(status, text.encode(), "text/plain; charset=utf-8", headers)
+            self.handler.reply(status, text.encode(), _TEXT, headers)
         elif body is not None:
-            self.handler.reply(status, body, _JSON, headers)
+            self.handler.reply(status, body, content_type, headers)
+
+
+def prefers_graphql_response(accept: str | None) -> bool:
+    """Whether HotChocolate 13+ answers this ``Accept`` with ``application/graphql-response+json``.
+
+    The classic ``application/json`` is given only to a client that asks for it at least as
+    much as for the new type; ``*/*``, ``application/*`` and no header at all get the new one.
+    """
+    best: tuple[tuple[float, bool, int], bool] | None = None
+    for index, part in enumerate((accept or "*/*").split(",")):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        if quality <= 0 or media not in (
+            "application/json", "application/graphql-response+json", "application/*", "*/*"
+        ):
+            continue
+        explicit = "*" not in media
+        rank = (quality, explicit, -index)
+        if best is None or rank > best[0]:
+            best = (rank, media != "application/json")
+    return True if best is None else best[1]
 
 
 def _never_awaitable(_value: Any) -> TypeGuard[Awaitable[Any]]:

@@ -100,7 +100,8 @@ query State($id: ID!) {
 
 @pytest.fixture
 def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as http:
+    """A plain HTTP client asking for the classic ``application/json`` answer, as the bot does."""
+    with httpx.Client(timeout=10, headers={"Accept": "application/json"}) as http:
         yield http
 
 
@@ -796,3 +797,109 @@ def test_generated_workspace_sizes(client: httpx.Client) -> None:
         assert len(threads) == 4 and all(len(t["comments"]) == 2 for t in threads)
     again = generated_workspace(projects=20, bom_lines=30, threads=4, comments_per_thread=2, seed=7)
     assert [p.id for p in again.projects()] == [p.id for p in tenant.projects()]
+
+
+# --- Media types and odd answers -----------------------------------------------------------
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def answer(sb: AltiumSandbox, query: str, accept: str | None, *, token: str | None = None,
+           ) -> tuple[int, str, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {token or sb.token}"}
+    if accept is not None:
+        headers["Accept"] = accept
+    with httpx.Client(timeout=10) as http:
+        response = http.post(sb.api_url, json={"query": query}, headers=headers)
+    return (response.status_code, response.headers["Content-Type"].split(";")[0],
+            response.json())
+
+
+def test_status_codes_follow_accept_as_in_hotchocolate_13(sb: AltiumSandbox) -> None:
+    valid, invalid = "{ desUserByAuth { userName } }", "{ desUserByAuth { nope } }"
+    for accept in (None, "*/*", GRAPHQL_RESPONSE, f"{GRAPHQL_RESPONSE}, application/json;q=0.9"):
+        assert answer(sb, valid, accept)[:2] == (200, GRAPHQL_RESPONSE)
+        status, media, body = answer(sb, invalid, accept)
+        assert (status, media, "data" in body) == (400, GRAPHQL_RESPONSE, False)
+        assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    for accept in ("application/json", "application/json, */*;q=0.5"):
+        assert answer(sb, valid, accept)[:2] == (200, "application/json")
+        assert answer(sb, invalid, accept)[:2] == (200, "application/json")
+    sb.expire_token()
+    status, media, body = answer(sb, valid, "*/*")
+    assert (status, media, body["data"]) == (500, GRAPHQL_RESPONSE, None)
+    assert body["errors"][0]["extensions"]["code"] == "AuthExpiredToken"
+    assert answer(sb, valid, "application/json")[0] == 200
+    sb.faults.graphql_response(times=1)
+    assert answer(sb, valid, "application/json")[:2] == (500, GRAPHQL_RESPONSE)
+    assert answer(sb, valid, "application/json")[:2] == (200, "application/json")
+    assert [r.accept for r in sb.requests][-2:] == ["application/json", "application/json"]
+    assert [r.content_type for r in sb.requests][-2:] == [
+        f"{GRAPHQL_RESPONSE}; charset=utf-8", "application/json; charset=utf-8"]
+
+
+DESIGN_BOMS = """
+query($id: ID!) {
+  desProjectById(id: $id) {
+    name
+    design { variants { name bom { items(first: 100) { totalCount nodes { quantity } } } } }
+  }
+}
+"""
+
+
+def boms(client: httpx.Client, sb: AltiumSandbox, project: str) -> dict[str, Any]:
+    body = post(client, sb, DESIGN_BOMS, {"id": sb.project(project).id}).json()
+    assert "errors" not in body, body
+    return {v["name"]: v["bom"] and v["bom"]["items"]["totalCount"]
+            for v in body["data"]["desProjectById"]["design"]["variants"]}
+
+
+def test_null_and_empty_boms_come_without_errors(sb: AltiumSandbox, client: httpx.Client) -> None:
+    full = {v.name: len(v.lines) for v in sb.project("Motor Controller").variants}
+    assert all(full.values())
+    assert boms(client, sb, "Motor Controller") == full
+    sb.faults.null_bom("Motor Controller", variant="Lite")
+    assert boms(client, sb, "Motor Controller") == {"Default": full["Default"], "Lite": None}
+    assert sb.requests[-1].fault == "null_bom"
+    assert boms(client, sb, "Motor Controller") == full
+    sb.faults.null_bom("Motor Controller", times=2)
+    assert None not in boms(client, sb, "IoT Sensor Node").values()
+    assert boms(client, sb, "Motor Controller") == {"Default": None, "Lite": None}
+    assert boms(client, sb, "Motor Controller") == {"Default": None, "Lite": None}
+    assert boms(client, sb, "Motor Controller") == full
+    sb.faults.empty_bom("Motor Controller")
+    assert boms(client, sb, "Motor Controller") == {"Default": 0, "Lite": 0}
+    assert boms(client, sb, "Motor Controller") == full
+
+
+def test_a_null_design_is_a_non_null_violation_at_its_path(
+        sb: AltiumSandbox, client: httpx.Client) -> None:
+    full = {v.name: len(v.lines) for v in sb.project("Motor Controller").variants}
+    sb.faults.null_design("Motor Controller")
+    body = post(client, sb, DESIGN_BOMS, {"id": sb.project("Motor Controller").id}).json()
+    assert body["data"] == {"desProjectById": None}
+    [error] = body["errors"]
+    assert (error["path"], error["extensions"]["code"]) == (["desProjectById", "design"], "HC0018")
+    assert boms(client, sb, "Motor Controller") == full
+
+
+def test_an_empty_thread_list_and_a_refused_project(
+        sb: AltiumSandbox, client: httpx.Client) -> None:
+    sb.faults.empty_threads("Motor Controller")
+    assert threads_of(client, sb, "Motor Controller") == []
+    assert len(threads_of(client, sb, "Motor Controller")) == 5
+    sb.faults.not_authorized("IoT Sensor Node")
+    ids = {"p0": sb.project("Motor Controller").id, "p1": sb.project("IoT Sensor Node").id}
+    query = ("query($p0: ID!, $p1: ID!) { p0: desCommentThreads(projectId: $p0) "
+             "{ threadNumber } p1: desCommentThreads(projectId: $p1) { threadNumber } }")
+    body = post(client, sb, query, ids).json()
+    assert body["data"] is None
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["p1"], "AUTH_NOT_AUTHORIZED")]
+    sb.faults.not_authorized("IoT Sensor Node")
+    body = post(client, sb, DESIGN_BOMS, {"id": ids["p1"]}).json()
+    assert body["data"] == {"desProjectById": None}
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["desProjectById", "design"], "AUTH_NOT_AUTHORIZED")]
+    assert "errors" not in post(client, sb, query, ids).json()
