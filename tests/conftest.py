@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,18 @@ import pytest
 from jobs.nexar import NexarClient, RetryPolicy
 from sandbox import AltiumSandbox, SlackSandbox
 from state.store import Store
+
+
+@pytest.fixture(autouse=True, scope="session")
+def ctrl_c_reaches_children() -> None:
+    """Let the CLI subprocesses the tests interrupt hear SIGINT as they would in a terminal.
+
+    A shell that starts a job in the background (``pytest &``, some CI runners) makes it
+    ignore SIGINT, and children inherit that, so a test's Ctrl-C would never arrive. A
+    handler here is reset to the default in every child that is started.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
