@@ -180,3 +180,111 @@ def test_unreachable_nexar(sleeps: list[float]) -> None:
                      retry=RetryPolicy(attempts=2)) as client, \
             pytest.raises(NexarUnavailableError, match=r"could not reach 127\.0\.0\.1"):
         client.workspaces()
+
+
+# --- Odd answers: each one is a failed read of that project, never empty data or a dead sign-in
+
+
+def by_name(client: NexarClient, altium: AltiumSandbox) -> tuple[Workspace, dict[str, str]]:
+    workspace = acme(client, altium)
+    return workspace, {p.name: p.id for p in client.projects(workspace)}
+
+
+def test_every_request_asks_for_application_json(
+        client: NexarClient, altium: AltiumSandbox) -> None:
+    workspace, ids = by_name(client, altium)
+    client.comment_threads(workspace, list(ids.values()))
+    client.design(workspace, ids["Motor Controller"])
+    assert {r.accept for r in altium.requests} == {"application/json"}
+    assert {r.content_type for r in altium.requests} == {"application/json; charset=utf-8"}
+
+
+@pytest.mark.parametrize("variant", [None, "Lite"])
+def test_a_null_bom_is_a_failed_read(client: NexarClient, altium: AltiumSandbox,
+                                     variant: str | None) -> None:
+    workspace, ids = by_name(client, altium)
+    altium.faults.null_bom("Motor Controller", variant=variant)
+    with pytest.raises(NexarQueryError, match=r"without its BOM \(bom: null\)"):
+        client.design(workspace, ids["Motor Controller"])
+    assert len(client.design(workspace, ids["Motor Controller"]).bom) == 170
+
+
+def test_a_null_bom_while_paging_is_a_failed_read(altium: AltiumSandbox) -> None:
+    with NexarClient(token=altium.token, api_url=altium.api_url, page_size=10) as client:
+        workspace, ids = by_name(client, altium)
+        altium.reset_requests()
+        altium.faults.null_bom("Motor Controller", variant="Lite", times=None)
+        with pytest.raises(NexarQueryError, match="'Lite' without its BOM"):
+            client.design(workspace, ids["Motor Controller"])
+        assert [r.operation_name for r in altium.requests][:2] == ["Design", "BomPage"]
+
+
+def test_a_null_design_is_a_failed_read(client: NexarClient, altium: AltiumSandbox) -> None:
+    workspace, ids = by_name(client, altium)
+    altium.faults.null_design("Motor Controller")
+    with pytest.raises(NexarQueryError, match="HC0018"):
+        client.design(workspace, ids["Motor Controller"])
+    altium.faults.null_design("Motor Controller")
+    with pytest.raises(NexarQueryError, match="HC0018"):
+        client.nets(workspace, ids["Motor Controller"])
+
+
+def test_not_authorized_on_one_project_fails_only_that_project(
+        client: NexarClient, altium: AltiumSandbox, sleeps: list[float]) -> None:
+    workspace, ids = by_name(client, altium)
+    altium.faults.not_authorized("Motor Controller", times=None)
+    threads = client.comment_threads(workspace, list(ids.values()))
+    failed = {name for name, pid in ids.items() if isinstance(threads[pid], Exception)}
+    assert failed == {"Motor Controller"}
+    assert "AUTH_NOT_AUTHORIZED" in str(threads[ids["Motor Controller"]])
+    assert not isinstance(threads[ids["Motor Controller"]], NexarAuthError)
+    with pytest.raises(NexarQueryError, match="AUTH_NOT_AUTHORIZED") as caught:
+        client.design(workspace, ids["Motor Controller"])
+    assert not isinstance(caught.value, NexarAuthError)
+    assert client.design(workspace, ids["IoT Sensor Node"]).bom
+    assert sleeps == []
+
+
+def test_not_authorized_without_a_project_path_is_the_sign_in(
+        client: NexarClient, altium: AltiumSandbox) -> None:
+    altium.faults.graphql_error(code="AUTH_NOT_AUTHORIZED", message="Not authorized")
+    with pytest.raises(NexarAuthError, match="not authorized"):
+        client.workspaces()
+    workspace = acme(client, altium)
+    altium.faults.graphql_error(code="AUTH_NOT_AUTHORIZED", message="Not authorized")
+    with pytest.raises(NexarAuthError, match="not authorized"):
+        client.projects(workspace)
+
+
+# --- A HotChocolate 13+ gateway answering application/graphql-response+json ----------------
+
+
+def test_a_validation_error_on_400_is_a_query_error_not_retried(
+        client: NexarClient, altium: AltiumSandbox, sleeps: list[float]) -> None:
+    altium.faults.graphql_response()
+    response = client.execute(altium.api_url, "query Broken { desUserByAuth { nope } }")
+    assert response.data is None
+    assert "GRAPHQL_VALIDATION_FAILED" in response.error_text()
+    assert [r.status for r in altium.requests] == [400]
+    assert sleeps == []
+
+
+def test_null_data_on_500_is_decided_by_its_error_codes(
+        client: NexarClient, altium: AltiumSandbox, sleeps: list[float]) -> None:
+    workspace, ids = by_name(client, altium)
+    altium.faults.graphql_response()
+    altium.faults.graphql_error(project="Motor Controller", times=None)
+    altium.reset_requests()
+    threads = client.comment_threads(workspace, list(ids.values()))
+    failed = {name for name, pid in ids.items() if isinstance(threads[pid], Exception)}
+    assert failed == {"Motor Controller"}
+    assert [r.status for r in altium.requests] == [500, 200]
+    assert sleeps == []
+
+
+def test_a_5xx_without_a_graphql_result_is_unavailable_and_retried(
+        client: NexarClient, altium: AltiumSandbox, sleeps: list[float]) -> None:
+    altium.faults.http_error(status=502, times=None)
+    with pytest.raises(NexarUnavailableError, match="HTTP 502"):
+        client.workspaces()
+    assert len(sleeps) == 2
