@@ -2,21 +2,24 @@
 
 Answers from the SQLite snapshot are immediate and say how fresh they are; the ones that
 need Nexar (``needs_nexar``) run after the acknowledgement. Every text from Altium or from
-the person asking is escaped; every answer stays within Slack's block limits.
+the person asking is escaped; every answer is built for the smallest path it may take (a
+``response_url``, ``bot.limits.RESPONSE``) and goes through ``bot.limits.fit``, so it also
+fits a mention's ``chat.postEphemeral`` or ``chat.postMessage``. A long answer comes in
+pages with "Next page" buttons (``PAGE_ACTION``). A project not shared with Slack
+(``REVIEW_BOT_PROJECTS``) is never named: it is answered exactly like a missing one.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.cards import (
     NAME_LIMIT,
-    TOTAL_LIMIT,
     bom_facts,
     bom_parts,
     bom_sizes,
@@ -24,6 +27,18 @@ from bot.cards import (
     part_name,
     variant_order,
     when,
+)
+from bot.limits import (
+    BUTTON_VALUE,
+    FALLBACK_TEXT,
+    RESPONSE,
+    Block,
+    actions,
+    button,
+    context,
+    fit,
+    pages,
+    section,
 )
 from bot.mrkdwn import cut, escape, link
 from bot.parser import CommandError, Request, help_text, split_project, thread_number, usage
@@ -48,10 +63,14 @@ from state.outbox import Outbox
 from state.store import Store, StoredEvent, Subscription
 
 PAGE_SIZE = 10
-SECTION = 2900
-MAX_SECTIONS = 40
 LIBRARY_TTL = 600.0
 PROJECTS_ACTION = "review_projects_page"
+"""The projects pager's buttons before every long answer was paged (still answered)."""
+PAGE_ACTION = "review_page"
+"""A paged answer's buttons: ``review_page_<n>``, the request in the button's value."""
+PAGED = frozenset({"workspaces", "projects", "project", "bom", "comments", "thread", "nets",
+                   "part", "changes", "subscriptions", "status"})
+"""The commands whose answers may come in pages: those that only read."""
 
 NexarFactory = Callable[[], NexarClient]
 
@@ -92,46 +111,85 @@ class Policy:
     def is_shared(self, name: str) -> bool:
         return self.shared is None or name.casefold() in self.shared
 
-
-def _sections(lines: Sequence[str], *, head: str = "", more: str = "",
-              budget: int = TOTAL_LIMIT) -> list[dict[str, Any]]:
-    """Lines packed into sections within Slack's limits (a section's size, ``budget``
-    characters in all); the lines left out are counted at the end."""
-    blocks: list[dict[str, Any]] = []
-    if head:
-        blocks.append(_md(head))
-    room = budget - len(head) - len(more) - 40
-    chunk, shown = "", 0
-    for line in lines:
-        line = cut(line, SECTION)
-        room -= len(line) + 1
-        if room < 0:
-            break
-        if chunk and len(chunk) + len(line) + 1 > SECTION:
-            if len(blocks) >= MAX_SECTIONS:
-                break
-            blocks.append(_md(chunk))
-            chunk = ""
-        chunk = f"{chunk}\n{line}" if chunk else line
-        shown += 1
-    if chunk:
-        blocks.append(_md(chunk))
-    rest = len(lines) - shown
-    notes = [f"and {rest} more" if rest > 0 else "", more]
-    footer = " · ".join(n for n in notes if n)
-    if footer:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
-    return blocks
+    def visible(self, by_name: Mapping[str, str], projects: Iterable[str]) -> dict[str, str]:
+        """``by_name`` without the entries named after a project Slack may not see."""
+        if self.shared is None:
+            return dict(by_name)
+        hidden = {p.casefold() for p in projects if not self.is_shared(p)}
+        return {k: v for k, v in by_name.items() if k.casefold() not in hidden}
 
 
-def _md(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, 3000)}}
+def every_project_name(store: Store) -> list[str]:
+    """Every project name the database has known, listed or gone."""
+    return [r["name"] for r in store.rows("select distinct name from catalog")]
 
 
-def _reply(request: Request, lines: Sequence[str], *, head: str, more: str = "") -> Reply:
-    """An answer of ``lines`` under ``head`` (both mrkdwn); the head is the notification."""
-    blocks = _sections(lines, head=head, more=more)
-    return Reply(text=cut(head, 300) or "review-bot", blocks=blocks, share=request.share)
+def _reply(request: Request, lines: Sequence[str], *, head: str, more: str = "",
+           per_page: int | None = None) -> Reply:
+    """An answer of ``lines`` under ``head`` (both mrkdwn), the page ``--page`` asks for.
+
+    When the lines need more than one page, the footer says which page this is and
+    buttons lead to the others; when the request is too long to fit in a button, the
+    footer asks for a narrower query instead. The head is the notification.
+    """
+    chosen = pages(lines or ["_(none)_"], room=RESPONSE, head=head, per_page=per_page)
+    count = len(chosen)
+    page = min(max(1, _page_number(request)), count)
+    blocks: list[Block] = [section(head)] if head else []
+    blocks += [section(text) for text in chosen[page - 1]]
+    footer = [f"page {page} of {count}" if count > 1 else "", more]
+    nav = _page_buttons(request, page, count) if count > 1 else None
+    if count > 1 and nav is None:
+        footer.append("narrow the question (a designator, an MPN, a word) to see the rest")
+    blocks.append(context(" · ".join(note for note in footer if note)))
+    if nav is not None:
+        blocks.append(nav)
+    text, fitted = fit(cut(head, FALLBACK_TEXT), blocks, RESPONSE)
+    return Reply(text=text, blocks=fitted, share=request.share)
+
+
+def _page_number(request: Request) -> int:
+    wanted = request.options.get("page") or "1"
+    return int(wanted) if wanted.isdigit() and len(wanted) < 6 else 1
+
+
+def page_value(request: Request, page: int) -> str:
+    """What a page button carries: the request itself, to be answered again at ``page``."""
+    return json.dumps({"command": request.name, "words": list(request.words),
+                       "page": page, "share": request.share},
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def page_request(value: str) -> Request | None:
+    """The request a page button (or an older projects pager button) carries, or None."""
+    try:
+        state = json.loads(value or "{}")
+    except ValueError:
+        return None
+    if not isinstance(state, dict):
+        return None
+    page = state.get("page")
+    name = state.get("command", "projects")
+    words = state.get("words")
+    if words is None and name == "projects":
+        words = str(state.get("text") or "").split()
+    if (name not in PAGED or not isinstance(page, int) or not isinstance(words, list)
+            or not all(isinstance(w, str) for w in words)):
+        return None
+    return Request(name=name, words=tuple(words), share=bool(state.get("share")),
+                   options={"page": str(max(1, page))})
+
+
+def _page_buttons(request: Request, page: int, count: int) -> Block | None:
+    """‹ Previous and Next page › buttons, or None when the request does not fit in one."""
+    buttons = []
+    for label, target in (("‹ Previous", page - 1), ("Next page ›", page + 1)):
+        if 1 <= target <= count:
+            value = page_value(request, target)
+            if len(value) > BUTTON_VALUE:
+                return None
+            buttons.append(button(label, f"{PAGE_ACTION}_{target}", value))
+    return actions(*buttons)
 
 
 def ago(stamp: str, now: datetime) -> str:
@@ -195,14 +253,18 @@ class Answers:
     # -- helpers ---------------------------------------------------------------------------
 
     def _names(self, store: Store) -> list[str]:
-        return [p.name for p in store.catalog() if self.policy.is_shared(p.name)]
+        """The names Slack may see: a project not shared does not exist for Slack."""
+        return [n for n in store.project_names() if self.policy.is_shared(n)]
 
     def _resolve(self, store: Store, words: tuple[str, ...]
                  ) -> tuple[ProjectInfo, tuple[str, ...]]:
-        project, rest = split_project(words, store.project_names())
-        if not self.policy.is_shared(project):
-            raise CommandError(f"*{named(project)}* is not shared with Slack.")
+        project, rest = split_project(words, self._names(store))
         return store.catalog_project(project), rest
+
+    def _shown(self, store: Store, failures: Mapping[str, str]) -> dict[str, str]:
+        """Failures without those of projects not shared with Slack (a failure of Nexar
+        or of a workspace is kept)."""
+        return self.policy.visible(failures, every_project_name(store))
 
     def _fresh(self, store: Store) -> str:
         poll = store.last_poll()
@@ -255,33 +317,17 @@ class Answers:
 
     def _projects(self, store: Store, request: Request, asker: Asker) -> Reply:
         text = " ".join(request.words)
-        page = max(1, int(request.options.get("page", "1") or 1)
-                   if (request.options.get("page") or "1").isdigit() else 1)
         projects = [p for p in store.catalog() if self.policy.is_shared(p.name)
                     and text.casefold() in f"{p.name} {p.description}".casefold()]
         watched = store.watched_project_ids()
-        total = len(projects)
-        pages = max(1, -(-total // PAGE_SIZE))
-        page = min(page, pages)
-        shown = projects[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
         lines = [f"• *{link(p.url, p.name, NAME_LIMIT)}*"
                  + (" · watched" if p.id in watched else "")
                  + (f" — {escape(p.description, 80, flat=True)}" if p.description else "")
-                 for p in shown]
+                 for p in projects]
         what = f" matching “{escape(text, 40, flat=True)}”" if text else ""
-        head = f"*{total} project{'s' if total != 1 else ''}{what}* · page {page} of {pages}"
-        blocks = _sections(lines or ["_(none)_"], head=head, more=self._fresh(store))
-        buttons = []
-        for label, target in (("‹ Previous", page - 1), ("Next page ›", page + 1)):
-            if 1 <= target <= pages and target != page:
-                buttons.append({"type": "button", "text": {"type": "plain_text",
-                                                           "text": label},
-                                "action_id": f"{PROJECTS_ACTION}_{target}",
-                                "value": json.dumps({"text": text[:200], "page": target,
-                                                     "share": request.share})})
-        if buttons:
-            blocks.append({"type": "actions", "elements": buttons})
-        return Reply(text=cut(head, 300), blocks=blocks, share=request.share)
+        total = len(projects)
+        head = f"*{total} project{'s' if total != 1 else ''}{what}*"
+        return _reply(request, lines, head=head, more=self._fresh(store), per_page=PAGE_SIZE)
 
     def _project(self, store: Store, request: Request, asker: Asker) -> Reply:
         info, _ = self._resolve(store, request.words)
@@ -379,16 +425,14 @@ class Answers:
         hits = [p for p in library if folded in " ".join(
             [p.name, p.comment, p.description, *(m for _, m in p.manufacturer_parts)]
         ).casefold()]
-        lines = [_part_line(p) for p in hits[:25]]
         used = self._where_used(store, folded)
         plural = "s" if len(hits) != 1 else ""
         head = (f"*{len(hits)} library component{plural} matching "
                 f"“{escape(query, 40, flat=True)}”*")
-        blocks = _sections(lines or ["_(none in the library)_"], head=head,
-                           budget=TOTAL_LIMIT // 2)
-        blocks += _sections(used or ["_(not used in any watched project)_"],
-                            head="*Used in*", more=self._fresh(store), budget=TOTAL_LIMIT // 2)
-        return Reply(text=cut(head, 300), blocks=blocks[:50], share=request.share)
+        lines = ["*Used in*", *(used or ["_(not used in any watched project)_"]),
+                 "*In the library*", *([_part_line(p) for p in hits]
+                                       or ["_(none in the library)_"])]
+        return _reply(request, lines, head=head, more=self._fresh(store))
 
     def _library_parts(self, store: Store) -> list[LibraryPart]:
         if self.nexar is None:
@@ -475,7 +519,8 @@ class Answers:
     def _unsubscribe(self, store: Store, request: Request, asker: Asker) -> Reply:
         self._admin_only(asker)
         channel = self._channel_key(store, asker)
-        subs = [s for s in store.subscriptions() if s.channel in {channel, asker.channel_id}]
+        subs = [s for s in store.subscriptions() if s.channel in {channel, asker.channel_id}
+                and self.policy.is_shared(s.project)]
         if not subs:
             raise CommandError("This channel follows no project.")
         name, _ = split_project(request.words, [s.project for s in subs])
@@ -488,7 +533,8 @@ class Answers:
         names = {asker.channel_id}
         if asker.channel_name:
             names.add(f"#{asker.channel_name}")
-        subs = [s for s in store.subscriptions() if s.channel in names]
+        subs = [s for s in store.subscriptions() if s.channel in names
+                and self.policy.is_shared(s.project)]
         if not subs:
             return Reply(text="This channel follows no project yet. "
                               "Try `/review subscribe <project>`.", share=request.share)
@@ -506,11 +552,11 @@ class Answers:
         else:
             lines.append(f"Last poll {ago(poll.finished_at, self.clock())}: "
                          f"{poll.projects} projects, {poll.events} new events.")
-            for project, reason in sorted(poll.failures.items()):
+            for project, reason in sorted(self._shown(store, poll.failures).items()):
                 lines.append(f"• :warning: {named(project)}: {escape(reason, 300, flat=True)}")
         lines.append(f"{outbox.undelivered()} events waiting for Slack.")
         for sub in store.paused_subscriptions():
-            if sub.paused_reason:
+            if sub.paused_reason and self.policy.is_shared(sub.project):
                 lines.append(f"• :double_vertical_bar: {named(sub.channel)} / "
                              f"{named(sub.project)} paused: "
                              f"{escape(sub.paused_reason, 300, flat=True)}")
@@ -531,13 +577,13 @@ class Answers:
                              share=request.share)
             return Reply(text=f"Digest: {escape(describe(current.setting, now=self.clock()))}",
                          share=request.share)
+        self._admin_only(asker)
         if isinstance(parsed, Now):
             if self.digest_now is None:
                 raise CommandError("Digests cannot be posted from here.")
             run = self.digest_now(channel)
             return Reply(text="Posted this channel's digest." if run else
                          "A digest was just posted; nothing new since.")
-        self._admin_only(asker)
         if isinstance(parsed, Off):
             text = ("Digest turned off for this channel." if digests.delete(channel)
                     else "This channel had no digest.")
@@ -549,10 +595,15 @@ class Answers:
         return Reply(text=text, share=request.share)
 
     def _admin_only(self, asker: Asker) -> None:
+        """Refuse what changes or posts things to anyone but the admins (when there are
+        any): subscribe, unsubscribe, and a digest set, stopped (``off``) or posted
+        (``now``: it posts to the channel and moves the next digest's period). Showing the
+        schedule, every lookup, and ``--share`` stay open: sharing changes nothing and
+        shows only what the asker may read, in the channel they typed in."""
         if not self.policy.may_manage(asker.user_id):
             admins = ", ".join(f"<@{a}>" for a in sorted(self.policy.admins)[:5])
-            raise CommandError("Only the bot's admins can change subscriptions and digests: "
-                               f"ask {admins}.")
+            raise CommandError("Only the bot's admins can subscribe, unsubscribe, or set, "
+                               f"stop or post digests: ask {admins}.")
 
 
 def _bom_matches(line: BomLine, query: str) -> bool:

@@ -52,10 +52,11 @@ def build_app(*, client: WebClient, signing_secret: str, db_path: str,
             return {}
         return dict(info)
 
-    answers = Answers(db_path=db_path, nexar=nexar, policy=policy or Policy(),
+    policy = policy or Policy()
+    answers = Answers(db_path=db_path, nexar=nexar, policy=policy,
                       channel_info=channel_info, digest_tz=digest_tz, digest_now=digest_now,
                       on_digest_change=on_digest_change)
-    home.register(app, db_path=db_path)
+    home.register(app, db_path=db_path, policy=policy)
     commands.register(app, answers=answers)
     unfurls.register(app, answers=answers)
     return app

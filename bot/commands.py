@@ -1,13 +1,14 @@
-"""The ``/review`` slash command, ``@review-bot`` mentions and the projects pager.
+"""The ``/review`` slash command, ``@review-bot`` mentions and the page buttons.
 
 ``ack()`` goes back at once; the answer follows through ``respond()`` from a bolt lazy
 listener, so a command that needs Nexar never misses Slack's three seconds. Whatever
-happens, the person gets an answer: never an exception, never silence.
+happens, the person gets an answer: never an exception, never silence. A long answer's
+"Next page" button carries its request (``bot.answers.page_value``); pressing it answers
+the same request at that page, in place of the page shown.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -16,7 +17,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.answers import PROJECTS_ACTION, Answers, Asker, Reply
+from bot.answers import PAGE_ACTION, PROJECTS_ACTION, Answers, Asker, Reply, page_request
 from bot.parser import CommandError, Request, parse
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,11 @@ def reply_to(answers: Answers, text: str, asker: Asker) -> Reply:
         request = parse(text)
     except CommandError as exc:
         return Reply(text=str(exc))
+    return answer_request(answers, request, asker)
+
+
+def answer_request(answers: Answers, request: Request, asker: Asker) -> Reply:
+    """The answer to a parsed request; any failure becomes a reply, logged."""
     try:
         return answers.answer(request, asker)
     except Exception as exc:  # an answer must always come back, whatever broke
@@ -81,20 +87,17 @@ def register(app: App, *, answers: Answers) -> None:
 
     def paged(body: dict[str, Any], respond: Respond) -> None:
         action = (body.get("actions") or [{}])[0]
-        try:
-            state = json.loads(action.get("value") or "{}")
-        except ValueError:
-            state = {}
-        words = ["projects", *str(state.get("text") or "").split()]
-        if state.get("share"):
-            words.append("--share")
-        text = " ".join(words) + f" --page={int(state.get('page') or 1)}"
         asker = Asker(user_id=str((body.get("user") or {}).get("id") or ""),
                       channel_id=str((body.get("channel") or {}).get("id") or ""))
-        reply = reply_to(answers, text, asker)
+        request = page_request(str(action.get("value") or ""))
+        if request is None:
+            reply = Reply(text="That button no longer works: ask again with `/review`.")
+        else:
+            reply = answer_request(answers, request, asker)
         respond(replace_original=True, **reply.payload())
 
-    app.action(re.compile(f"^{PROJECTS_ACTION}_\\d+$"))(ack=lambda ack: ack(), lazy=[paged])
+    pager = re.compile(f"^(?:{PAGE_ACTION}|{PROJECTS_ACTION})_\\d+$")
+    app.action(pager)(ack=lambda ack: ack(), lazy=[paged])
 
     def mentioned(event: dict[str, Any], client: WebClient) -> None:
         text = _MENTION.sub("", str(event.get("text") or ""), count=1)

@@ -70,7 +70,9 @@ def usage(name: str) -> str:
 def help_text() -> str:
     lines = [usage(name) for name in COMMANDS]
     return ("*/review* — Altium 365 design review in Slack\n" + "\n".join(f"• {x}" for x in lines)
-            + "\nAdd `--share` to show the answer to the whole channel.")
+            + "\nAdd `--share` to show the answer to the whole channel."
+            + "\nWhen the bot has admins, only they may `subscribe`, `unsubscribe`, or set, "
+              "stop (`off`) or post (`now`) a `digest`.")
 
 
 def _unformat(text: str) -> str:

@@ -1,4 +1,7 @@
-"""Altium 365 project links pasted in Slack unfold into a project summary card."""
+"""Altium 365 project links pasted in Slack unfold into a project summary card.
+
+A link to a project not shared with Slack unfolds into nothing, as a link to no project.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.answers import Answers, Asker
+from bot.limits import UNFURL, fit
 from bot.parser import Request
 from state.model import ProjectInfo
 from state.store import Store
@@ -18,7 +22,6 @@ from state.store import Store
 log = logging.getLogger(__name__)
 
 ALTIUM_DOMAIN = "365.altium.com"
-MAX_BLOCKS = 10
 
 
 def project_for(url: str, catalog: list[ProjectInfo]) -> ProjectInfo | None:
@@ -40,7 +43,9 @@ def unfurl_blocks(answers: Answers, project: ProjectInfo, *, user: str,
     """The summary card a link to ``project`` unfolds into: ``/review project``'s answer."""
     reply = answers.answer(Request(name="project", words=(project.name,)),
                            Asker(user_id=user, channel_id=channel))
-    return (reply.blocks or [])[:MAX_BLOCKS]
+    if not reply.blocks:
+        return []
+    return fit(reply.text, [b for b in reply.blocks if b.get("type") != "actions"], UNFURL)[1]
 
 
 def register(app: App, *, answers: Answers) -> None:

@@ -120,7 +120,8 @@ def shown(answer: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize(("text", "needles"), [
     ("", ["/review projects", "--share"]),
-    ("help", ["/review bom", "| off | now] [--quiet]`"]),
+    ("help", ["/review bom", "| off | now] [--quiet]`",
+              "only they may `subscribe`, `unsubscribe`, or set, stop (`off`) or post (`now`)"]),
     ("workspaces", ["Acme Robotics", "eu-central"]),
     ("projects", ["14 projects", "page 1 of 2", "Next page"]),
     ("projects fixture", ["6 projects matching", "Test Fixture 00"]),
@@ -157,6 +158,11 @@ def test_digest_from_slack(ask: Ask, world: dict[str, Any]) -> None:
     assert "gets no digest" in shown(ask("digest"))
     refused = shown(ask("digest daily 09:00", user="bob.schmidt"))
     assert "Only the bot's admins" in refused
+    posts = len(world["slack"].messages(CHANNEL))
+    for change in ("digest now", "digest off", "digest weekly mon 09:00 --quiet"):
+        assert "Only the bot's admins" in shown(ask(change, user="bob.schmidt")), change
+    assert "gets no digest" in shown(ask("digest", user="bob.schmidt"))
+    assert len(world["slack"].messages(CHANNEL)) == posts
     bad = shown(ask("digest weekly someday 9:00"))
     assert "Accepted: daily HH:MM" in bad
     done = shown(ask("digest weekdays 08:30 America/New_York"))
@@ -262,15 +268,62 @@ def test_forged_and_stale_requests_are_refused(world: dict[str, Any]) -> None:
     assert (forged.status_code, stale.status_code) == (401, 401)
 
 
-def test_projects_not_shared_with_slack(world: dict[str, Any], slack_db: Path) -> None:
-    slack: SlackSandbox = world["slack"]
-    app = build_app(client=WebClient(token=slack.bot_token, base_url=slack.api_url),
-                    signing_secret=SECRET, db_path=str(world["db"]),
-                    policy=Policy(shared=frozenset({"iot sensor node"})))
-    body = payload(slack, "bom motor controller")
-    app.dispatch(BoltRequest(mode="socket_mode", body=body))
+SHARED = "IoT Sensor Node"
+
+
+def dispatched(app: App, slack: SlackSandbox, text: str, user: str = "alice.nguyen",
+               channel: str = CHANNEL) -> str:
+    """``/review TEXT`` through bolt, the answer posted to response_url, as JSON."""
+    body = payload(slack, text, user, channel)
+    assert app.dispatch(BoltRequest(mode="socket_mode", body=body)).status == 200
     wait_for(lambda: bool(slack.responses(body["response_url"])))
-    assert "is not shared with Slack" in shown(slack.responses(body["response_url"])[0])
+    [said] = slack.responses(body["response_url"])
+    return shown(said)
+
+
+@pytest.fixture(scope="module")
+def shared_only(world: dict[str, Any]) -> App:
+    """The same bot, with only one project shared with Slack (REVIEW_BOT_PROJECTS)."""
+    slack: SlackSandbox = world["slack"]
+    altium: AltiumSandbox = world["altium"]
+    return build_app(client=WebClient(token=slack.bot_token, base_url=slack.api_url),
+                     signing_secret=SECRET, db_path=str(world["db"]),
+                     nexar=lambda: NexarClient(token=altium.token, api_url=altium.api_url),
+                     policy=Policy(shared=frozenset({SHARED.casefold()})))
+
+
+@pytest.mark.parametrize("template", [
+    "project {}", "bom {}", "bom {} U3", "comments {} all", "thread {} 1", "changes {}",
+    "nets {}", "subscribe {}", "unsubscribe {}", "project {} --share"])
+def test_an_unshared_project_is_answered_like_a_missing_one(
+        world: dict[str, Any], shared_only: App, template: str) -> None:
+    """Not "is not shared with Slack": the same words as for a name nobody uses."""
+    slack: SlackSandbox = world["slack"]
+    for unshared, missing in (("Motor Controller", "Nowhere Project"),
+                              ("motor", "nowhr"), ("a", "q")):
+        answer = dispatched(shared_only, slack, template.format(unshared))
+        other = dispatched(shared_only, slack, template.format(missing))
+        assert answer == other.replace(missing, unshared), (answer, other)
+        assert "shared" not in answer
+
+
+def test_unshared_projects_are_never_named(world: dict[str, Any], shared_only: App) -> None:
+    """Suggestions, lists, where-used, subscriptions: only the shared project is named."""
+    slack: SlackSandbox = world["slack"]
+    altium: AltiumSandbox = world["altium"]
+    hidden = [p.name for p in altium.projects() if p.name != SHARED]
+    assert "Motor Controller" in hidden
+    for text in ("projects", "projects o", "project Motor Controler", "bom moto",
+                 "comments audio amp", "part TPS62133", "part R", "subscriptions", "status",
+                 "changes moto 1w", "unsubscribe motor", "project t"):
+        answer = dispatched(shared_only, slack, text)
+        if text.startswith("part"):  # library parts may be described in any words
+            answer = answer.partition("Used in")[2].partition("In the library")[0]
+            assert answer
+        for name in hidden:
+            assert name not in answer and name.casefold() not in answer.casefold(), (text, name)
+    assert SHARED in dispatched(shared_only, slack, "projects")
+    assert "Did you mean: IoT Sensor Node?" in dispatched(shared_only, slack, "project IoX Sensor Node")
 
 
 @pytest.fixture
