@@ -427,6 +427,15 @@ def _fields(count: int, size: int = 10) -> dict[str, Any]:
         pytest.param([section("x")] * 51, id="51-blocks"),
         pytest.param([section("x" * 3001)], id="section-3001"),
         pytest.param([section("")], id="section-empty"),
+        pytest.param([section(" \n\t")], id="section-whitespace"),
+        pytest.param([{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}],
+                     id="context-11"),
+        pytest.param(
+            [{"type": "actions", "elements": [
+                {"type": "button", "action_id": "a", "value": "v" * 2001,
+                 "text": {"type": "plain_text", "text": "x"}}]}],
+            id="button-value-2001",
+        ),
         pytest.param([{"type": "section"}], id="section-without-text"),
         pytest.param([_header("h" * 151)], id="header-151"),
         pytest.param([_header("*h*", "mrkdwn")], id="header-mrkdwn"),
@@ -467,6 +476,44 @@ def test_msg_blocks_too_long(client: WebClient) -> None:
         lambda: client.chat_postMessage(channel="#design-review", text="t", blocks=blocks)
     )
     assert refused.response["error"] == "msg_blocks_too_long"
+
+
+def test_ephemeral_checks_blocks_like_a_message(sb: SlackSandbox, client: WebClient) -> None:
+    alice = sb.user(ALICE).id
+    for blocks, code in (([section("")], "invalid_blocks"),
+                         ([section("x" * 2900) for _ in range(5)], "msg_blocks_too_long")):
+        refused = error_of(lambda b=blocks: client.chat_postEphemeral(
+            channel="#design-review", user=alice, text="t", blocks=b))
+        assert refused.response["error"] == code
+    assert sb.ephemerals() == []
+
+
+def test_response_url_checks_blocks_and_size(sb: SlackSandbox) -> None:
+    """Slack answers a response_url it refuses with a 4xx and the code as plain text."""
+    url = sb.response_url(channel="#design-review", user=ALICE)
+    hook = WebhookClient(url)
+    bad = hook.send(text="t", blocks=[section(" ")])
+    assert (bad.status_code, bad.body) == (400, "invalid_blocks")
+    long = hook.send(text="t", blocks=[section("x" * 3000)] * 4 + [section("x" * 1)])
+    assert (long.status_code, long.body) == (400, "msg_blocks_too_long")
+    header = hook.send(text="t", blocks=[_header("h" * 151)])
+    assert (header.status_code, header.body) == (400, "invalid_blocks")
+    fine = hook.send(text="t", blocks=[section("x" * 3000)] * 4)
+    assert (fine.status_code, fine.body) == (200, "ok")
+    assert len(sb.responses(url)) == 1 and len(sb.ephemerals(user=ALICE)) == 1
+    assert [c.error for c in sb.calls_to("response_url")] == [
+        "invalid_blocks", "msg_blocks_too_long", "invalid_blocks", None]
+
+
+def test_unfurl_checks_blocks_and_size(sb: SlackSandbox, client: WebClient) -> None:
+    ts = client.chat_postMessage(channel="#design-review", text="see https://x.example")["ts"]
+    for blocks, code in (([section("")], "invalid_unfurls"),
+                         ([section("x" * 2900) for _ in range(5)], "msg_blocks_too_long")):
+        refused = error_of(lambda b=blocks: client.chat_unfurl(
+            channel=sb.channel_id("#design-review"), ts=ts,
+            unfurls={"https://x.example": {"blocks": b}}))
+        assert refused.response["error"] == code
+    assert sb.unfurls("#design-review", ts) == {}
 
 
 # --- faults ---------------------------------------------------------------------------
@@ -606,6 +653,12 @@ def test_views_publish(sb: SlackSandbox, client: WebClient) -> None:
     assert client.views_publish(
         user_id=alice, view={"type": "home", "blocks": [section("x")] * 100}
     )
+    heavy = {"type": "home", "blocks": [section("x" * 2900)] * 5}
+    too_long = error_of(lambda: client.views_publish(user_id=alice, view=heavy))
+    assert too_long.response["error"] == "invalid_arguments"
+    empty = {"type": "home", "blocks": [section("")]}
+    assert error_of(lambda: client.views_publish(user_id=alice, view=empty)).response[
+        "error"] == "invalid_arguments"
     modal = error_of(
         lambda: client.views_publish(user_id=alice, view={"type": "modal", "blocks": []})
     )
