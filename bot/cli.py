@@ -46,7 +46,7 @@ from state.errors import (
 )
 from state.filters import Filters
 from state.model import EVENT_GROUPS, ProjectInfo
-from state.outbox import Outbox
+from state.outbox import Outbox, SetAside
 from state.store import Store, StoredEvent
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
@@ -194,7 +194,11 @@ def poll(once: bool, interval: float | None) -> None:
     """Snapshot every subscribed project and record what changed.
 
     Exits non-zero when any project could not be read; the others are still recorded,
-    and nothing is recorded for a project that failed (no false removals).
+    and nothing is recorded for a project that failed (no false removals). With Slack
+    configured it delivers too, and exits non-zero while a channel is paused or Slack kept
+    failing; a post set aside (it could not be rendered, or Slack refused it) is reported
+    but does not fail the run: everything else went out, and 'review-bot resume' tries it
+    again after an upgrade.
     """
     _on_interrupt("Interrupted: every project written so far is complete; "
                   "the rest is picked up by the next poll.")
@@ -217,7 +221,9 @@ def _deliver_if_configured(config: Config) -> bool:
         report = DeliveryReport()
         with _store() as store:
             report.note_paused(store.paused_subscriptions())
+            report.note_set_aside(Outbox(store).set_aside_items())
         _print_pauses(report)
+        _print_set_aside(report.set_aside)
         return report.ok
     report = service.deliver_once(config)
     _print_delivery(report)
@@ -228,6 +234,7 @@ def _print_delivery(report: DeliveryReport) -> None:
     click.echo(f"Delivered {report.posted} Slack post(s), updated {report.updated} card(s); "
                f"{report.pending} event(s) waiting.")
     _print_pauses(report)
+    _print_set_aside(report.set_aside)
     for channel, reason in sorted(report.failures.items()):
         click.echo(f"Failed: {channel}: {reason} (will retry)", err=True)
 
@@ -239,6 +246,21 @@ def _print_pauses(report: DeliveryReport) -> None:
         when = f" since {since[:16].replace('T', ' ')} UTC" if since else ""
         click.echo(f"Paused: {channel}{when}: {reason}: {_pause_fix(reason, channel)}, then "
                    f"'review-bot resume {channel}' (its events are kept)", err=True)
+
+
+def _print_set_aside(items: dict[str, list[SetAside]]) -> None:
+    """One line per channel with posts set aside: how many, and why."""
+    for channel, held in sorted(items.items()):
+        click.echo(f"Set aside: {channel}: {len(held)} post(s) that could not be sent "
+                   f"({_reasons(held)}); the rest went out. After an upgrade, "
+                   f"'review-bot resume {channel}' tries them again.", err=True)
+
+
+def _reasons(items: Sequence[SetAside], limit: int = 3) -> str:
+    said = [f"{i.kind}: {i.reason}" for i in items[:limit]]
+    if len(items) > limit:
+        said.append(f"{len(items) - limit} more")
+    return "; ".join(said)
 
 
 def _pause_fix(reason: str, channel: str) -> str:
@@ -261,7 +283,9 @@ def deliver() -> None:
     """Post every event the outbox owes to Slack, then exit.
 
     Exits non-zero while a channel is paused (this run or an earlier one) or Slack kept
-    failing; nothing is dropped.
+    failing; nothing is dropped. A post that cannot be rendered, or that Slack refuses
+    even as plain text, is set aside with its reason and reported (exit 0: everything
+    else went out); 'review-bot resume' tries it again.
     """
     _on_interrupt("Interrupted: every post made so far is recorded; the rest goes out "
                   "with the next delivery.")
@@ -274,11 +298,22 @@ def deliver() -> None:
 @cli.command()
 @click.argument("channel", required=False)
 def resume(channel: str | None) -> None:
-    """Lift the pause of CHANNEL's subscriptions (all when omitted); kept events go out."""
+    """Lift the pause of CHANNEL's subscriptions and put back its posts set aside (all
+    channels when omitted): kept events and set-aside posts go out with the next delivery.
+
+    Run it after fixing the channel, or after an upgrade that fixes what a set-aside post
+    met (see 'review-bot subscriptions'); a post that still fails is set aside again.
+    """
     target = _channel(channel) if channel else None
     with _store() as store:
         count = store.resume(channel=target)
-    click.echo(f"Resumed {count} subscription(s)." if count else "Nothing was paused.")
+        held = Outbox(store).resume_set_aside(target)
+    said = []
+    if count:
+        said.append(f"Resumed {count} subscription(s).")
+    if held:
+        said.append(f"Put back {held} set-aside post(s) to try again.")
+    click.echo(" ".join(said) or "Nothing was paused or set aside.")
 
 
 @cli.command()
@@ -286,11 +321,19 @@ def run() -> None:
     """Run the bot: Slack connection, polling every interval, delivery, until stopped.
 
     Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT at /slack/events
-    (verifying SLACK_SIGNING_SECRET). SIGTERM or Ctrl-C stops it between steps.
+    (verifying SLACK_SIGNING_SECRET). Polls keep their interval while a delivery waits on
+    Slack, and no Slack wait is longer than the poll interval. SIGTERM or Ctrl-C stops it
+    within 10 seconds: between steps, or by ending a step's wait (its work is kept).
     """
     from bot.run import run_bot
 
-    run_bot(_config(), echo=click.echo)
+    if not run_bot(_config(), echo=click.echo):
+        # A step's thread is stuck in a request; nothing it did is lost (every write is
+        # its own transaction, a post in flight is reconciled at the next start), and a
+        # worker thread would otherwise hold the process open.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _print_report(report: PollReport) -> None:
@@ -546,18 +589,29 @@ def unsubscribe(project: str, channel: str) -> None:
 
 @cli.command()
 def subscriptions() -> None:
-    """List every subscription, with its event groups and any pause."""
+    """List every subscription, with its event groups and any pause, then the posts set
+    aside in each channel (how many, and why)."""
     with _store() as store:
         subs = store.subscriptions()
-        if not subs:
+        outbox = Outbox(store)
+        held: dict[str, list[SetAside]] = {}
+        for item in outbox.set_aside_items():
+            held.setdefault(item.channel, []).append(item)
+        if not subs and not held:
             click.echo("No subscriptions. Add one with: review-bot subscribe PROJECT CHANNEL")
             return
-        outbox = Outbox(store)
         rows = [(s.project, s.channel, ",".join(s.groups) + (
                  f" ({s.filters.describe()})" if s.filters.describe() else ""),
                  f"paused: {s.paused_reason}" if s.paused_reason else "active",
                  str(outbox.undelivered(s.channel))) for s in subs]
-    _table(("PROJECT", "CHANNEL", "EVENTS", "STATE", "WAITING"), rows)
+    if rows:
+        _table(("PROJECT", "CHANNEL", "EVENTS", "STATE", "WAITING"), rows)
+    for channel, items in sorted(held.items()):
+        click.echo(f"Set aside in {channel}: {len(items)} post(s); "
+                   f"'review-bot resume {channel}' tries them again:")
+        for item in items:
+            click.echo(f"  {item.kind} ({item.key}) since "
+                       f"{item.set_aside_at[:16].replace('T', ' ')} UTC: {item.reason}")
 
 
 @cli.command()

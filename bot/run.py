@@ -22,13 +22,20 @@ from state.store import Store, Subscription
 
 log = logging.getLogger(__name__)
 
+STOP_GRACE = 7.0
+"""Seconds a stop waits for the running steps (which end their waits at once) before
+leaving them: whatever Slack or Nexar does, ``run`` ends within 10 s of SIGTERM."""
+
 
 def run_bot(config: Config, *, echo: Callable[[str], None],
-            stop: threading.Event | None = None) -> None:
+            stop: threading.Event | None = None, grace: float = STOP_GRACE) -> bool:
     """Connect to Slack, poll and deliver on schedule, until SIGTERM / SIGINT or ``stop``.
 
     Nexar is reached the way ``poll`` reaches it: ``NEXAR_TOKEN`` if set, else the stored
     sign-in, one token source shared by polls and answers and refreshed as it ages.
+    Returns False when a step was still running ``grace`` seconds after the stop (its
+    thread is left behind: the caller may end the process; every write is its own
+    transaction and a post in flight is reconciled at the next start).
     """
     token = config.require_slack()
     if not config.slack_app_token and not config.slack_signing_secret:
@@ -38,9 +45,10 @@ def run_bot(config: Config, *, echo: Callable[[str], None],
     with Store.open(config.db_path) as store:
         subscriptions = store.subscriptions()
     client = WebClient(token=token, base_url=config.slack_api_url)
-    runner = service.digest_runner(config)
+    stopping = threading.Event()
+    runner = service.digest_runner(config, sleep=service.stoppable_sleep(stopping))
     schedule, sync_digests = service.schedule(config, runner, tokens=tokens,
-                                              health=HEALTH.info)
+                                              health=HEALTH.info, stopping=stopping)
     app = build_app(client=client, signing_secret=config.slack_signing_secret or "unused",
                     db_path=config.db_path,
                     nexar=lambda: service.nexar_client(config, tokens),
@@ -67,10 +75,14 @@ def run_bot(config: Config, *, echo: Callable[[str], None],
             pass
     finally:
         echo("Stopping: finishing the current step...")
-        schedule.stop(wait=True)
+        finished = schedule.stop(wait=True, timeout=grace)
         connection.stop()
         _restore(signals)
+        if not finished:
+            echo(f"A step was still waiting on Slack or Nexar after {grace:g}s: left "
+                 "behind (what it recorded is kept; the next start picks up the rest).")
         echo("Stopped.")
+    return finished
 
 
 def _watching(subscriptions: list[Subscription]) -> str:

@@ -7,30 +7,32 @@ the pieces directly with their own servers and clocks.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
-from datetime import UTC
-
-from apscheduler.schedulers.background import BackgroundScheduler
+from collections.abc import Callable, Sequence
 
 from bot.cards import Cards
 from bot.config import Config
 from bot.digests import render_digest
 from bot.mrkdwn import escape
 from jobs.auth import TokenManager
-from jobs.deliver import Deliverer, DeliveryReport, Message
-from jobs.digest import DigestRunner, schedule_digests
+from jobs.deliver import Deliverer, DeliveryReport, Message, Unrendered, render_failure
+from jobs.digest import Digest, DigestRunner, schedule_digests
 from jobs.nexar import NexarClient, TokenSource
 from jobs.parse import format_time
 from jobs.poll import Clock, Poller, PollReport, utc_now
 from jobs.schedule import Schedule
 from jobs.slack import SlackClient
-from state.errors import ConfigError, NexarAuthError, SlackError
+from state.errors import ConfigError, NexarAuthError, ReviewBotError, SlackError, StoppedError
+from state.outbox import SetAside
 from state.store import Store
 
 log = logging.getLogger(__name__)
 
 SIGNIN_NOTICE = "signin-notice"
+SLACK_TIMEOUT = 30.0
+"""The longest one Slack request may take (less when the poll interval is shorter)."""
+NOTICE_ITEMS = 10
 
 
 NOT_SIGNED_IN = ("not signed in to Nexar: run 'review-bot auth login' (with NEXAR_CLIENT_ID "
@@ -67,7 +69,33 @@ def nexar_client(config: Config, tokens: str | TokenSource | None = None) -> Nex
 
 
 def slack_client(config: Config) -> SlackClient:
-    return SlackClient(token=config.require_slack(), api_url=config.slack_api_url)
+    """A Slack client whose requests never wait longer than the poll interval."""
+    return SlackClient(token=config.require_slack(), api_url=config.slack_api_url,
+                       timeout=max(1.0, min(SLACK_TIMEOUT, config.poll_interval)))
+
+
+def stoppable_sleep(stop: threading.Event) -> Callable[[float], None]:
+    """A sleep that ends at once, raising ``StoppedError``, when ``stop`` is set."""
+    def sleep(seconds: float) -> None:
+        if stop.wait(max(0.0, seconds)):
+            raise StoppedError("the bot is stopping")
+
+    return sleep
+
+
+def set_aside_notice(items: Sequence[SetAside]) -> Message:
+    """The ops channel's one message about posts just set aside."""
+    lines = [f"• {escape(i.channel, 100, flat=True)}: {escape(i.kind, 100, flat=True)} "
+             f"`{escape(i.key, 100, flat=True)}`: {escape(i.reason, 300, flat=True)}"
+             for i in items[:NOTICE_ITEMS]]
+    if len(items) > NOTICE_ITEMS:
+        lines.append(f"• and {len(items) - NOTICE_ITEMS} more")
+    text = (f":warning: design-review-bot set aside {len(items)} Slack post(s) it could not "
+            "send; everything else keeps going out. They are kept: see 'review-bot "
+            "subscriptions', and after an upgrade run 'review-bot resume' to try them "
+            "again.\n" + "\n".join(lines))
+    return Message(text=f"design-review-bot set aside {len(items)} Slack post(s)",
+                   blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
 
 
 def poll_once(config: Config, *, clock: Clock = utc_now,
@@ -101,35 +129,60 @@ def _tell_operators(config: Config, store: Store, problem: str) -> None:
     store.set_meta(SIGNIN_NOTICE, format_time(utc_now()))
 
 
+def deliverer(config: Config, store: Store, *, clock: Clock = utc_now,
+              sleep: Callable[[float], None] = time.sleep) -> Deliverer:
+    """Delivery as configured: no Slack wait longer than the poll interval, and the ops
+    channel told once about posts set aside."""
+    return Deliverer(store=store, slack=slack_client(config), renderer=Cards(), clock=clock,
+                     sleep=sleep, min_interval=config.post_interval,
+                     max_wait=config.poll_interval, ops_channel=config.ops_channel,
+                     ops_notice=set_aside_notice)
+
+
 def deliver_once(config: Config, *, clock: Clock = utc_now,
                  sleep: Callable[[float], None] = time.sleep) -> DeliveryReport:
     """Post everything the outbox owes to Slack."""
-    slack = slack_client(config)
     with Store.open(config.db_path) as store:
-        return Deliverer(store=store, slack=slack, renderer=Cards(), clock=clock,
-                         sleep=sleep, min_interval=config.post_interval).deliver()
+        return deliverer(config, store, clock=clock, sleep=sleep).deliver()
 
 
-def post_once(config: Config, channel: str, key: str, message: Message) -> str:
+def post_once(config: Config, channel: str, key: str, message: Message, *,
+              sleep: Callable[[float], None] = time.sleep) -> str:
     """One keyed post through the delivery path (exactly once per channel and key)."""
     with Store.open(config.db_path) as store:
-        return Deliverer(store=store, slack=slack_client(config), renderer=Cards(),
-                         min_interval=config.post_interval).post_once(channel, key, message)
+        return deliverer(config, store, sleep=sleep).post_once(channel, key, message)
 
 
-def digest_runner(config: Config, *, clock: Clock = utc_now) -> DigestRunner:
+def render_or_explain(digest: Digest) -> Message:
+    """The digest's message, or an ``Unrendered`` one saying why it could not be built
+    (the post then sets it aside instead of failing on every run)."""
+    try:
+        return render_digest(digest)
+    except ReviewBotError:
+        raise
+    except Exception as exc:
+        log.debug("rendering the digest failed", exc_info=True)
+        return Unrendered(text="", blocks=[], reason=render_failure(exc))
+
+
+def digest_runner(config: Config, *, clock: Clock = utc_now,
+                  sleep: Callable[[float], None] = time.sleep) -> DigestRunner:
     def post(channel: str, key: str, message: Message) -> str:
-        return post_once(config, channel, key, message)
+        return post_once(config, channel, key, message, sleep=sleep)
 
     return DigestRunner(store=lambda: Store.open(config.db_path), post=post,
-                        render=render_digest, clock=clock)
+                        render=render_or_explain, clock=clock)
 
 
 def schedule(config: Config, runner: DigestRunner | None = None, *,
              tokens: str | TokenSource | None = None,
              health: Callable[[str], None] | None = None,
+             stopping: threading.Event | None = None,
              ) -> tuple[Schedule, Callable[[], None]]:
     """Poll every interval, deliver after each poll and on a retry timer, and send digests.
+
+    Polls run on their own worker, so posting never delays them; every wait of delivery
+    ends when ``stopping`` is set (the schedule sets it on stop).
 
     Returns the schedule and a function that rebuilds the digest jobs from the database
     (at start, and on each delivery tick, which picks up changes made from Slack or the
@@ -140,27 +193,35 @@ def schedule(config: Config, runner: DigestRunner | None = None, *,
     say = health or (lambda line: None)
     last_delivery: list[str] = []
     after_poll = [False]
-    runner = runner or digest_runner(config)
-    scheduler = BackgroundScheduler(
-        timezone=UTC, executors={"default": {"type": "threadpool", "max_workers": 1}})
+    stop = stopping or threading.Event()
+    sleep = stoppable_sleep(stop)
+    runner = runner or digest_runner(config, sleep=sleep)
+
+    def digest_due(channel: str) -> None:
+        plan.step(f"digest for {channel}", lambda: runner.run_due(channel))
 
     def sync_digests() -> None:
         with Store.open(config.db_path) as store:
-            schedule_digests(scheduler, store, runner.run_due)
+            schedule_digests(plan.scheduler, store, digest_due)
         runner.catch_up()
 
     def deliver() -> None:
-        # Steps never overlap, so the flag is the poll that ran just before, if any.
+        # Set by a poll since the last delivery: say this delivery's line whatever it is.
         always, after_poll[0] = after_poll[0], False
-        line = deliver_once(config).health_line()
+        report = deliver_once(config, sleep=sleep)
+        if report.stopped:
+            return
+        line = report.health_line()
         if always or last_delivery[-1:] != [line]:
             say(line)
             last_delivery[:] = [line]
         sync_digests()
 
     def poll() -> None:
+        report = poll_once(config, tokens=tokens)
         after_poll[0] = True
-        say(poll_once(config, tokens=tokens).health_line())
+        say(report.health_line())
 
-    return Schedule(poll=poll, deliver=deliver, interval=config.poll_interval,
-                    scheduler=scheduler), sync_digests
+    plan = Schedule(poll=poll, deliver=deliver, interval=config.poll_interval,
+                    stopping=stop)
+    return plan, sync_digests

@@ -4,9 +4,17 @@ For every channel with work: reconcile posts a killed process left half-done (th
 in the message metadata), refresh thread cards, welcome new subscriptions, then post the
 pending events in order: a thread event into its Altium thread's Slack thread (starting the
 card if it was never posted), a poll's BOM changes of one variant as one message, a new
-revision as one line. About one post per second per channel; 429 waits ``Retry-After``;
-5xx and timeouts retry with back-off; errors that never heal pause the subscription and
-keep its events.
+revision as one line. About one post per second per channel; 429 waits ``Retry-After``
+(never longer than ``max_wait``: a longer wait stops the channel for this run, like Slack
+being down); 5xx and timeouts retry with back-off; errors that never heal pause the
+subscription and keep its events. Every wait goes through the injected ``sleep``, which
+raises ``StoppedError`` when the process is stopping.
+
+One bad post never blocks the rest: a post the renderer cannot build (any exception), or
+that Slack refuses as a message even as plain text, is *set aside* with its reason (see
+``state.outbox``), the operators are told once, and delivery goes on with the next one. A
+reply whose thread card is set aside is posted at the top level of the channel, saying
+which thread it belongs to, so it is never held back by its card.
 """
 
 from __future__ import annotations
@@ -24,15 +32,18 @@ from jobs.parse import format_time
 from jobs.poll import Clock, utc_now
 from jobs.slack import Posted, SlackClient
 from state.errors import (
+    ReviewBotError,
+    SetAsideError,
     SlackAuthError,
     SlackChannelError,
     SlackError,
     SlackMessageError,
     SlackRateLimitedError,
     SlackUnavailableError,
+    StoppedError,
 )
 from state.model import Comment, Event, Person, ProjectInfo, Snapshot, Thread
-from state.outbox import Delivery, Outbox
+from state.outbox import Delivery, Outbox, SetAside
 from state.store import Store, Subscription
 
 log = logging.getLogger(__name__)
@@ -44,6 +55,7 @@ RECONCILE_WINDOW = 60.0
 T = TypeVar("T")
 MISS_TTL = timedelta(days=1)
 HIT_TTL = timedelta(days=30)
+REASON_LIMIT = 300
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,26 @@ class Message:
 
     text: str
     blocks: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Unrendered(Message):
+    """What a renderer hands on when it could not build a message: why, for the set-aside."""
+
+    reason: str = ""
+
+
+def render_failure(exc: Exception) -> str:
+    """The reason a renderer failed, short and on one line."""
+    detail = " ".join(str(exc).split())
+    if len(detail) > REASON_LIMIT:
+        detail = detail[:REASON_LIMIT - 1] + "…"
+    return f"could not be rendered ({type(exc).__name__}: {detail})" if detail else (
+        f"could not be rendered ({type(exc).__name__})")
+
+
+OpsNotice = Callable[[Sequence[SetAside]], Message]
+"""Builds the operators' message about deliveries just set aside."""
 
 
 class Renderer(Protocol):
@@ -90,10 +122,20 @@ class DeliveryReport:
     paused: dict[str, str] = field(default_factory=dict)
     paused_since: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    set_aside: dict[str, list[SetAside]] = field(default_factory=dict)
+    """Every channel's posts set aside, this run's and earlier ones' (until resumed)."""
+    newly_set_aside: int = 0
+    stopped: bool = False
 
     @property
     def ok(self) -> bool:
+        """No failure and no pause. Set-aside posts are reported, not failures: they wait
+        for an upgrade and ``review-bot resume``, and everything else went out."""
         return not self.failures and not self.paused
+
+    def note_set_aside(self, items: Sequence[SetAside]) -> None:
+        for item in items:
+            self.set_aside.setdefault(item.channel, []).append(item)
 
     def note_paused(self, subscriptions: Sequence[Subscription]) -> None:
         """Add every paused subscription's channel, with its reason and since when."""
@@ -105,7 +147,8 @@ class DeliveryReport:
     def health_line(self) -> str:
         line = (f"deliver: {self.posted} posted, {self.updated} cards updated, "
                 f"{self.pending} pending, {len(self.paused)} channels paused, "
-                f"{len(self.failures)} failures")
+                f"{len(self.failures)} failures, "
+                f"{sum(len(v) for v in self.set_aside.values())} set aside")
         problems = {**{k: f"paused, {v}" for k, v in self.paused.items()}, **self.failures}
         if problems:
             line += " (" + "; ".join(f"{k}: {v}" for k, v in sorted(problems.items())) + ")"
@@ -138,7 +181,8 @@ class Deliverer:
     def __init__(self, *, store: Store, slack: SlackClient, renderer: Renderer,
                  clock: Clock = utc_now, sleep: Callable[[float], None] = time.sleep,
                  min_interval: float = 1.0, retry: RetryPolicy | None = None,
-                 max_rate_limit_waits: int = 10) -> None:
+                 max_rate_limit_waits: int = 10, max_wait: float = 300.0,
+                 ops_channel: str | None = None, ops_notice: OpsNotice | None = None) -> None:
         self.store = store
         self.outbox = Outbox(store)
         self.slack = slack
@@ -148,6 +192,9 @@ class Deliverer:
         self.min_interval = min_interval
         self.retry = retry or RetryPolicy(attempts=3)
         self.max_rate_limit_waits = max_rate_limit_waits
+        self.max_wait = max_wait
+        self.ops_channel = ops_channel
+        self.ops_notice = ops_notice
         self._last_post: dict[str, datetime] = {}
         self._channel_ids: dict[str, str] = {}
         self._snapshots: dict[str, Snapshot | None] = {}
@@ -167,27 +214,76 @@ class Deliverer:
                 self.store.pause(exc.code, at=self._now())
                 log.info("delivery stopped: %s; every subscription is paused", exc)
                 break
-            except (SlackChannelError, SlackMessageError) as exc:
+            except SlackChannelError as exc:
                 self.store.pause(exc.code, at=self._now(), channel=channel)
                 log.info("paused %s: %s; its events are kept", channel, exc)
             except SlackError as exc:
                 report.failures[channel] = str(exc)
                 log.info("delivery to %s stopped for now: %s", channel, exc)
+            except StoppedError:
+                report.stopped = True
+                log.info("delivery stopped: the bot is stopping; the rest goes out next start")
+                break
         # The report names every pause, this run's and earlier ones' (which were skipped).
         report.note_paused(self.store.paused_subscriptions())
+        if not report.stopped:
+            self.tell_operators()
+        report.note_set_aside(self.outbox.set_aside_items())
         report.pending = self.outbox.undelivered()
         log.debug(report.health_line())
         return report
 
-    def post_once(self, channel: str, key: str, message: Message) -> str:
+    def post_once(self, channel: str, key: str, message: Message, *,
+                  kind: str = "digest") -> str:
         """Post ``message`` to ``channel`` unless a post with ``key`` already landed there.
 
         The same record-then-send-then-record path as events, so a crash or a second
-        attempt with the same key never posts twice. Returns the post's ``ts``.
+        attempt with the same key never posts twice. Returns the post's ``ts``. A message
+        that is ``Unrendered`` or that Slack refuses even as plain text is set aside (the
+        operators told once) and ``SetAsideError`` raised; so is a key already set aside,
+        without asking Slack, until ``review-bot resume``.
         """
+        reason = self.outbox.set_aside_reason(channel, key)
+        if reason is not None:
+            raise SetAsideError(f"the {kind} {key} for {channel} is set aside ({reason}); "
+                                "'review-bot resume' tries it again", reason=reason)
         channel_id = self._resolve(channel)
         self._reconcile(channel, channel_id)
-        return self._post(channel, channel_id, key, message)
+        try:
+            if isinstance(message, Unrendered):
+                raise SetAsideError("unrendered", reason=message.reason)
+            return self._post(channel, channel_id, key, message)
+        except SetAsideError as exc:
+            self.outbox.set_aside(channel, key, kind=kind, reason=exc.reason, at=self._now())
+            log.warning("set aside the %s %s for %s: %s", kind, key, channel, exc.reason)
+            self.tell_operators()
+            raise SetAsideError(f"the {kind} {key} for {channel} was set aside: {exc.reason}",
+                                reason=exc.reason) from None
+
+    def tell_operators(self) -> None:
+        """Tell the ops channel, once, about every post set aside since it was last told.
+
+        One message per run however many there are; it is itself a keyed post, so a crash
+        never repeats it. Without an ops channel the log line of each set-aside is all.
+        """
+        if not self.ops_channel or self.ops_notice is None:
+            return
+        items = self.outbox.unnotified()
+        if not items:
+            return
+        key = f"set-aside:{items[0].id}-{items[-1].id}:{items[-1].set_aside_at}"
+        try:
+            if self.outbox.set_aside_reason(self.ops_channel, key) is None:
+                self._post(self.ops_channel, self._resolve(self.ops_channel), key,
+                           self.ops_notice(items))
+        except (SlackError, SetAsideError) as exc:
+            if not isinstance(exc, SlackMessageError | SetAsideError):
+                log.warning("could not tell %s about %d set-aside post(s): %s; trying again "
+                            "next run", self.ops_channel, len(items), exc)
+                return
+            log.warning("could not tell %s about %d set-aside post(s): %s",
+                        self.ops_channel, len(items), exc)
+        self.outbox.mark_notified([i.id for i in items], at=self._now())
 
     # -- one channel -------------------------------------------------------------------------
 
@@ -199,16 +295,46 @@ class Deliverer:
             snapshot = self.store.load_snapshot(sub.project_id)
             if snapshot is None:
                 continue
-            message = self.renderer.now_tracking(snapshot.project, snapshot, sub)
-            self._post(channel, channel_id, f"welcome:{sub.id}", message)
-            report.posted += 1
+            report.posted += self._isolated(
+                report, channel, f"welcome:{sub.id}", "now-tracking welcome", (),
+                partial(self._welcome, channel, channel_id, sub, snapshot))
         for unit in _units(self.outbox.pending(channel)):
             try:
-                report.posted += self._send(channel, channel_id, unit)
+                report.posted += self._send(channel, channel_id, unit, report)
             except SlackError as exc:
                 self.outbox.note_failure(channel, unit.event_ids, exc.code or str(exc))
                 raise
         report.updated += self._refresh_cards(channel, channel_id)
+
+    def _welcome(self, channel: str, channel_id: str, sub: Subscription,
+                 snapshot: Snapshot) -> int:
+        message = self._render(lambda: self.renderer.now_tracking(snapshot.project, snapshot,
+                                                                  sub))
+        self._post(channel, channel_id, f"welcome:{sub.id}", message)
+        return 1
+
+    def _isolated(self, report: DeliveryReport, channel: str, key: str, kind: str,
+                  event_ids: Sequence[int], action: Callable[[], int]) -> int:
+        """Run one post's work; when it cannot go out, set it aside and go on."""
+        try:
+            return action()
+        except SetAsideError as exc:
+            self.outbox.set_aside(channel, key, kind=kind, reason=exc.reason,
+                                  event_ids=event_ids, at=self._now())
+            report.newly_set_aside += 1
+            log.warning("set aside the %s %s in %s: %s; the rest goes on", kind, key, channel,
+                        exc.reason)
+            return 0
+
+    def _render(self, build: Callable[[], T]) -> T:
+        """A renderer's result; any failure of its own becomes ``SetAsideError``."""
+        try:
+            return build()
+        except ReviewBotError:
+            raise
+        except Exception as exc:
+            log.debug("rendering failed", exc_info=True)
+            raise SetAsideError("unrenderable", reason=render_failure(exc)) from None
 
     def _resolve(self, channel: str) -> str:
         if not channel.startswith("#"):
@@ -256,67 +382,119 @@ class Deliverer:
         done = 0
         for post in self.outbox.needing_update(channel):
             _, project_id, thread_id = post.key.split(":", 2)
-            message = self._card(project_id, thread_id,
-                                 self.store.thread_event(project_id, thread_id))
-            if message is not None and post.ts is not None:
-                try:
-                    self._retrying(partial(self.slack.update, channel_id, post.ts,
-                                           text=message.text, blocks=message.blocks))
-                    done += 1
-                except SlackError as exc:
-                    if exc.code not in {"message_not_found", "cant_update_message"}:
-                        raise
+            try:
+                message = self._render(partial(
+                    self._card, project_id, thread_id,
+                    self.store.thread_event(project_id, thread_id)))
+                if message is not None and post.ts is not None:
+                    done += self._update(channel_id, post.ts, message)
+            except SetAsideError as exc:
+                # An edit is not worth holding anything back for: the card keeps what it
+                # said, and the next change to the thread tries again.
+                log.warning("could not refresh the card %s in %s: %s; it keeps its last "
+                            "content", post.key, channel, exc.reason)
             self.outbox.updated(channel, post.key)
         return done
 
+    def _update(self, channel_id: str, ts: str, message: Message) -> int:
+        """Edit a card in place, as plain text when Slack refuses the full card."""
+        for attempt in (message, None):
+            try:
+                edit = attempt or self._render(lambda: self.renderer.plain(message))
+                self._retrying(partial(self.slack.update, channel_id, ts,
+                                       text=edit.text, blocks=edit.blocks))
+                return 1
+            except SlackMessageError as exc:
+                if attempt is None:
+                    raise SetAsideError("refused", reason=_refused(exc)) from None
+            except SlackError as exc:
+                if exc.code not in {"message_not_found", "cant_update_message"}:
+                    raise
+                return 0
+        return 0
+
     # -- sending -----------------------------------------------------------------------------
 
-    def _send(self, channel: str, channel_id: str, unit: _Unit) -> int:
+    def _send(self, channel: str, channel_id: str, unit: _Unit,
+              report: DeliveryReport) -> int:
+        """Post one unit; when it cannot go out, it is set aside and 0 is returned."""
         event = unit.first
-        project = self._project(event)
         people = self._people
+        ids = unit.event_ids
         if unit.kind == "bom":
-            message = self.renderer.bom_change(project, event.variant or "",
-                                               [d.event for d in unit.deliveries], people=people)
-            self._post(channel, channel_id, f"bom:{unit.event_ids[0]}", message,
-                       event_ids=unit.event_ids)
-            return 1
+            def bom() -> int:
+                message = self._render(lambda: self.renderer.bom_change(
+                    self._project(event), event.variant or "",
+                    [d.event for d in unit.deliveries], people=people))
+                self._post(channel, channel_id, f"bom:{ids[0]}", message, event_ids=ids)
+                return 1
+            return self._isolated(report, channel, f"bom:{ids[0]}", "BOM batch", ids, bom)
         if unit.kind == "revision":
-            message = self.renderer.revision(project, event, people=people)
-            self._post(channel, channel_id, f"event:{unit.event_ids[0]}", message,
-                       event_ids=unit.event_ids)
-            return 1
-        return self._send_thread_event(channel, channel_id, project, unit)
-
-    def _send_thread_event(self, channel: str, channel_id: str, project: ProjectInfo,
-                           unit: _Unit) -> int:
-        event = unit.first
+            def revision() -> int:
+                message = self._render(lambda: self.renderer.revision(
+                    self._project(event), event, people=people))
+                self._post(channel, channel_id, f"event:{ids[0]}", message, event_ids=ids)
+                return 1
+            return self._isolated(report, channel, f"event:{ids[0]}", "revision", ids,
+                                  revision)
         parent_key = thread_key(event.project_id, event.thread_id or "")
         if event.kind == "thread_opened":
-            card = self._card(event.project_id, event.thread_id or "", event)
-            assert card is not None
-            self._post(channel, channel_id, parent_key, card, event_ids=unit.event_ids)
-            return 1
-        activity = self.renderer.thread_activity(project, event, people=self._people)
+            def card() -> int:
+                message = self._render(lambda: self._card(
+                    event.project_id, event.thread_id or "", event))
+                assert message is not None
+                self._post(channel, channel_id, parent_key, message, event_ids=ids)
+                return 1
+            return self._isolated(report, channel, parent_key, "thread card", ids, card)
+        return self._isolated(report, channel, f"event:{ids[0]}", "thread reply", ids,
+                              partial(self._send_reply, channel, channel_id, unit, report))
+
+    def _send_reply(self, channel: str, channel_id: str, unit: _Unit,
+                    report: DeliveryReport) -> int:
+        """A thread event other than its opening, posted into the card's Slack thread.
+
+        When the card is set aside (now, or earlier), the reply goes to the channel's top
+        level with a line naming its thread: it is never held back by its card.
+        """
+        event = unit.first
+        parent_key = thread_key(event.project_id, event.thread_id or "")
+        activity = self._render(lambda: self.renderer.thread_activity(
+            self._project(event), event, people=self._people))
+        key = f"event:{unit.event_ids[0]}"
         for _ in range(2):
-            posted, parent_ts = self._ensure_parent(channel, channel_id, parent_key, event)
+            posted, parent_ts = self._ensure_parent(channel, channel_id, parent_key, event,
+                                                    report)
+            if parent_ts is None:
+                self._post(channel, channel_id, key, _outside_thread(activity, event),
+                           event_ids=unit.event_ids)
+                return posted + 1
             try:
-                self._post(channel, channel_id, f"event:{unit.event_ids[0]}", activity,
-                           thread_ts=parent_ts, event_ids=unit.event_ids,
-                           dirty_parent=parent_key)
+                self._post(channel, channel_id, key, activity, thread_ts=parent_ts,
+                           event_ids=unit.event_ids, dirty_parent=parent_key)
                 return posted + 1
             except _ParentGone:
                 self.outbox.forget_post(channel, parent_key)
         raise SlackError("the thread card keeps disappearing", code="thread_not_found")
 
-    def _ensure_parent(self, channel: str, channel_id: str, key: str,
-                       event: Event) -> tuple[int, str]:
+    def _ensure_parent(self, channel: str, channel_id: str, key: str, event: Event,
+                       report: DeliveryReport) -> tuple[int, str | None]:
+        """(cards posted, the card's ``ts``), or ``ts`` None when the card is set aside."""
         parent = self.outbox.post(channel, key)
         if parent is not None and parent.state == "posted" and parent.ts:
             return 0, parent.ts
-        card = self._card(event.project_id, event.thread_id or "", event)
-        assert card is not None
-        return 1, self._post(channel, channel_id, key, card)
+        if self.outbox.set_aside_reason(channel, key) is not None:
+            return 0, None
+
+        def card() -> int:
+            message = self._render(lambda: self._card(event.project_id, event.thread_id or "",
+                                                      event))
+            assert message is not None
+            found.append(self._post(channel, channel_id, key, message))
+            return 1
+
+        found: list[str] = []
+        posted = self._isolated(report, channel, key, "thread card", (), card)
+        return posted, found[0] if found else None
 
     def _snapshot(self, project_id: str) -> Snapshot | None:
         """A project's threads as of this delivery run, read once however many posts use it."""
@@ -357,7 +535,11 @@ class Deliverer:
                                at=self._now(), event_ids=event_ids, parent_key=dirty_parent)
         try:
             posted = self._send_once(channel, channel_id, key, message, thread_ts)
-        except SlackUnavailableError:
+        except (SlackUnavailableError, StoppedError):
+            # Maybe sent: the next run reconciles the ``attempting`` record.
+            raise
+        except SetAsideError:
+            self.outbox.forget_post(channel, key)
             raise
         except SlackError as exc:
             self.outbox.forget_post(channel, key)
@@ -374,8 +556,12 @@ class Deliverer:
             return self._post_checked(channel, channel_id, key, message, thread_ts)
         except SlackMessageError as exc:
             log.warning("Slack refused a card (%s); posting it as plain text", exc.code)
-            return self._post_checked(channel, channel_id, key, self.renderer.plain(message),
-                                      thread_ts)
+            first = exc
+        plain = self._render(lambda: self.renderer.plain(message))
+        try:
+            return self._post_checked(channel, channel_id, key, plain, thread_ts)
+        except SlackMessageError as exc:
+            raise SetAsideError("refused", reason=_refused(first, exc)) from None
 
     def _post_checked(self, channel: str, channel_id: str, key: str, message: Message,
                       thread_ts: str | None) -> Posted:
@@ -414,6 +600,13 @@ class Deliverer:
                 return request()
             except SlackRateLimitedError as exc:
                 waits += 1
+                if exc.retry_after > self.max_wait:
+                    # Waiting that long would stall this run (and a stop): this channel's
+                    # work is left for the next run, as when Slack is down.
+                    raise SlackRateLimitedError(
+                        f"Slack rate limit asks to wait {exc.retry_after:g}s, longer than "
+                        f"{self.max_wait:g}s: trying again next run",
+                        retry_after=exc.retry_after) from None
                 if waits > self.max_rate_limit_waits:
                     raise SlackUnavailableError(
                         f"Slack still rate limited after {self.max_rate_limit_waits} waits",
@@ -442,6 +635,8 @@ class Deliverer:
                 return user_id
         try:
             user_id = self._retrying(lambda: self.slack.lookup_user(email))
+        except SlackRateLimitedError:
+            raise
         except SlackError as exc:
             log.warning("could not look up a Slack user by e-mail (%s)", exc.code)
             return None
@@ -451,6 +646,22 @@ class Deliverer:
 
 def thread_key(project_id: str, thread_id: str) -> str:
     return f"thread:{project_id}:{thread_id}"
+
+
+def _refused(*errors: SlackError) -> str:
+    codes = [e.code or str(e) for e in errors]
+    if len(codes) == 1:
+        return f"Slack refused it ({codes[0]})"
+    return f"Slack refused it ({codes[0]}, and {codes[1]} as plain text)"
+
+
+def _outside_thread(activity: Message, event: Event) -> Message:
+    """A reply posted at the channel's top level because its thread card is set aside."""
+    note = {"type": "context", "elements": [{
+        "type": "mrkdwn",
+        "text": f"On thread #{event.thread_number or '?'}, whose card could not be posted "
+                "(set aside): so this is not in a Slack thread."}]}
+    return Message(text=activity.text, blocks=[*activity.blocks, note])
 
 
 def _units(deliveries: Sequence[Delivery]) -> list[_Unit]:

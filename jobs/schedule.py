@@ -1,84 +1,145 @@
 """The schedule of ``review-bot run``: poll every interval, deliver after each poll and on
-a short retry timer, never two at once, and stop cleanly between steps.
+a short retry timer, and stop cleanly between steps.
+
+Polls and deliveries run on two workers, so a delivery waiting on Slack (a rate limit, a
+slow answer) never delays a poll: polls keep their interval. Deliveries (and every other
+step that posts: digests, ``run_soon``) share one worker, so two never run at once; a
+poll that ends while a delivery runs asks for one more delivery after it, never a queue
+of them. ``stopping`` is set on stop, and steps that wait are expected to watch it (see
+``bot.service.stoppable_sleep``), so a stop never waits out a long ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from state.errors import ReviewBotError
+from state.errors import ReviewBotError, StoppedError
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Any]
 
+POLL_EXECUTOR = "poll"
+DELIVER_EXECUTOR = "default"
+"""APScheduler's default executor: deliveries, digests and one-off steps."""
+
+
+def new_scheduler() -> BackgroundScheduler:
+    """A scheduler with one worker for polls and one for everything that posts."""
+    return BackgroundScheduler(timezone=UTC, executors={
+        DELIVER_EXECUTOR: {"type": "threadpool", "max_workers": 1},
+        POLL_EXECUTOR: {"type": "threadpool", "max_workers": 1}})
+
 
 class Schedule:
-    """Runs ``poll`` (followed by ``deliver``) every ``interval`` seconds and ``deliver``
-    alone every ``retry_interval`` seconds, on one worker so steps never overlap."""
+    """Runs ``poll`` every ``interval`` seconds on its own worker, and ``deliver`` after
+    each poll and every ``retry_interval`` seconds on the posting worker."""
 
     def __init__(self, *, poll: Job, deliver: Job, interval: float,
                  retry_interval: float = 30.0,
-                 scheduler: BackgroundScheduler | None = None) -> None:
+                 scheduler: BackgroundScheduler | None = None,
+                 stopping: threading.Event | None = None) -> None:
         self.poll = poll
         self.deliver = deliver
         self.interval = interval
         self.retry_interval = retry_interval
-        self.scheduler = scheduler or BackgroundScheduler(
-            timezone=UTC, executors={"default": {"type": "threadpool", "max_workers": 1}})
-        self._step = threading.Lock()
-        self._stopping = threading.Event()
+        self.scheduler = scheduler or new_scheduler()
+        self.stopping = stopping or threading.Event()
+        self._poll_step = threading.Lock()
+        self._post_step = threading.Lock()
+        self._asked = threading.Lock()
+        self._delivery_asked = False
 
     def start(self) -> None:
         common = {"coalesce": True, "max_instances": 1}
-        self.scheduler.add_job(self.poll_and_deliver, "interval", seconds=self.interval,
+        self.scheduler.add_job(self.poll_and_ask, "interval", seconds=self.interval,
                                id="poll", next_run_time=datetime.now(UTC),
+                               executor=POLL_EXECUTOR,
                                misfire_grace_time=max(1, int(self.interval)), **common)
         self.scheduler.add_job(self.deliver_only, "interval", seconds=self.retry_interval,
-                               id="deliver", misfire_grace_time=max(1, int(self.retry_interval)),
-                               **common)
+                               id="deliver", executor=DELIVER_EXECUTOR,
+                               misfire_grace_time=max(1, int(self.retry_interval)), **common)
         self.scheduler.start()
 
-    def poll_and_deliver(self) -> None:
-        self._run("poll", self.poll)
-        self._run("deliver", self.deliver)
+    def poll_and_ask(self) -> None:
+        """One poll, then a delivery asked for on the posting worker (not waited for)."""
+        if self._run("poll", self.poll, self._poll_step):
+            self.ask_delivery()
+
+    def ask_delivery(self) -> None:
+        """Deliver soon on the posting worker; asking again before it starts adds nothing."""
+        with self._asked:
+            if self._delivery_asked or self.stopping.is_set():
+                return
+            self._delivery_asked = True
+        # One may still be running while one more is asked for: two instances at most.
+        self.scheduler.add_job(self._asked_delivery, id="deliver-after-poll",
+                               executor=DELIVER_EXECUTOR, misfire_grace_time=None,
+                               max_instances=2, replace_existing=True)
+
+    def _asked_delivery(self) -> None:
+        with self._asked:
+            self._delivery_asked = False
+        self.deliver_only()
 
     def deliver_only(self) -> None:
-        self._run("deliver", self.deliver)
+        self._run("deliver", self.deliver, self._post_step)
 
-    def _run(self, name: str, job: Job) -> None:
-        if self._stopping.is_set():
-            return
-        with self._step:
-            if self._stopping.is_set():
-                return
+    def step(self, name: str, job: Job) -> None:
+        """Run ``job`` as a posting step (never beside a delivery), logging its failure."""
+        self._run(name, job, self._post_step)
+
+    def _run(self, name: str, job: Job, lock: threading.Lock) -> bool:
+        """Run one step under ``lock``; False when it did not run or failed."""
+        if self.stopping.is_set():
+            return False
+        with lock:
+            if self.stopping.is_set():
+                return False
             try:
                 job()
+                return True
+            except StoppedError:
+                log.info("%s stopped early: the bot is stopping", name)
             except ReviewBotError as exc:
                 log.error("%s failed: %s", name, exc)
             except Exception as exc:
                 # A failed step must not stop the schedule; the next run tries again.
                 log.error("%s failed unexpectedly: %s: %s", name, type(exc).__name__, exc)
                 log.debug("details", exc_info=True)
+            return False
 
     def run_soon(self, name: str, job: Job) -> None:
-        """Run ``job`` once, now, as a step like the others (never beside one)."""
-        self.scheduler.add_job(self._run, args=[name, job], id=name)
+        """Run ``job`` once, now, as a posting step (never beside a delivery)."""
+        self.scheduler.add_job(self.step, args=[name, job], id=name,
+                               executor=DELIVER_EXECUTOR, misfire_grace_time=None)
 
-    def stop(self, *, wait: bool = True) -> None:
-        """No new step starts; a running one finishes first when ``wait``."""
-        self._stopping.set()
+    def stop(self, *, wait: bool = True, timeout: float | None = None) -> bool:
+        """No new step starts and waiting steps are told to end (``stopping``); with
+        ``wait``, running steps are waited for, at most ``timeout`` seconds in all.
+
+        Returns False when a step was still running at the deadline.
+        """
+        self.stopping.set()
+        finished = True
         if wait:
-            with self._step:
-                pass
+            deadline = None if timeout is None else time.monotonic() + timeout
+            for lock in (self._poll_step, self._post_step):
+                left = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
+                if lock.acquire(timeout=left):
+                    lock.release()
+                else:
+                    finished = False
         if self.scheduler.running:
             # shutdown(wait=True) would hold the scheduler's job-store lock while waiting,
             # and a finishing step may need that lock (digest jobs are rebuilt in a step);
-            # the step has already finished above.
+            # the steps have already finished above.
             self.scheduler.shutdown(wait=False)
+        return finished

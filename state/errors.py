@@ -5,6 +5,9 @@ sqlite3, slack_sdk) are translated into these where they are met, never passed t
 
     ReviewBotError                  anything the user can cause or meet
     ├── ConfigError                 missing or malformed setting (env var, .env, flag)
+    ├── StoppedError                the process is stopping: the step ended early, nothing lost
+    ├── SetAsideError               one delivery cannot be rendered or Slack refuses it: kept,
+    │                               set aside until ``review-bot resume``
     ├── NotFoundError               a project, channel or subscription name matched nothing
     ├── StoreError                  the SQLite database cannot be opened, read or written
     │   └── StoreLockedError        another process holds the write lock too long
@@ -31,6 +34,19 @@ class ReviewBotError(Exception):
 
 class ConfigError(ReviewBotError):
     """A setting is missing or malformed."""
+
+
+class StoppedError(ReviewBotError):
+    """The process is stopping; a step ended early and its work waits for the next start."""
+
+
+class SetAsideError(ReviewBotError):
+    """A delivery cannot go out as it is (unrenderable, or refused by Slack even as plain
+    text); it is kept with ``reason`` and set aside until ``review-bot resume``."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 class NotFoundError(ReviewBotError):

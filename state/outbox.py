@@ -5,6 +5,10 @@ Every Slack post has a key (``event:12``, ``bom:40``, ``thread:<project>:<thread
 (``posted`` with its ``ts``). A process killed in between leaves an ``attempting`` row,
 which delivery reconciles against the channel's history (the post carries its key in
 message metadata) before posting anything else: so each post lands at most once.
+
+A post that cannot go out as it is (the renderer fails, or Slack refuses the message even
+as plain text) is *set aside*: kept in ``set_aside`` with its reason, its deliveries in
+state ``set_aside``, skipped by every run until ``resume_set_aside`` puts it back.
 """
 
 from __future__ import annotations
@@ -32,6 +36,20 @@ class Delivery:
     @property
     def event(self) -> Event:
         return self.stored.event
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """One post kept back: where, what (``kind``, e.g. "thread reply"), why, since when."""
+
+    id: int
+    channel: str
+    key: str
+    kind: str
+    reason: str
+    event_ids: tuple[int, ...]
+    set_aside_at: str
+    notified_at: str | None
 
 
 @dataclass(frozen=True)
@@ -98,7 +116,9 @@ class Outbox:
             "join subscriptions s on s.id = d.subscription_id "
             "where d.state = 'pending' and s.paused_reason is null "
             "union select channel from subscriptions "
-            "where welcomed = 0 and paused_reason is null "
+            "where welcomed = 0 and paused_reason is null and not exists (select 1 from "
+            "set_aside x where x.channel = subscriptions.channel "
+            "and x.key = 'welcome:' || subscriptions.id) "
             "union select channel from posts where (state = 'attempting' or needs_update = 1) "
             "and not exists (select 1 from subscriptions s where s.channel = posts.channel "
             "and s.paused_reason is not null) "
@@ -122,7 +142,63 @@ class Outbox:
 
     def unwelcomed(self, channel: str) -> list[Subscription]:
         return [s for s in self.store.subscriptions(channel=channel)
-                if not s.welcomed and not s.paused]
+                if not s.welcomed and not s.paused
+                and self.set_aside_reason(channel, f"welcome:{s.id}") is None]
+
+    # -- set aside -------------------------------------------------------------------------
+
+    def set_aside(self, channel: str, key: str, *, kind: str, reason: str,
+                  event_ids: Sequence[int] = (), at: str) -> None:
+        """Keep a post back with its reason; its deliveries leave the pending queue."""
+        with self.store.transaction():
+            self.db.execute("delete from set_aside where channel = ? and key = ?",
+                            [channel, key])
+            self.db.table("set_aside").insert(
+                {"channel": channel, "key": key, "kind": kind, "reason": reason,
+                 "event_ids": json.dumps(list(event_ids)), "set_aside_at": at,
+                 "notified_at": None})
+            for event_id in event_ids:
+                self.db.execute(
+                    "update deliveries set state = 'set_aside', attempts = attempts + 1, "
+                    "last_error = ? where event_id = ? and channel = ? and state = 'pending'",
+                    [reason, event_id, channel])
+
+    def set_aside_reason(self, channel: str, key: str) -> str | None:
+        rows = self.store.rows("select reason from set_aside where channel = ? and key = ?",
+                               [channel, key])
+        return str(rows[0]["reason"]) if rows else None
+
+    def set_aside_items(self, channel: str | None = None) -> list[SetAside]:
+        """Every post set aside (of one channel), oldest first."""
+        sql = "select * from set_aside"
+        params: list[str] = []
+        if channel is not None:
+            sql += " where channel = ?"
+            params.append(channel)
+        return [_set_aside(r) for r in self.store.rows(sql + " order by id", params)]
+
+    def unnotified(self) -> list[SetAside]:
+        """Posts set aside that the operators have not been told about yet."""
+        return [_set_aside(r) for r in self.store.rows(
+            "select * from set_aside where notified_at is null order by id")]
+
+    def mark_notified(self, ids: Iterable[int], *, at: str) -> None:
+        with self.store.transaction():
+            for item_id in ids:
+                self.db.execute("update set_aside set notified_at = ? where id = ?",
+                                [at, item_id])
+
+    def resume_set_aside(self, channel: str | None = None) -> int:
+        """Put set-aside posts (of one channel) back in the queue; returns how many."""
+        items = self.set_aside_items(channel)
+        with self.store.transaction():
+            for item in items:
+                for event_id in item.event_ids:
+                    self.db.execute(
+                        "update deliveries set state = 'pending' where event_id = ? "
+                        "and channel = ? and state = 'set_aside'", [event_id, item.channel])
+                self.db.execute("delete from set_aside where id = ?", [item.id])
+        return len(items)
 
     # -- posts -----------------------------------------------------------------------------
 
@@ -216,6 +292,14 @@ class Outbox:
         with self.store.transaction():
             self.db.table("slack_channels").upsert_all(
                 [{"name": n, "id": i} for n, i in ids.items()], pk="name")
+
+
+def _set_aside(r: dict[str, object]) -> SetAside:
+    return SetAside(id=int(str(r["id"])), channel=str(r["channel"]), key=str(r["key"]),
+                    kind=str(r["kind"]), reason=str(r["reason"]),
+                    event_ids=tuple(int(i) for i in json.loads(str(r["event_ids"] or "[]"))),
+                    set_aside_at=str(r["set_aside_at"]),
+                    notified_at=r["notified_at"] if isinstance(r["notified_at"], str) else None)
 
 
 def _post(r: dict[str, object]) -> Post:

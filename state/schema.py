@@ -260,3 +260,26 @@ def m008_digests(db: Database) -> None:
         not_null={"state", "claimed_at"},
     )
     db.table("digest_ledger").create_index(["channel", "state", "period_end"])
+
+
+@migrations()
+def m009_set_aside(db: Database) -> None:
+    """Deliveries set aside: one that cannot be rendered or that Slack refuses as a message
+    is kept here with its reason (its events' deliveries in state ``set_aside``) instead of
+    being retried on every run; ``review-bot resume`` puts them back. ``notified_at`` is
+    when the ops channel was told, so it is told once."""
+    db.table("set_aside").create(
+        {
+            "id": int,
+            "channel": str,
+            "key": str,
+            "kind": str,
+            "reason": str,
+            "event_ids": str,
+            "set_aside_at": str,
+            "notified_at": str,
+        },
+        pk="id",
+        not_null={"channel", "key", "kind", "reason", "set_aside_at"},
+    )
+    db.table("set_aside").create_index(["channel", "key"], unique=True)

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from collections.abc import Sequence
 
 import pytest
+from slack_sdk.errors import SlackObjectFormationError
 
 from bot.cards import Cards
-from jobs.deliver import Deliverer
+from bot.service import set_aside_notice, stoppable_sleep
+from jobs.deliver import Deliverer, Message, People, Unrendered
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
 from jobs.slack import SlackClient
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import HOSTILE_TEXT, PROJECT, REPLY_TEXT, play_review_round
 from sandbox.slack.render import render_channel
+from state.errors import SetAsideError
 from state.filters import Filters
-from state.model import Event
+from state.model import Event, ProjectInfo, Snapshot, Thread
 from state.outbox import Outbox
-from state.store import Store
+from state.store import Store, Subscription
 from tests.conftest import FakeClock
 
 CHANNEL = "#design-review"
@@ -305,3 +310,175 @@ def test_a_paused_channel_is_left_alone(bot: Bot, slack: SlackSandbox,
     assert len(slack.calls) == calls
     bot.store.resume(channel=CHANNEL)
     assert bot.deliverer.deliver().updated == 4
+
+
+# -- poison isolation ----------------------------------------------------------------------
+
+POISON = "POISON-PILL"
+OPS = "#hw-review"
+
+
+class Fragile(Cards):
+    """The real cards, failing the way a renderer bug does for a thread opened or a reply
+    marked POISON, and building a message far beyond Slack's limits (in full and as plain
+    text) for the BOM batch of variant Lite."""
+
+    def thread_card(self, project: ProjectInfo, thread: Thread, *, people: People,
+                    deleted: bool = False) -> Message:
+        if thread.comments and POISON in thread.comments[0].text:
+            raise SlackObjectFormationError("text attribute cannot exceed 3000 characters")
+        return super().thread_card(project, thread, people=people, deleted=deleted)
+
+    def thread_activity(self, project: ProjectInfo, event: Event, *,
+                        people: People) -> Message:
+        if POISON in (event.text or ""):
+            raise ValueError("no room for this reply")
+        return super().thread_activity(project, event, people=people)
+
+    def bom_change(self, project: ProjectInfo, variant: str, events: Sequence[Event], *,
+                   people: People) -> Message:
+        if variant == "Lite":
+            section = {"type": "section", "text": {"type": "mrkdwn", "text": "R" * 2900}}
+            return Message(text="R" * 41_000, blocks=[section] * 5)
+        return super().bom_change(project, variant, events, people=people)
+
+    def plain(self, message: Message) -> Message:
+        if message.text.startswith("R" * 100):
+            return message  # its plain form is as big: Slack refuses that too
+        return super().plain(message)
+
+
+def fragile(bot: Bot, clock: FakeClock, renderer: Cards | None = None) -> Deliverer:
+    """The bot's delivery with ``Fragile`` cards (or ``renderer``) and an ops channel."""
+    bot.deliverer = Deliverer(
+        store=bot.store, slack=SlackClient(token=bot.slack.bot_token,
+                                           api_url=bot.slack.api_url),
+        renderer=renderer or Fragile(), clock=clock, sleep=bot.sleeps.append,
+        ops_channel=OPS, ops_notice=set_aside_notice)
+    return bot.deliverer
+
+
+def test_a_post_that_cannot_be_rendered_or_sent_is_set_aside_and_the_rest_goes_out(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox, clock: FakeClock) -> None:
+    bot.cycle()
+    fragile(bot, clock)
+    poisoned, _ = altium.open_thread(PROJECT, author="bob.schmidt", text=f"{POISON} R1..R600")
+    altium.reply(PROJECT, poisoned, author="carla.rossi", text="An ordinary answer")
+    altium.reply(PROJECT, 3, author="dev.patel", text=f"{POISON} in a reply")
+    play_review_round(altium)
+    bot.poller.poll_once()
+    report = bot.deliverer.deliver()
+
+    # Set aside: the card of the poisoned thread, the poisoned reply, the Lite BOM batch.
+    assert report.ok and report.newly_set_aside == 3, report
+    held = {i.kind: i for i in report.set_aside[CHANNEL]}
+    assert set(held) == {"thread card", "thread reply", "BOM batch"}
+    assert "SlackObjectFormationError" in held["thread card"].reason
+    assert "ValueError: no room for this reply" in held["thread reply"].reason
+    assert held["BOM batch"].reason == ("Slack refused it (msg_blocks_too_long, and "
+                                        "msg_blocks_too_long as plain text)")
+    assert "3 set aside" in report.health_line()
+    # Everything else of the same poll went out, once.
+    assert Outbox(bot.store).undelivered() == 0
+    top = [texts(m) for m in slack.messages(CHANNEL)]
+    assert sum("thread #6 " in t for t in top) == 1            # the ordinary new thread
+    assert sum("(Default)" in t for t in top) == 1 and not any("(Lite)" in t for t in top)
+    assert any(REPLY_TEXT in texts(r) for m in slack.messages(CHANNEL)
+               for r in slack.replies(CHANNEL, m.ts))
+    # The answer on the poisoned thread is not held back by its card: top level, saying so.
+    [outside] = [t for t in top if "An ordinary answer" in t]
+    assert f"On thread #{poisoned}" in outside and "set aside" in outside
+    assert max(bot.keys().values()) == 1
+    # The operators hear once, about all three.
+    [notice] = slack.messages(OPS)
+    assert "set aside 3 Slack post(s)" in texts(notice) and "review-bot resume" in texts(notice)
+
+    # Later runs neither retry them nor tell the operators again; later events still go.
+    posts = len(slack.calls_to("chat.postMessage"))
+    again = bot.deliverer.deliver()
+    assert again.ok and again.newly_set_aside == 0 and len(again.set_aside[CHANNEL]) == 3
+    assert len(slack.calls_to("chat.postMessage")) == posts
+    altium.reply(PROJECT, 1, author="bob.schmidt", text="Later, and fine")
+    bot.poller.poll_once()
+    assert bot.deliverer.deliver().posted == 1
+    assert len(slack.messages(OPS)) == 1
+
+    # After an upgrade (the real cards, a sound BOM message), resume sends them once.
+    fragile(bot, clock, renderer=Cards())
+    assert Outbox(bot.store).resume_set_aside() == 3
+    done = bot.deliverer.deliver()
+    assert done.ok and done.set_aside == {} and done.posted == 3, done
+    assert Outbox(bot.store).undelivered() == 0 and max(bot.keys().values()) == 1
+    [card] = [m for m in slack.messages(CHANNEL) if f"thread #{poisoned} " in texts(m)
+              and "On thread" not in texts(m)]
+    assert POISON in texts(card)
+    assert any("(Lite)" in texts(m) for m in slack.messages(CHANNEL))
+    assert len(slack.messages(OPS)) == 1
+
+
+class NoWelcome(Cards):
+    def now_tracking(self, project: ProjectInfo, snapshot: Snapshot,
+                     subscription: Subscription) -> Message:
+        raise TypeError("cannot summarise this project")
+
+
+def test_a_welcome_that_cannot_be_rendered_holds_back_nothing(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox, clock: FakeClock) -> None:
+    fragile(bot, clock, renderer=NoWelcome())
+    bot.cycle()
+    [item] = Outbox(bot.store).set_aside_items()
+    assert (item.kind, item.key) == ("now-tracking welcome", "welcome:1")
+    assert slack.messages(CHANNEL) == [] and Outbox(bot.store).channels_with_work() == []
+    play_review_round(altium)
+    bot.cycle()
+    assert len(slack.messages(CHANNEL)) == 7 and Outbox(bot.store).undelivered() == 0
+    fragile(bot, clock, renderer=Cards())
+    Outbox(bot.store).resume_set_aside(CHANNEL)
+    bot.cycle()
+    assert "Now tracking" in texts(slack.messages(CHANNEL)[-1])
+
+
+def test_a_digest_set_aside_is_told_once_and_not_sent_again_until_resumed(
+        bot: Bot, slack: SlackSandbox, clock: FakeClock) -> None:
+    deliverer = fragile(bot, clock)
+    broken = Unrendered(text="", blocks=[], reason="could not be rendered (KeyError: 'x')")
+    for _ in range(2):
+        with pytest.raises(SetAsideError, match="KeyError"):
+            deliverer.post_once(CHANNEL, "digest:2026-11-28", broken)
+    assert slack.messages(CHANNEL) == [] and len(slack.messages(OPS)) == 1
+    Outbox(bot.store).resume_set_aside()
+    deliverer.post_once(CHANNEL, "digest:2026-11-28", Message(text="digest", blocks=[]))
+    assert [m.text for m in slack.messages(CHANNEL)] == ["digest"]
+
+
+# -- bounded waits -------------------------------------------------------------------------
+
+def test_a_long_retry_after_stops_the_channel_for_this_run_without_waiting(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox, clock: FakeClock) -> None:
+    bot.cycle()
+    play_review_round(altium)
+    bot.poller.poll_once()
+    bot.deliverer.max_wait = 10
+    slack.faults.rate_limit(times=None, retry_after=60)
+    report = bot.deliverer.deliver()
+    assert "60s, longer than 10s" in report.failures[CHANNEL] and report.pending == 10
+    assert all(wait <= 10 for wait in bot.sleeps)
+    slack.faults.clear()
+    bot.cycle()
+    assert Outbox(bot.store).undelivered() == 0 and max(bot.keys().values()) == 1
+
+
+def test_a_stop_during_a_wait_ends_delivery_and_loses_nothing(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox) -> None:
+    bot.cycle()
+    play_review_round(altium)
+    bot.poller.poll_once()
+    stop = threading.Event()
+    stop.set()
+    bot.deliverer.sleep = stoppable_sleep(stop)
+    slack.faults.rate_limit(method="chat.postMessage", times=1, retry_after=3)
+    report = bot.deliverer.deliver()
+    assert report.stopped and report.pending == 10
+    bot.deliverer.sleep = bot.sleeps.append
+    bot.cycle()
+    assert Outbox(bot.store).undelivered() == 0 and max(bot.keys().values()) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -10,32 +11,80 @@ from state.errors import NexarUnavailableError
 from tests.conftest import wait_for
 
 
-def test_polls_at_once_then_delivers_never_overlapping() -> None:
-    calls: list[str] = []
-    busy = threading.Lock()
-    overlaps: list[str] = []
+class Steps:
+    """Records each step, and any step that started while another of its kind ran."""
 
-    def step(name: str) -> None:
-        if not busy.acquire(blocking=False):
-            overlaps.append(name)
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.overlaps: list[str] = []
+        self._busy = {"poll": threading.Lock(), "deliver": threading.Lock()}
+
+    def step(self, name: str, seconds: float = 0.05) -> None:
+        if not self._busy[name].acquire(blocking=False):
+            self.overlaps.append(name)
             return
         try:
-            calls.append(name)
-            time.sleep(0.05)
+            self.calls.append(name)
+            time.sleep(seconds)
         finally:
-            busy.release()
+            self._busy[name].release()
 
-    schedule = Schedule(poll=lambda: step("poll"), deliver=lambda: step("deliver"),
+
+def test_polls_at_once_then_delivers_never_two_of_a_kind_at_once() -> None:
+    steps = Steps()
+    schedule = Schedule(poll=lambda: steps.step("poll"), deliver=lambda: steps.step("deliver"),
                         interval=0.3, retry_interval=0.1)
     schedule.start()
+    calls = steps.calls
     wait_for(lambda: calls.count("poll") >= 2 and calls.count("deliver") > calls.count("poll"))
     schedule.stop()
     assert calls[:2] == ["poll", "deliver"]
-    assert overlaps == []
+    assert steps.overlaps == []
     stopped = len(calls)
     # Nothing may start after stop: watch for longer than both intervals.
     time.sleep(0.4)
     assert len(calls) == stopped and not schedule.scheduler.running
+
+
+def test_a_delivery_stuck_on_slack_never_delays_polls_and_stop_ends_its_wait() -> None:
+    polls: list[float] = []
+    deliveries: list[float] = []
+    holder: list[Schedule] = []
+
+    def deliver() -> None:
+        deliveries.append(time.monotonic())
+        if len(deliveries) == 1:
+            # Waiting out a long Retry-After, as delivery does, on the stop event.
+            holder[0].stopping.wait(60)
+
+    holder.append(Schedule(poll=lambda: polls.append(time.monotonic()), deliver=deliver,
+                           interval=0.2, retry_interval=0.1))
+    schedule = holder[0]
+    schedule.start()
+    wait_for(lambda: len(polls) >= 6, timeout=5)
+    # Six polls asked for deliveries while the first was stuck: none ran beside it.
+    assert len(deliveries) == 1
+    assert max(b - a for a, b in itertools.pairwise(polls)) < 0.5
+    started = time.monotonic()
+    assert schedule.stop(wait=True, timeout=5)
+    assert time.monotonic() - started < 1
+
+
+def test_stop_gives_up_on_a_step_that_ignores_it() -> None:
+    started = threading.Event()
+    release = threading.Event()
+
+    def poll() -> None:
+        started.set()
+        release.wait(10)
+
+    schedule = Schedule(poll=poll, deliver=lambda: None, interval=60)
+    schedule.start()
+    assert started.wait(2)
+    begun = time.monotonic()
+    assert schedule.stop(wait=True, timeout=0.3) is False
+    assert time.monotonic() - begun < 1
+    release.set()
 
 
 def test_a_failing_step_does_not_stop_the_schedule() -> None:
