@@ -1,16 +1,21 @@
 """The poller: one pass over every watched project, from Nexar to snapshot and events.
 
 Comment threads are read on every poll (a new comment need not move ``updatedAt``); a
-BOM only when its project's revision or ``updatedAt`` moved, or none is stored. Fetches run
-on a bounded thread pool; all writes happen on the calling thread, one transaction per
-project, so a crash or Ctrl-C leaves each project's snapshot and events whole or untouched.
+BOM only when its project's revision or ``updatedAt`` moved, none is stored, or the last
+read failed. Fetches run on a bounded thread pool; all writes happen on the calling thread,
+one transaction per project, so a crash or Ctrl-C leaves each project's snapshot and events
+whole or untouched.
+
+Nexar's odd answers never become events: a failed design read still saves the project's
+threads (the BOM keeps its last good read and is read again next poll), and a sudden loss
+of most threads or BOM lines is read a second time before it is believed.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -20,7 +25,7 @@ from jobs.nexar import Design, NexarClient, Workspace
 from jobs.parse import format_time
 from state.diff import diff
 from state.errors import NexarAuthError, NexarError
-from state.model import ProjectInfo, Snapshot, Thread
+from state.model import Bom, ProjectInfo, Snapshot, Thread
 from state.store import PollStatus, Store
 
 log = logging.getLogger(__name__)
@@ -29,6 +34,11 @@ Clock = Callable[[], datetime]
 
 CATALOG_LISTED_AT = "catalog-listed-at"
 """Meta key: when a workspace's project list was last read from Nexar (how old the cache is)."""
+
+SUDDEN_LOSS_MIN = 5
+SUDDEN_LOSS_SHARE = 0.5
+"""A read that loses more than ``SUDDEN_LOSS_MIN`` threads (or BOM lines) and more than this
+share of the stored ones is read again before it becomes events."""
 
 
 def utc_now() -> datetime:
@@ -136,34 +146,53 @@ class Poller:
         thread_futures = [pool.submit(self.client.comment_threads, workspace,
                                       [p.id for p in batch]) for batch in batches]
         olds = {p.id: self.store.load_snapshot(p.id, with_bom=False) for p in targets}
-        need_bom = [p for p in targets if _bom_moved(olds[p.id], p)]
+        pending = {p.id: self.store.bom_pending(p.id) for p in targets}
+        need_bom = [p for p in targets if pending[p.id] or _bom_moved(olds[p.id], p)]
         design_futures: dict[str, Future[Design]] = {
             p.id: pool.submit(self.client.design, workspace, p.id) for p in need_bom}
         threads: dict[str, list[Thread] | NexarError] = {}
         for future in thread_futures:
             threads.update(future.result())
         for project in targets:
-            self._save_project(project, olds[project.id], threads.get(project.id),
+            self._save_project(workspace, project, olds[project.id], threads.get(project.id),
                                design_futures.get(project.id), report)
 
-    def _save_project(self, project: ProjectInfo, old: Snapshot | None,
+    def _save_project(self, workspace: Workspace, project: ProjectInfo, old: Snapshot | None,
                       threads: list[Thread] | NexarError | None,
                       design_future: Future[Design] | None, report: PollReport) -> None:
-        design: Design | None = None
+        """Diff and save one project; its threads are saved even when its design read failed."""
         try:
             if threads is None:
                 raise NexarError("no answer for this project")
             if isinstance(threads, NexarError):
                 raise threads
-            if design_future is not None:
-                design = design_future.result()
-                report.boms_read += 1
+            if old is not None:
+                threads = self._confirmed_threads(workspace, project, old, threads)
         except NexarAuthError:
             raise
         except NexarError as exc:
             report.failures[project.name] = str(exc)
             log.info("skipped %s this poll: %s", project.name, exc)
             return
+        pending = self.store.bom_pending(project.id)
+        design: Design | None = None
+        failed: NexarError | None = None
+        old_bom: Bom | None = None
+        try:
+            if design_future is not None:
+                design = design_future.result()
+                report.boms_read += 1
+                if old is not None and pending != "unread":
+                    old_bom = self.store.load_bom(project.id)
+                    design = self._confirmed_design(workspace, project, old_bom, design)
+        except NexarAuthError:
+            raise
+        except NexarError as exc:
+            design, failed = None, exc
+            report.failures[project.name] = (
+                f"design not read (threads saved, BOM kept as it was, read again next poll): "
+                f"{exc}")
+            log.info("%s: design not read this poll: %s", project.name, exc)
         documents = design.documents if design is not None else (old.documents if old else {})
         new = Snapshot(
             project=project,
@@ -172,14 +201,71 @@ class Poller:
             documents=documents,
         )
         if old is not None and new.bom is not None:
-            old = replace(old, bom=self.store.load_bom(project.id))
+            old = replace(old, bom=old_bom)
         now = format_time(self.clock())
         events = diff(old, new, at=now)
         report.projects += 1
-        if old is not None and not events and _same(old, new):
+        marks = (failed is not None and pending is None) or (new.bom is not None and pending)
+        if old is not None and not events and not marks and _same(old, new):
             return
-        self.store.save_snapshot(old, new, events, detected_at=now)
+        if old is not None and new.bom is not None and old.bom is None:
+            old = replace(old, bom={})  # no BOM was ever stored: this read is its baseline
+        self.store.save_snapshot(old, new, events, detected_at=now, bom_failed=failed is not None)
         report.events += len(events)
+
+    def _confirmed_threads(self, workspace: Workspace, project: ProjectInfo, old: Snapshot,
+                           threads: list[Thread]) -> list[Thread]:
+        """``threads``, or a second read of them when they lost most of the stored ones."""
+        lost = sudden_loss(old.threads.keys(), {t.thread_id for t in threads})
+        if lost is None:
+            return threads
+        again = self.client.comment_threads(workspace, [project.id]).get(project.id)
+        if not isinstance(again, list):
+            raise NexarError(f"Nexar answered {len(threads)} of {len(old.threads)} comment "
+                             f"threads and a second read failed ({again or 'no answer'}); "
+                             "nothing changed this poll")
+        kept = sudden_loss(old.threads.keys(), {t.thread_id for t in again})
+        log.info("%s: a read lost %d of %d threads; a second read %s", project.name, lost,
+                 len(old.threads), "agrees" if kept else f"has {len(again)}")
+        return again
+
+    def _confirmed_design(self, workspace: Workspace, project: ProjectInfo, old_bom: Bom,
+                          design: Design) -> Design:
+        """``design``, or a second read of it when its BOM lost most of the stored lines."""
+        lost = sudden_bom_loss(old_bom, design.bom)
+        if lost is None:
+            return design
+        try:
+            again = self.client.design(workspace, project.id)
+        except NexarAuthError:
+            raise
+        except NexarError as exc:
+            raise NexarError(f"the BOM lost {lost} of {len(old_bom)} lines and a second "
+                             f"read failed: {exc}") from None
+        kept = sudden_bom_loss(old_bom, again.bom)
+        log.info("%s: a BOM read lost %d of %d lines; a second read %s", project.name, lost,
+                 len(old_bom), "agrees" if kept else f"has {len(again.bom)}")
+        return again
+
+
+def sudden_loss(before: Collection[object], after: Collection[object]) -> int | None:
+    """How many of ``before`` are missing from ``after``, when that is a sudden loss (more
+    than ``SUDDEN_LOSS_MIN`` and more than ``SUDDEN_LOSS_SHARE`` of them); else None."""
+    lost = len(set(before) - set(after))
+    if lost > SUDDEN_LOSS_MIN and lost > SUDDEN_LOSS_SHARE * len(before):
+        return lost
+    return None
+
+
+def sudden_bom_loss(before: Bom, after: Bom) -> int | None:
+    """The BOM lines missing from ``after``, when the whole BOM or any one variant suffered
+    a sudden loss (a variant answered empty is as suspect as a whole BOM); else None."""
+    variants: dict[str, list[tuple[str, str]]] = {}
+    for key in before:
+        variants.setdefault(key[0], []).append(key)
+    suspect = sudden_loss(before.keys(), after.keys()) is not None or any(
+        sudden_loss(keys, after.keys()) is not None for keys in variants.values())
+    return len(before.keys() - after.keys()) if suspect else None
 
 
 def _bom_moved(old: Snapshot | None, listed: ProjectInfo) -> bool:

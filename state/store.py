@@ -35,6 +35,14 @@ from state.model import (
 )
 from state.schema import migrations
 
+BOM_PENDING = "bom-pending:"
+"""Meta key prefix: a project whose BOM must be read again at the next poll, and why.
+
+``unread``: no BOM was ever stored (the first read failed), so the next good read is a
+silent baseline of the BOM; ``stale``: the stored BOM is the last good read, kept while a
+later read failed, so the next good read is compared with it.
+"""
+
 
 def _create_private(path: Path) -> None:
     """Create a new database file readable by its owner only (it may hold a refresh token);
@@ -240,9 +248,17 @@ class Store:
             )
             for t in self.rows("select * from threads where project = ?", [project_id])
         }
-        bom = self.load_bom(project_id) if with_bom else None
+        bom = self.load_bom(project_id) if with_bom and self.has_bom(project_id) else None
         return Snapshot(project=_snapshot_info(row), threads=threads, bom=bom,
                         documents=json.loads(row["documents"] or "{}"))
+
+    def bom_pending(self, project_id: str) -> str | None:
+        """``unread`` or ``stale`` when the next poll must read the project's BOM again."""
+        return self.get_meta(BOM_PENDING + project_id)
+
+    def has_bom(self, project_id: str) -> bool:
+        """Whether a BOM was ever read for the project (an empty one counts)."""
+        return self.bom_pending(project_id) != "unread"
 
     def load_bom(self, project_id: str) -> dict[tuple[str, str], BomLine]:
         rows = self.rows("select * from bom_lines where project = ?", [project_id])
@@ -256,11 +272,21 @@ class Store:
         }
 
     def save_snapshot(self, old: Snapshot | None, new: Snapshot, events: Sequence[Event], *,
-                      detected_at: str) -> list[int]:
-        """Write what changed between ``old`` and ``new`` plus ``events``, all or nothing."""
+                      detected_at: str, bom_failed: bool = False) -> list[int]:
+        """Write what changed between ``old`` and ``new`` plus ``events``, all or nothing.
+
+        ``bom_failed``: the BOM was to be read but the read failed; the stored lines stay as
+        they are and the project is marked for a BOM read at the next poll. Saving a BOM
+        clears that mark.
+        """
         if old is not None and new.bom is not None and old.bom is None:
             raise ValueError("a snapshot with a BOM must be saved against an old one with its BOM")
         with self.transaction():
+            pending = self.bom_pending(new.project.id)
+            if new.bom is not None and pending is not None:
+                self.set_meta(BOM_PENDING + new.project.id, None)
+            elif new.bom is None and bom_failed and pending is None:
+                self.set_meta(BOM_PENDING + new.project.id, "unread" if old is None else "stale")
             pid = new.project.id
             head = _snapshot_row(new, baseline_at=detected_at)
             if old is None:
@@ -328,6 +354,7 @@ class Store:
             for table in ("comments", "threads", "bom_lines"):
                 self.db.table(table).delete_where("project = ?", [project_id])
             self.db.table("projects").delete_where("id = ?", [project_id])
+            self.set_meta(BOM_PENDING + project_id, None)
 
     # -- events ----------------------------------------------------------------------------
 

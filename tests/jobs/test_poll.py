@@ -180,3 +180,155 @@ def test_resubscribing_starts_a_fresh_baseline(poller: Poller, store: Store,
     mark = last_id(store)
     poller.poll_once()
     assert kinds_since(store, mark) == [(MC, "project_created", None)]
+
+
+# --- Nexar's odd answers never become events ------------------------------------------------
+
+
+def part_events(store: Store, after: int) -> list[tuple[str, str, object]]:
+    return [k for k in kinds_since(store, after) if k[1].startswith("part_")]
+
+
+def swap_u3(altium: AltiumSandbox) -> None:
+    altium.swap_part(MC, "U3", mpn="TPS62133RGTR", manufacturer="Texas Instruments",
+                     variant="Default")
+
+
+def test_a_null_bom_then_a_clean_poll_then_one_swap_gives_one_part_replaced(
+        poller: Poller, store: Store, altium: AltiumSandbox) -> None:
+    poller.poll_once()
+    mark = last_id(store)
+    altium.commit_revision(MC, message="Rev B", author="alice.nguyen")
+    altium.reply(MC, 2, author="erik.johansson", text="Done")
+    altium.faults.null_bom(MC)
+    report = poller.poll_once()
+    assert set(report.failures) == {MC} and "bom: null" in report.failures[MC]
+    assert kinds_since(store, mark) == [(MC, "revision_committed", None),
+                                        (MC, "thread_replied", 2)]
+    assert len(store.load_bom(store.find_project(MC).id)) == 170
+    clean = poller.poll_once()
+    assert (clean.ok, clean.boms_read, clean.events) == (True, 1, 0)
+    swap_u3(altium)
+    poller.poll_once()
+    assert part_events(store, mark) == [(MC, "part_replaced", "Default/U3")]
+    assert poller.poll_once().boms_read == 0
+
+
+def test_a_null_bom_beside_a_real_swap_reports_the_swap_once_at_the_next_poll(
+        poller: Poller, store: Store, altium: AltiumSandbox) -> None:
+    poller.poll_once()
+    mark = last_id(store)
+    swap_u3(altium)
+    altium.faults.null_bom(MC, variant="Lite")
+    assert set(poller.poll_once().failures) == {MC}
+    assert part_events(store, mark) == []
+    assert poller.poll_once().ok
+    assert part_events(store, mark) == [(MC, "part_replaced", "Default/U3")]
+
+
+def test_a_failing_design_read_still_saves_the_threads(
+        poller: Poller, store: Store, altium: AltiumSandbox) -> None:
+    poller.poll_once()
+    mark = last_id(store)
+    altium.faults.null_design(MC, times=None)
+    swap_u3(altium)
+    for text in ("First", "Second"):
+        altium.reply(MC, 2, author="erik.johansson", text=text)
+        report = poller.poll_once()
+        assert set(report.failures) == {MC}
+        assert report.failures[MC].startswith("design not read (threads saved")
+        assert "HC0018" in report.failures[MC]
+    assert [k for _, k, _ in kinds_since(store, mark)] == ["thread_replied", "thread_replied"]
+    altium.faults.clear()
+    assert poller.poll_once().ok
+    assert part_events(store, mark) == [(MC, "part_replaced", "Default/U3")]
+
+
+def test_a_first_poll_without_the_design_is_a_baseline_all_the_same(
+        poller: Poller, store: Store, altium: AltiumSandbox) -> None:
+    altium.faults.null_bom(MC, times=None)
+    report = poller.poll_once()
+    assert set(report.failures) == {MC}
+    assert [(s.event.project, s.event.kind) for s in store.events()] == [
+        (IOT, "project_created"), (MC, "project_created")]
+    mc = store.find_project(MC).id
+    assert store.bom_pending(mc) == "unread"
+    snapshot = store.load_snapshot(mc)
+    assert snapshot is not None and snapshot.bom is None and len(snapshot.threads) == 5
+    mark = last_id(store)
+    altium.reply(MC, 2, author="erik.johansson", text="Done")
+    assert set(poller.poll_once().failures) == {MC}
+    assert kinds_since(store, mark) == [(MC, "thread_replied", 2)]
+    altium.faults.clear()
+    report = poller.poll_once()
+    assert (report.ok, report.boms_read, report.events) == (True, 1, 0)
+    assert store.bom_pending(mc) is None and len(store.load_bom(mc)) == 170
+    swap_u3(altium)
+    poller.poll_once()
+    assert part_events(store, mark) == [(MC, "part_replaced", "Default/U3")]
+
+
+def many_threads(altium: AltiumSandbox) -> int:
+    for n in range(3):
+        altium.open_thread(MC, author="bob.schmidt", text=f"Check {n}")
+    return len(altium.project(MC).threads)
+
+
+@pytest.mark.parametrize("empty_reads", [1, 2], ids=["second read differs", "second agrees"])
+def test_an_empty_thread_list_after_many_threads_is_read_again(
+        poller: Poller, store: Store, altium: AltiumSandbox, empty_reads: int) -> None:
+    count = many_threads(altium)
+    assert count > 5
+    poller.poll_once()
+    mark = last_id(store)
+    altium.faults.empty_threads(MC, times=empty_reads)
+    altium.reset_requests()
+    report = poller.poll_once()
+    assert report.ok
+    reads = [r for r in altium.requests if r.operation_name == "CommentThreadsBatch"]
+    assert len(reads) == 2 and reads[1].variables == {"p0": store.find_project(MC).id}
+    deleted = [k for k in kinds_since(store, mark) if k[1] == "thread_deleted"]
+    assert len(deleted) == (0 if empty_reads == 1 else count)
+
+
+def test_five_threads_gone_is_no_sudden_loss(
+        poller: Poller, store: Store, altium: AltiumSandbox) -> None:
+    poller.poll_once()
+    mark = last_id(store)
+    altium.faults.empty_threads(MC)
+    altium.reset_requests()
+    poller.poll_once()
+    assert [r.operation_name for r in altium.requests].count("CommentThreadsBatch") == 1
+    assert [k for _, k, _ in kinds_since(store, mark)] == ["thread_deleted"] * 5
+
+
+@pytest.mark.parametrize("empty_reads", [1, 2], ids=["second read differs", "second agrees"])
+def test_a_bom_that_lost_most_lines_is_read_again(
+        poller: Poller, store: Store, altium: AltiumSandbox, empty_reads: int) -> None:
+    poller.poll_once()
+    mark = last_id(store)
+    swap_u3(altium)
+    altium.faults.empty_bom(MC, variant="Default", times=empty_reads)
+    altium.reset_requests()
+    assert poller.poll_once().ok
+    assert [r.operation_name for r in altium.requests].count("Design") == 2
+    parts = part_events(store, mark)
+    if empty_reads == 1:
+        assert parts == [(MC, "part_replaced", "Default/U3")]
+    else:
+        assert len(parts) == 85 and {k for _, k, _ in parts} == {"part_removed"}
+
+
+def test_not_authorized_on_one_project_polls_the_others(
+        poller: Poller, store: Store, altium: AltiumSandbox) -> None:
+    poller.poll_once()
+    mark = last_id(store)
+    altium.faults.not_authorized(MC, times=None)
+    altium.reply(IOT, 1, author="bob.schmidt", text="Checked")
+    altium.commit_revision(MC, message="Rev B", author="alice.nguyen")
+    report = poller.poll_once()
+    assert set(report.failures) == {MC} and "AUTH_NOT_AUTHORIZED" in report.failures[MC]
+    assert kinds_since(store, mark) == [(IOT, "thread_replied", 1)]
+    altium.faults.clear()
+    assert poller.poll_once().ok
+    assert kinds_since(store, mark)[1:] == [(MC, "revision_committed", None)]
