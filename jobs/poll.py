@@ -190,8 +190,7 @@ class Poller:
         except NexarError as exc:
             design, failed = None, exc
             report.failures[project.name] = (
-                f"design not read (threads saved, BOM kept as it was, read again next poll): "
-                f"{exc}")
+                f"design not read (threads saved; the BOM is read again next poll): {exc}")
             log.info("%s: design not read this poll: %s", project.name, exc)
         documents = design.documents if design is not None else (old.documents if old else {})
         new = Snapshot(

@@ -236,7 +236,8 @@ def test_a_failing_design_read_still_saves_the_threads(
         altium.reply(MC, 2, author="erik.johansson", text=text)
         report = poller.poll_once()
         assert set(report.failures) == {MC}
-        assert report.failures[MC].startswith("design not read (threads saved")
+        assert report.failures[MC].startswith("design not read (threads saved; the BOM is "
+                                              "read again next poll): ")
         assert "HC0018" in report.failures[MC]
     assert [k for _, k, _ in kinds_since(store, mark)] == ["thread_replied", "thread_replied"]
     altium.faults.clear()
