@@ -323,7 +323,8 @@ def test_unshared_projects_are_never_named(world: dict[str, Any], shared_only: A
         for name in hidden:
             assert name not in answer and name.casefold() not in answer.casefold(), (text, name)
     assert SHARED in dispatched(shared_only, slack, "projects")
-    assert "Did you mean: IoT Sensor Node?" in dispatched(shared_only, slack, "project IoX Sensor Node")
+    suggested = dispatched(shared_only, slack, "project IoX Sensor Node")
+    assert "Did you mean: IoT Sensor Node?" in suggested
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
-"""Altium text is escaped for Slack exactly once, on every renderer.
+"""Altium text is escaped for Slack exactly once, on every renderer, and Slack takes it.
 
 The mrkdwn API first, then a property: arbitrary text (entities, pings, formatting
 characters, emoji, newlines, very long text) in every Altium field, rendered by every card,
-answer, digest, App Home and unfurl, reads back, once unescaped, as the text typed (or a
-clipped start of it), and no ``<`` or ``>`` of it reaches Slack raw.
+answer (every page of it), digest, App Home and unfurl, reads back, once unescaped, as the
+text typed (or a clipped start of it), no ``<`` or ``>`` of it reaches Slack raw, and every
+payload passes the local Slack's own checks for the path it takes (``refusal``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.answers import Answers, Asker
+from bot.answers import Answers, Asker, page_request
 from bot.cards import Cards
 from bot.digests import render_digest
 from bot.home import home_view
+from bot.limits import MESSAGE, RESPONSE, UNFURL, VIEW, Room, within
 from bot.mrkdwn import Mrkdwn, cut, escape, link, mention
 from bot.parser import Request
 from bot.unfurls import unfurl_blocks
 from jobs.deliver import Message
 from jobs.digest import build_digest
+from sandbox.slack.blocks import refusal
 from sandbox.slack.render import unescape
 from state.diff import diff
 from state.model import BomLine, Comment, Person, ProjectInfo, Revision, Snapshot, Thread
@@ -296,6 +299,67 @@ def check_digest_and_home(world: World) -> None:
     check("home", list(_walk(view["blocks"])), world.values, ("project",))
 
 
+ROOMS: dict[str, Room] = {"message": MESSAGE, "response_url": RESPONSE, "view": VIEW,
+                          "unfurl": UNFURL}
+
+
+def answer_pages(answers: Answers, request: Request, asker: Asker) -> Iterator[Any]:
+    """Every page of an answer, following its Next page buttons as a person would."""
+    seen = 0
+    while True:
+        reply = answers.answer(request, asker)
+        yield reply
+        seen += 1
+        buttons = [e for b in reply.blocks or () if b["type"] == "actions"
+                   for e in b["elements"] if e["text"]["text"].startswith("Next")]
+        if not buttons:
+            return
+        following = page_request(buttons[0]["value"])
+        assert following is not None and seen < 200
+        request = following
+
+
+def every_payload(world: World) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
+    """(path, text, blocks) of everything the bot would send about ``world``: every card,
+    every page of every answer (on response_url, and as a mention's message), the digest,
+    the Home view and an unfurl."""
+    cards, info = Cards(), world.info
+    with Store.open(world.db) as store:
+        events = [s.event for s in store.events(project_id="P1")]
+        [sub] = store.subscriptions()
+        digest = build_digest(store, CHANNEL, NOW - timedelta(days=1), NOW)
+        view = home_view(store, {CHANNEL})
+    messages = [cards.thread_card(info, t, people=nobody, deleted=d)
+                for t in world.new.threads.values() for d in (False, True)]
+    messages += [cards.thread_activity(info, e, people=nobody) for e in events
+                 if e.thread_id is not None]
+    bom = [e for e in events if e.designator is not None]
+    messages += [cards.bom_change(info, v, [e for e in bom if e.variant == v], people=nobody)
+                 for v in {e.variant or "" for e in bom}]
+    messages += [cards.revision(info, e, people=nobody) for e in events
+                 if e.kind == "revision_committed"]
+    messages += [cards.now_tracking(info, world.new, sub), render_digest(digest)]
+    messages.append(cards.plain(messages[0]))
+    for message in messages:
+        yield "message", message.text, message.blocks
+    answers = Answers(db_path=str(world.db), clock=lambda: NOW)
+    asker = Asker(user_id="U1", channel_id="C1", channel_name=CHANNEL.lstrip("#"))
+    for command, extra, _ in ANSWERS:
+        words = () if command in {"subscriptions", "status", "projects"} else (info.name, *extra)
+        for reply in answer_pages(answers, Request(name=command, words=words), asker):
+            yield "response_url", reply.text, reply.blocks or []
+            yield "message", reply.text, reply.blocks or []
+    yield "view", "home", view["blocks"]
+    yield "unfurl", "unfurl", unfurl_blocks(answers, info, user="U1", channel="C1")
+
+
+def assert_slack_takes(path: str, text: str, blocks: list[dict[str, Any]]) -> None:
+    """What the local Slack checks on ``path``, and the bot's own budget under it."""
+    assert refusal(blocks, path=path) is None, (path, refusal(blocks, path=path))
+    assert within(blocks, ROOMS[path]), path
+    assert text.strip() and len(text) <= 3000
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(TEXTS)
 def test_any_altium_text_reads_back_on_every_renderer(raw: dict[str, str]) -> None:
@@ -304,6 +368,8 @@ def test_any_altium_text_reads_back_on_every_renderer(raw: dict[str, str]) -> No
         check_cards(world)
         check_answers(world)
         check_digest_and_home(world)
+        for path, text, blocks in every_payload(world):
+            assert_slack_takes(path, text, blocks)
 
 
 def test_the_property_catches_double_escaping() -> None:
