@@ -159,7 +159,7 @@ def graphql(
     response = http.post(
         sb.api_url,
         json={"query": query},
-        headers={"Authorization": f"Bearer {access_token}"},
+        headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
     )
     assert response.status_code == 200
     body: dict[str, Any] = response.json()
