@@ -16,6 +16,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.answers import PAGE_ACTION, PROJECTS_ACTION, Answers, Asker, Reply, page_request
 from bot.parser import CommandError, Request, parse
@@ -105,6 +106,13 @@ def register(app: App, *, answers: Answers) -> None:
                       channel_id=str(event.get("channel") or ""))
         reply = reply_to(answers, text, asker)
         thread = event.get("thread_ts") or event.get("ts")
+        try:
+            _say(client, reply, asker, thread)
+        except SlackApiError as exc:
+            code = exc.response.get("error") if exc.response else "error"
+            log.warning("Slack refused the answer to a mention (%s)", code)
+
+    def _say(client: WebClient, reply: Reply, asker: Asker, thread: str | None) -> None:
         if reply.share:
             client.chat_postMessage(channel=asker.channel_id, thread_ts=thread,
                                     text=reply.text, blocks=reply.blocks)

@@ -190,3 +190,29 @@ def test_app_home_and_an_unfurl_of_the_big_board_fit(world: dict[str, Any]) -> N
     taken(slack, "views.publish")
     taken(slack, "chat.unfurl")
     assert "Big Board" in json.dumps(slack.unfurls(CHANNEL, ts))
+
+
+def test_a_mention_slack_will_not_answer_is_one_log_line(
+        world: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    """Someone who left the channel mentions the bot: Slack refuses the ephemeral answer
+    (user_not_in_channel), and the log says so in one line, without a traceback."""
+    slack: SlackSandbox = world["slack"]
+    slack.reset_calls()
+    carla = next(u for u in slack.users() if u.name.startswith("carla"))
+    said = f"<@{slack.bot_user_id}> status"
+    ts = slack.post_as("alice.nguyen", "#leads", said)
+    event = {"type": "event_callback", "team_id": slack.team_id, "api_app_id": "A1",
+             "event_id": "EvGone", "event_time": int(time.time()),
+             "event": {"type": "app_mention", "user": carla.id, "ts": ts, "text": said,
+                       "channel": slack.channel_id("#leads")}}
+    form = json.dumps(event)
+    with caplog.at_level("INFO"):
+        answer = httpx.post(world["url"], content=form, timeout=5,
+                            headers={**signed(form), "Content-Type": "application/json"})
+        assert answer.status_code == 200
+        wait_for(lambda: any("mention" in r.getMessage() for r in caplog.records))
+    [call] = slack.calls_to("chat.postEphemeral")
+    assert call.error == "user_not_in_channel"
+    [line] = [r for r in caplog.records if "mention" in r.getMessage()]
+    assert "user_not_in_channel" in line.getMessage() and line.exc_info is None
+    assert not any(r.exc_info for r in caplog.records if r.levelname in {"ERROR", "WARNING"})
