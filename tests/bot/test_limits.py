@@ -5,15 +5,18 @@ project name of 50,000 characters."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.answers import Answers, Asker, Reply, page_request
+from bot.home import home_view
 from bot.limits import (
     CUT_NOTE,
     MESSAGE,
     RESPONSE,
+    VIEW,
     actions,
     button,
     context,
@@ -175,3 +178,15 @@ def test_hostile_sizes_fit_every_path(db_path: Path, fields: dict[str, str]) -> 
         assert_slack_takes(path, text, blocks)
         seen.add(path)
     assert seen == {"message", "response_url", "view", "unfurl"}
+
+
+def test_app_home_of_many_projects_with_huge_names_fits_a_home_tab(db_path: Path) -> None:
+    projects = [replace(factories.project(name=f"{i:03d} " + "N" * 5000), id=f"P{i}")
+                for i in range(150)]
+    with Store.open(db_path) as store:
+        store.sync_catalog("https://acme.example", projects)
+        for project in projects:
+            for channel in ("#a", "#b"):
+                store.subscribe(project, channel, ["comments"], at="2026-11-02T08:00:00.000Z")
+        view = home_view(store, {"#a", "#b"})
+    assert refusal(view["blocks"], path="view") is None and within(view["blocks"], VIEW)
