@@ -116,7 +116,7 @@ def walk(world: dict[str, Any], text: str) -> list[list[dict[str, Any]]]:
         url = slack.response_url(channel=slack.channel_id(CHANNEL),
                                  user=slack.user("alice.nguyen").id)
         press(world, button, url)
-        wait_for(lambda u=url: bool(slack.responses(u)))
+        wait_for(lambda: bool(slack.responses(url)))  # noqa: B023 - waited for at once
         [said] = slack.responses(url)
         assert said.get("replace_original") is True
         shown.append(said["blocks"])
