@@ -21,6 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import build_app
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import PROJECT
+from state.store import Store
 from tests.bot.conftest import REVIEW_BOT, Run, serve_until
 from tests.conftest import wait_for
 
@@ -203,3 +204,80 @@ def test_socket_mode_refused_or_unreachable_is_one_line(run: Run, slack: SlackSa
     assert down.stderr.splitlines() == [
         "Error: could not reach Slack to open the Socket Mode connection (URLError): check "
         "the network and SLACK_API_URL"], down.stderr
+
+
+class Polls:
+    """When each poll of ``review-bot run`` finished, as its database records them."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self.finished: dict[str, float] = {}
+
+    def count(self) -> int:
+        if self.db_path.exists():
+            with Store.open(self.db_path) as store:
+                last = store.last_poll()
+            if last is not None:
+                self.finished.setdefault(last.finished_at, time.monotonic())
+        return len(self.finished)
+
+
+def start_run(bot_env: dict[str, str], slack: SlackSandbox,
+              tmp_path: Path) -> subprocess.Popen[str]:
+    env = {**bot_env, "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url,
+           "SLACK_SIGNING_SECRET": SECRET, "PORT": "0", "REVIEW_BOT_POLL_INTERVAL": "10",
+           "REVIEW_BOT_POST_INTERVAL": "0", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([str(REVIEW_BOT), "--log-level", "INFO", "run"], env=env,
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stdout is not None
+    assert "Listening for Slack on" in process.stdout.readline()
+    return process
+
+
+def stop_timed(process: subprocess.Popen[str]) -> tuple[float, str, str]:
+    """SIGTERM, then how long the process took to exit, and what it printed."""
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return time.monotonic() - sent, out, err
+
+
+def test_a_persistent_429_never_delays_polls_and_sigterm_stops_within_10s(
+        run: Run, altium: AltiumSandbox, slack: SlackSandbox, bot_env: dict[str, str],
+        tmp_path: Path, db_path: Path) -> None:
+    assert run("subscribe", PROJECT, "#design-review").returncode == 0
+    slack.faults.rate_limit(times=None, retry_after=60)
+    process = start_run(bot_env, slack, tmp_path)
+    polls = Polls(db_path)
+    wait_for(lambda: polls.count() >= 3, timeout=30)
+    # Polls at 0 s, 10 s and 20 s: each on time, though every Slack call answers 429.
+    first, *_, last = polls.finished.values()
+    stopped, out, err = stop_timed(process)
+    assert 19 < last - first < 22, polls.finished
+    assert stopped < 10, stopped
+    assert process.returncode == 0 and "Stopped." in out, err
+    assert "asks to wait 60s, longer than 10s: trying again next run" in err
+    assert slack.messages("#design-review") == []
+
+
+def test_sigterm_ends_a_delivery_waiting_out_a_retry_after(
+        run: Run, altium: AltiumSandbox, slack: SlackSandbox, bot_env: dict[str, str],
+        tmp_path: Path) -> None:
+    assert run("subscribe", PROJECT, "#design-review").returncode == 0
+    slack.faults.rate_limit(method="chat.postMessage", times=None, retry_after=9)
+    process = start_run(bot_env, slack, tmp_path)
+    # The welcome was refused with Retry-After 9 (within the 10 s interval): delivery waits.
+    wait_for(lambda: bool(slack.calls_to("chat.postMessage")), timeout=15)
+    stopped, out, err = stop_timed(process)
+    assert stopped < 5, stopped
+    assert process.returncode == 0 and "Stopped." in out, err
+    slack.faults.clear()
+    assert run("deliver", env={"SLACK_BOT_TOKEN": slack.bot_token,
+                               "SLACK_API_URL": slack.api_url}).returncode == 0
+    assert len(slack.messages("#design-review")) == 1
