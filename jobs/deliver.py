@@ -255,7 +255,7 @@ class Deliverer:
             return self._post(channel, channel_id, key, message)
         except SetAsideError as exc:
             self.outbox.set_aside(channel, key, kind=kind, reason=exc.reason, at=self._now())
-            log.warning("set aside the %s %s for %s: %s", kind, key, channel, exc.reason)
+            log.info("set aside the %s %s for %s: %s", kind, key, channel, exc.reason)
             self.tell_operators()
             raise SetAsideError(f"the {kind} {key} for {channel} was set aside: {exc.reason}",
                                 reason=exc.reason) from None
@@ -322,8 +322,8 @@ class Deliverer:
             self.outbox.set_aside(channel, key, kind=kind, reason=exc.reason,
                                   event_ids=event_ids, at=self._now())
             report.newly_set_aside += 1
-            log.warning("set aside the %s %s in %s: %s; the rest goes on", kind, key, channel,
-                        exc.reason)
+            log.info("set aside the %s %s in %s: %s; the rest goes on", kind, key, channel,
+                     exc.reason)
             return 0
 
     def _render(self, build: Callable[[], T]) -> T:
@@ -555,7 +555,7 @@ class Deliverer:
         try:
             return self._post_checked(channel, channel_id, key, message, thread_ts)
         except SlackMessageError as exc:
-            log.warning("Slack refused a card (%s); posting it as plain text", exc.code)
+            log.info("Slack refused a card (%s); posting it as plain text", exc.code)
             first = exc
         plain = self._render(lambda: self.renderer.plain(message))
         try:

@@ -297,6 +297,46 @@ def test_a_channel_paused_earlier_keeps_failing_until_resumed(
     assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
+def test_a_post_slack_refuses_is_set_aside_reported_listed_and_resumed(
+        run: Run, slack: SlackSandbox, altium: AltiumSandbox) -> None:
+    env = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url,
+           "REVIEW_BOT_POST_INTERVAL": "0", "REVIEW_BOT_OPS_CHANNEL": "#hw-review"}
+    assert run("subscribe", MC, "#design-review").returncode == 0
+    assert run("poll", "--once").returncode == 0
+    play_review_round(altium)
+    assert run("poll", "--once").returncode == 0
+    # Slack refuses the first post (the welcome), in full and as plain text.
+    slack.faults.error("invalid_blocks", method="chat.postMessage", channel="#design-review",
+                       times=2)
+    first = run("deliver", env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.splitlines() == [
+        "Set aside: #design-review: 1 post(s) that could not be sent (now-tracking welcome: "
+        "Slack refused it (invalid_blocks, and invalid_blocks as plain text)); the rest went "
+        "out. After an upgrade, 'review-bot resume #design-review' tries them again."]
+    assert len(slack.messages("#design-review")) == 7
+    assert len(slack.messages("#hw-review")) == 1
+    # Reported on every run, never a failure, never told twice, never sent again.
+    posts = len(slack.calls_to("chat.postMessage"))
+    again = run("poll", "--once", env=env)
+    assert again.returncode == 0 and again.stderr.startswith("Set aside: #design-review: 1 ")
+    assert len(slack.calls_to("chat.postMessage")) == posts
+    listed = run("subscriptions")
+    assert listed.returncode == 0
+    assert listed.stdout.splitlines()[2:] == [
+        "Set aside in #design-review: 1 post(s); 'review-bot resume #design-review' tries "
+        "them again:",
+        f"  now-tracking welcome (welcome:1) since {listed.stdout.split(' since ')[1][:16]} "
+        "UTC: Slack refused it (invalid_blocks, and invalid_blocks as plain text)"]
+    resumed = run("resume")
+    assert resumed.stdout.strip() == "Put back 1 set-aside post(s) to try again."
+    done = run("deliver", env=env)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert "Now tracking" in str(slack.messages("#design-review")[-1].blocks)
+    assert len(slack.messages("#hw-review")) == 1
+    assert "set aside" in run("resume", "--help").stdout
+
+
 def test_help_names_every_setting() -> None:
     source = inspect.getsource(Config.from_env)
     settings = set(re.findall(r'env\.get\("([A-Z_]+)"\)', source))
