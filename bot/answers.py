@@ -560,6 +560,13 @@ class Answers:
                 lines.append(f"• :double_vertical_bar: {named(sub.channel)} / "
                              f"{named(sub.project)} paused: "
                              f"{escape(sub.paused_reason, 300, flat=True)}")
+        held: dict[str, list[str]] = {}
+        for item in outbox.set_aside_items():
+            held.setdefault(item.channel, []).append(f"{item.kind}: {item.reason}")
+        for channel, reasons in sorted(held.items()):
+            lines.append(f"• :no_entry: {named(channel)}: {len(reasons)} post(s) set aside "
+                         f"({escape('; '.join(reasons[:3]), 300, flat=True)}); "
+                         "`review-bot resume` tries them again")
         return _reply(request, lines, head="*review-bot status*")
 
     def _digest(self, store: Store, request: Request, asker: Asker) -> Reply:
