@@ -20,7 +20,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app
 from sandbox import AltiumSandbox, SlackSandbox
-from sandbox.scenario import PROJECT
+from sandbox.scenario import PROJECT, play_review_round
+from state.outbox import Outbox
 from state.store import Store
 from tests.bot.conftest import REVIEW_BOT, Run, serve_until
 from tests.conftest import wait_for
@@ -281,3 +282,33 @@ def test_sigterm_ends_a_delivery_waiting_out_a_retry_after(
     assert run("deliver", env={"SLACK_BOT_TOKEN": slack.bot_token,
                                "SLACK_API_URL": slack.api_url}).returncode == 0
     assert len(slack.messages("#design-review")) == 1
+
+
+def test_sigterm_stops_run_within_10s_while_slack_hangs(
+        run: Run, altium: AltiumSandbox, slack: SlackSandbox, bot_env: dict[str, str],
+        tmp_path: Path, db_path: Path) -> None:
+    assert run("subscribe", PROJECT, "#design-review").returncode == 0
+    assert run("poll", "--once").returncode == 0
+    play_review_round(altium)
+    slack.faults.latency(25)
+    process = start_run(bot_env, slack, tmp_path)
+
+    def delivering() -> bool:
+        with Store.open(db_path) as store:
+            return store.get_meta("planned_event_id") is not None
+
+    # Delivery has planned the round's events; its next step is a request Slack holds.
+    wait_for(delivering, timeout=15)
+    stopped, out, err = stop_timed(process)
+    assert stopped < 10, stopped
+    assert process.returncode == 0, err
+    assert "A step was still waiting on Slack or Nexar after 7s" in out and "Stopped." in out
+    slack.faults.clear()
+    done = run("deliver", env={"SLACK_BOT_TOKEN": slack.bot_token,
+                               "SLACK_API_URL": slack.api_url,
+                               "REVIEW_BOT_POST_INTERVAL": "0"})
+    assert done.returncode == 0, done.stderr
+    keys = [m.metadata["event_payload"]["key"] for m in slack.all_posts() if m.metadata]
+    assert keys and len(keys) == len(set(keys))
+    with Store.open(db_path) as store:
+        assert Outbox(store).undelivered() == 0
