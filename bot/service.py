@@ -153,16 +153,19 @@ def post_once(config: Config, channel: str, key: str, message: Message, *,
         return deliverer(config, store, sleep=sleep).post_once(channel, key, message)
 
 
-def render_or_explain(digest: Digest) -> Message:
-    """The digest's message, or an ``Unrendered`` one saying why it could not be built
-    (the post then sets it aside instead of failing on every run)."""
-    try:
-        return render_digest(digest)
-    except ReviewBotError:
-        raise
-    except Exception as exc:
-        log.debug("rendering the digest failed", exc_info=True)
-        return Unrendered(text="", blocks=[], reason=render_failure(exc))
+def explained(render: Callable[[Digest], Message]) -> Callable[[Digest], Message]:
+    """``render``, answering an ``Unrendered`` message that says why when it fails (the
+    post then sets the digest aside instead of failing on every run)."""
+    def render_or_explain(digest: Digest) -> Message:
+        try:
+            return render(digest)
+        except ReviewBotError:
+            raise
+        except Exception as exc:
+            log.debug("rendering the digest failed", exc_info=True)
+            return Unrendered(text="", blocks=[], reason=render_failure(exc))
+
+    return render_or_explain
 
 
 def digest_runner(config: Config, *, clock: Clock = utc_now,
@@ -171,7 +174,7 @@ def digest_runner(config: Config, *, clock: Clock = utc_now,
         return post_once(config, channel, key, message, sleep=sleep)
 
     return DigestRunner(store=lambda: Store.open(config.db_path), post=post,
-                        render=render_or_explain, clock=clock)
+                        render=explained(render_digest), clock=clock)
 
 
 def schedule(config: Config, runner: DigestRunner | None = None, *,

@@ -43,7 +43,7 @@ from state.digests import (
     DigestSetting,
     stamp,
 )
-from state.errors import ReviewBotError
+from state.errors import ReviewBotError, SetAsideError
 from state.filters import wants
 from state.model import Event, ProjectInfo, Thread, designator_key
 from state.store import Store, Subscription, stored_event
@@ -489,7 +489,7 @@ class DigestRunner:
             try:
                 return self._scheduled(store, current, fire)
             except ReviewBotError as exc:
-                log.error("digest for %s failed: %s", channel, exc)
+                _failed(channel, exc)
                 return None
 
     def catch_up(self, now: datetime | None = None) -> list[DigestRun]:
@@ -505,7 +505,7 @@ class DigestRunner:
                 try:
                     done = self._scheduled(store, current, fire)
                 except ReviewBotError as exc:
-                    log.error("digest for %s failed: %s", current.channel, exc)
+                    _failed(current.channel, exc)
                     continue
                 if done is not None:
                     sent.append(done)
@@ -565,6 +565,13 @@ class DigestRunner:
         digests.mark_posted(claim, ts=ts, now=self.clock())
         log.info("digest %s posted to %s", key, channel)
         return DigestRun(channel=channel, key=key, outcome="posted", ts=ts, digest=digest)
+
+
+def _failed(channel: str, exc: ReviewBotError) -> None:
+    """A digest that failed is an error; one set aside was reported once when it was set
+    aside (and the operators told), so meeting it again is only worth an info line."""
+    (log.info if isinstance(exc, SetAsideError) else log.error)(
+        "digest for %s failed: %s", channel, exc)
 
 
 def _release(digests: Digests, claim: Claim) -> None:
