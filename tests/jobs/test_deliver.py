@@ -10,8 +10,10 @@ import pytest
 from slack_sdk.errors import SlackObjectFormationError
 
 from bot.cards import Cards
+from bot.digests import render_digest
 from bot.service import set_aside_notice, stoppable_sleep
 from jobs.deliver import Deliverer, Message, People, Unrendered
+from jobs.digest import DigestRunner
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
 from jobs.slack import SlackClient
@@ -482,3 +484,31 @@ def test_a_stop_during_a_wait_ends_delivery_and_loses_nothing(
     bot.deliverer.sleep = bot.sleeps.append
     bot.cycle()
     assert Outbox(bot.store).undelivered() == 0 and max(bot.keys().values()) == 1
+
+
+def test_a_600_line_comment_and_a_50000_character_name_go_out_clipped_beside_the_rest(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox, client: NexarClient,
+        clock: FakeClock) -> None:
+    huge = altium.add_project("N" * 50_000, copy_bom_from=PROJECT)
+    refresh_catalog(client, bot.store)
+    bot.store.subscribe(bot.store.find_project(huge.name), CHANNEL,
+                        ["comments", "bom", "revisions"], at="2026-11-28T08:00:00.000Z")
+    bot.cycle()
+    assert len(slack.messages(CHANNEL)) == 2  # both "now tracking" summaries
+    lines = "\n".join(f"R{i}" for i in range(1, 601))
+    altium.open_thread(PROJECT, author="bob.schmidt", text=lines)
+    altium.open_thread(huge.name, author="carla.rossi", text="Keep-out zone overlaps J2.")
+    altium.reply(PROJECT, 3, author="carla.rossi", text=REPLY_TEXT)
+    clock.advance(minutes=5)
+    bot.cycle()
+    assert Outbox(bot.store).set_aside_items() == []
+    texts = [str(m.blocks) for m in slack.messages(CHANNEL)]
+    assert any(">R1\\n>R2\\n" in t for t in texts)
+    assert any("Keep-out zone overlaps J2." in t and "NNNN…" in t for t in texts)
+    assert any(REPLY_TEXT in str(r.blocks) for m in slack.messages(CHANNEL)
+               for r in slack.replies(CHANNEL, m.ts))
+    assert max(bot.keys().values()) == 1
+    runner = DigestRunner(store=bot.store, post=bot.deliverer.post_once, render=render_digest,
+                          clock=clock)
+    assert runner.run_now(CHANNEL) is not None
+    assert "NNNN…" in str(slack.messages(CHANNEL)[-1].blocks)
