@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.cards import (
     NAME_LIMIT,
+    NOT_READ,
     bom_facts,
     bom_parts,
     bom_sizes,
@@ -339,7 +340,7 @@ class Answers:
                  (f"Last revision by *{named(rev.author)}* {when(rev.created_at)}: "
                   f"{escape(rev.message, 300, flat=True)}") if rev else "No revision yet.",
                  f"Threads: *{open_count}* open, *{len(threads) - open_count}* resolved",
-                 f"BOM: {bom_facts(snap.bom or {})}",
+                 f"BOM: {bom_facts(snap.bom)}",
                  link(info.url, "Open in Altium 365") if info.url else ""]
         return _reply(request, [line for line in lines if line],
                       head=f"*{named(info.name)}*", more=fresh)
@@ -347,7 +348,9 @@ class Answers:
     def _bom(self, store: Store, request: Request, asker: Asker) -> Reply:
         info, rest = self._resolve(store, request.words)
         snap, fresh = self._snapshot(store, info, bom=True)
-        bom = snap.bom or {}
+        bom = snap.bom
+        if bom is None:
+            raise CommandError(f"The BOM of *{named(info.name)}* is {NOT_READ}.")
         sizes = bom_sizes(bom)
         variants = sorted(sizes, key=variant_order)
         variant = variants[0] if variants else ""

@@ -189,7 +189,7 @@ class Cards:
         open_count = sum(1 for t in threads if t.is_open)
         facts = [f"*{open_count}* open thread{'s' if open_count != 1 else ''} "
                  f"({len(threads) - open_count} resolved)",
-                 f"BOM: {bom_facts(snapshot.bom or {})}"]
+                 f"BOM: {bom_facts(snapshot.bom)}"]
         rev = project.revision
         if rev is not None:
             facts.append(f"last revision by {named(rev.author)} {when(rev.created_at)}: "
@@ -251,8 +251,14 @@ def bom_sizes(bom: Mapping[tuple[str, str], BomLine]) -> dict[str, BomSize]:
     return sizes
 
 
-def bom_facts(bom: Mapping[tuple[str, str], BomLine]) -> str:
-    """The BOM in one phrase: lines and placed designators, per variant where they differ."""
+NOT_READ = "not read yet (the next poll reads it)"
+
+
+def bom_facts(bom: Mapping[tuple[str, str], BomLine] | None) -> str:
+    """The BOM in one phrase: lines and placed designators, per variant where they differ;
+    ``None`` is a BOM no poll has read yet (Nexar failed to give it), not an empty one."""
+    if bom is None:
+        return NOT_READ
     sizes = bom_sizes(bom)
     if not sizes:
         return "no lines"

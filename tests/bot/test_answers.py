@@ -7,6 +7,10 @@ from pathlib import Path
 
 from bot.answers import Answers, Asker, ago
 from bot.parser import Request
+from jobs.nexar import NexarClient
+from jobs.poll import Poller, refresh_catalog
+from sandbox import AltiumSandbox
+from sandbox.scenario import PROJECT
 from state.model import BomLine
 from state.store import PollStatus, Store
 from tests import factories
@@ -63,3 +67,20 @@ def test_ages_never_say_just_now_ago(db_path: Path) -> None:
         words = () if command == "status" else ("Motor Controller",)
         body = answer(db_path, command, *words)
         assert "just now" in body and "just now ago" not in body, command
+
+
+def test_a_bom_nexar_did_not_give_is_not_read_yet_not_empty(db_path: Path,
+                                                           altium: AltiumSandbox) -> None:
+    """A first poll whose BOM came back null keeps the threads; answers say the BOM is unread."""
+    altium.faults.null_bom(PROJECT, times=None)
+    with Store.open(db_path) as store, NexarClient(token=altium.token,
+                                                   api_url=altium.api_url) as client:
+        refresh_catalog(client, store)
+        store.subscribe(store.find_project(PROJECT), "#hw", ["comments", "bom"],
+                        at="2026-11-28T08:00:00.000Z")
+        Poller(client=client, store=store).poll_once()
+    asked = Answers(db_path=str(db_path), clock=lambda: NOW)
+    bom = asked.answer(Request(name="bom", words=("motor",)), ASKER)
+    assert bom.text == f"The BOM of *{PROJECT}* is not read yet (the next poll reads it)."
+    project = answer(db_path, "project", "motor")
+    assert "BOM: not read yet" in project and "Threads: *" in project
