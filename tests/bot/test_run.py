@@ -53,19 +53,9 @@ def signed(body: str, *, secret: str = SECRET, age: float = 0) -> dict[str, str]
 def running(run: Run, altium: AltiumSandbox, slack: SlackSandbox, bot_env: dict[str, str],
             tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     assert run("subscribe", PROJECT, "#design-review").returncode == 0
-    env = {**bot_env, "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url,
-           "SLACK_SIGNING_SECRET": SECRET, "PORT": "0", "REVIEW_BOT_POLL_INTERVAL": "10",
-           "REVIEW_BOT_POST_INTERVAL": "0", "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([str(REVIEW_BOT), "--log-level", "INFO", "run"], env=env,
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "Listening for Slack on" in line, line + (process.stderr.read() if process.stderr
-                                                     else "")
-    port = line.split("http://0.0.0.0:")[1].split("/")[0]
+    process, url = start_run(bot_env, slack, tmp_path)
     try:
-        yield process, f"http://127.0.0.1:{port}/slack/events"
+        yield process, url
     finally:
         if process.poll() is None:
             process.kill()
@@ -224,7 +214,8 @@ class Polls:
 
 
 def start_run(bot_env: dict[str, str], slack: SlackSandbox,
-              tmp_path: Path) -> subprocess.Popen[str]:
+              tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
+    """``review-bot run`` in HTTP mode at --log-level INFO, once it listens; and its URL."""
     env = {**bot_env, "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url,
            "SLACK_SIGNING_SECRET": SECRET, "PORT": "0", "REVIEW_BOT_POLL_INTERVAL": "10",
            "REVIEW_BOT_POST_INTERVAL": "0", "PYTHONUNBUFFERED": "1"}
@@ -232,8 +223,13 @@ def start_run(bot_env: dict[str, str], slack: SlackSandbox,
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     assert process.stdout is not None
-    assert "Listening for Slack on" in process.stdout.readline()
-    return process
+    line = process.stdout.readline()
+    if "Listening for Slack on" not in line:
+        process.kill()
+        _, err = process.communicate()
+        raise AssertionError(line + err)
+    port = line.split("http://0.0.0.0:")[1].split("/")[0]
+    return process, f"http://127.0.0.1:{port}/slack/events"
 
 
 def stop_timed(process: subprocess.Popen[str]) -> tuple[float, str, str]:
@@ -254,7 +250,7 @@ def test_a_persistent_429_never_delays_polls_and_sigterm_stops_within_10s(
         tmp_path: Path, db_path: Path) -> None:
     assert run("subscribe", PROJECT, "#design-review").returncode == 0
     slack.faults.rate_limit(times=None, retry_after=60)
-    process = start_run(bot_env, slack, tmp_path)
+    process, _ = start_run(bot_env, slack, tmp_path)
     polls = Polls(db_path)
     wait_for(lambda: polls.count() >= 3, timeout=30)
     # Polls at 0 s, 10 s and 20 s: each on time, though every Slack call answers 429.
@@ -272,7 +268,7 @@ def test_sigterm_ends_a_delivery_waiting_out_a_retry_after(
         tmp_path: Path) -> None:
     assert run("subscribe", PROJECT, "#design-review").returncode == 0
     slack.faults.rate_limit(method="chat.postMessage", times=None, retry_after=9)
-    process = start_run(bot_env, slack, tmp_path)
+    process, _ = start_run(bot_env, slack, tmp_path)
     # The welcome was refused with Retry-After 9 (within the 10 s interval): delivery waits.
     wait_for(lambda: bool(slack.calls_to("chat.postMessage")), timeout=15)
     stopped, out, err = stop_timed(process)
@@ -291,7 +287,7 @@ def test_sigterm_stops_run_within_10s_while_slack_hangs(
     assert run("poll", "--once").returncode == 0
     play_review_round(altium)
     slack.faults.latency(25)
-    process = start_run(bot_env, slack, tmp_path)
+    process, _ = start_run(bot_env, slack, tmp_path)
 
     def delivering() -> bool:
         with Store.open(db_path) as store:

@@ -6,7 +6,7 @@ import os
 import socket
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,18 +31,7 @@ from sandbox.scenario import PROJECT, play_review_round
 from state.errors import ConfigError, NexarAuthError
 from state.store import Store
 from tests.conftest import FakeClock
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def identity(sb: AltiumSandbox) -> Iterator[IdentitySandbox]:
-    with IdentitySandbox(sb) as sandbox:
-        yield sandbox
+from tests.jobs.conftest import free_port
 
 
 @pytest.fixture

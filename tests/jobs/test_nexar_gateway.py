@@ -4,8 +4,6 @@ once with the real sign-in, not retried as "Nexar unavailable"."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,18 +16,7 @@ from sandbox import AltiumSandbox
 from sandbox.altium import IdentitySandbox
 from state.errors import NexarAuthError
 from tests.conftest import FakeClock
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def identity(sb: AltiumSandbox) -> Iterator[IdentitySandbox]:
-    with IdentitySandbox(sb) as sandbox:
-        yield sandbox
+from tests.jobs.conftest import free_port
 
 
 @pytest.fixture
