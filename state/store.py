@@ -150,9 +150,27 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Group writes: all of them land, or none (nests as a savepoint)."""
-        with _translated(self.path), self.db.atomic():
-            yield
+        """Group writes: all of them land, or none (nests as a savepoint).
+
+        The outermost one begins IMMEDIATE: it takes the write lock at once, waiting up to
+        the busy timeout for another writer. A deferred transaction that read first could
+        not wait: it would fail at its first write whenever another process (or the poll
+        and delivery threads of ``run``) committed in between.
+        """
+        with _translated(self.path):
+            if self.db.conn.in_transaction:
+                with self.db.atomic():
+                    yield
+                return
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                with self.db.atomic():
+                    yield
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.conn.execute("ROLLBACK")
+                raise
+            self.db.conn.execute("COMMIT")
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run a read-only query; errors come back as ``StoreError``."""

@@ -196,3 +196,25 @@ def test_a_renamed_project_renames_its_subscriptions(store: Store) -> None:
     store.subscribe(project(), "#hw", ["comments"], at=NOW)
     store.sync_catalog("https://acme.example", [project(name="Motor Controller v2")])
     assert [s.project for s in store.subscriptions()] == ["Motor Controller v2"]
+
+
+def test_a_transaction_holds_the_write_lock_from_its_start(db_path: Path) -> None:
+    """Read, then write, with another writer in between: the other one waits (here it gives
+    up after its short busy timeout), never the transaction that read first."""
+    first = Store.open(db_path)
+    other = Store.open(db_path, timeout=0.2)
+    try:
+        with first.transaction():
+            assert first.get_meta("seen") is None
+            with pytest.raises(StoreLockedError):
+                other.set_meta("elsewhere", "1")
+            first.set_meta("seen", "1")
+        assert other.get_meta("seen") == "1" and other.get_meta("elsewhere") is None
+        with pytest.raises(RuntimeError), first.transaction():
+            first.set_meta("rolled", "back")
+            raise RuntimeError("undo")
+        assert first.get_meta("rolled") is None
+        other.set_meta("elsewhere", "2")
+    finally:
+        first.close()
+        other.close()
