@@ -503,6 +503,11 @@ class Answers:
             raise CommandError(f"I did not understand `{escape(' '.join(rest), 40)}`: "
                                f"{usage('subscribe')}")
         filters = _exclusions(request.options.get("exclude", ""))
+        details = self.channel_info(asker.channel_id) if self.channel_info else {}
+        if details and not details.get("is_member", True):
+            raise CommandError("I am not in this channel, so I could not post here: "
+                               "`/invite @review-bot`, then subscribe again. Nothing was "
+                               "saved.")
         channel = self._channel_key(store, asker)
         sub = store.subscribe(info, channel, groups or list(EVENT_GROUPS),
                               at=format_time(self.clock()), filters=filters)
@@ -511,12 +516,9 @@ class Answers:
         text = (f"This channel now follows *{named(info.name)}*: "
                 f"{', '.join(sub.groups)}{extra}. A “now tracking” summary comes after the "
                 "next poll; from then on every change is posted here.")
-        details = self.channel_info(asker.channel_id) if self.channel_info else {}
         if details and not details.get("is_private", True):
             text += ("\n:information_source: This is a public channel: anyone in the "
                      "workspace can read these design-review posts.")
-        if details and not details.get("is_member", True):
-            text += "\n:warning: Invite me first: `/invite @review-bot`."
         return Reply(text=text, share=request.share)
 
     def _unsubscribe(self, store: Store, request: Request, asker: Asker) -> Reply:

@@ -241,6 +241,15 @@ def test_subscribe_and_unsubscribe_with_admins(ask: Ask, world: dict[str, Any]) 
     assert "no longer follows *USB-C PD Charger*" in gone
 
 
+def test_subscribe_where_the_bot_is_not_refuses_and_saves_nothing(
+        ask: Ask, world: dict[str, Any]) -> None:
+    refused = shown(ask("subscribe usb-c", channel="#general"))
+    assert "`/invite @review-bot`" in refused and "Nothing was saved" in refused
+    with Store.open(world["db"]) as store:
+        assert store.subscriptions(channel=world["slack"].channel_id("#general")) == []
+        assert store.subscriptions(channel="#general") == []
+
+
 def test_projects_next_page_button(world: dict[str, Any]) -> None:
     slack: SlackSandbox = world["slack"]
     body = payload(slack, "projects")
