@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,19 +91,71 @@ class PollStatus:
     failures: Mapping[str, str]
 
 
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
 @contextmanager
-def _translated(path: str) -> Iterator[None]:
+def _translated(path: str, *, doing: str = "") -> Iterator[None]:
+    """sqlite3's errors as ours; ``doing`` says what the store was at (for the message)."""
+    at = f" {doing}" if doing else ""
     try:
         yield
     except sqlite3.OperationalError as exc:
-        text = str(exc)
-        if "locked" in text or "busy" in text:
+        if _is_locked(exc):
             raise StoreLockedError(
-                f"database {path} is locked by another process; try again when it finishes"
-            ) from None
-        raise StoreError(f"database {path}: {text}") from None
+                f"database {path} is locked by another process{at}; try again when it "
+                "finishes") from None
+        raise StoreError(f"database {path}{at}: {exc}") from None
+    except sqlite3.IntegrityError as exc:
+        raise StoreError(f"database {path}{at}: a write was refused: {exc}") from None
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"database {path} is unreadable: {exc}") from None
+        raise StoreError(f"database {path} is unreadable{at}: {exc}") from None
+
+
+def _migrate(db: Database, path: str) -> None:
+    """Bring the schema up to date once, however many processes open a fresh file at once.
+
+    A migration that cannot run in a transaction (the WAL switch) runs first, outside one;
+    it must be idempotent, as racing processes may each run it. The rest run in one
+    IMMEDIATE transaction: it waits for the write lock (another process may be migrating),
+    reads again what is applied once it holds the lock, and applies and records only what
+    is still pending, all or nothing.
+    """
+    with _translated(path, doing="while setting up its tables"):
+        pending = migrations.pending(db)
+    if not pending:
+        return
+    for migration in pending:
+        if not migration.transactional:
+            with _translated(path, doing=f"while applying {migration.name}"):
+                migration.fn(db)
+    step = "the migration record"
+    with _translated(path, doing="while setting up its tables"):
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            migrations.ensure_migrations_table(db)
+            for migration in migrations.pending(db):
+                step = migration.name
+                if migration.transactional:
+                    with db.atomic():
+                        migration.fn(db)
+                db.table(migrations.migrations_table).insert({
+                    "migration_set": migrations.name, "name": migration.name,
+                    "applied_at": datetime.now(UTC).isoformat(sep=" ")})
+        except sqlite3.Error as exc:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
+                raise
+            raise StoreError(f"database {path}: could not apply {step}, nothing of it was "
+                             f"kept: {exc}") from None
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            raise
+        db.conn.execute("COMMIT")
 
 
 def _person_json(person: Person | None) -> str | None:
@@ -131,12 +184,13 @@ class Store:
                 _create_private(Path(name))
             conn = sqlite3.connect(name, timeout=timeout)
             store = cls(Database(conn), path=name)
-            try:
-                migrations.apply(store.db)
+        try:
+            _migrate(store.db, name)
+            with _translated(name):
                 store.db.execute("PRAGMA foreign_keys = ON")
-            except BaseException:
-                conn.close()
-                raise
+        except BaseException:
+            conn.close()
+            raise
         return store
 
     def close(self) -> None:
