@@ -283,3 +283,23 @@ def m009_set_aside(db: Database) -> None:
         not_null={"channel", "key", "kind", "reason", "set_aside_at"},
     )
     db.table("set_aside").create_index(["channel", "key"], unique=True)
+
+
+@migrations()
+def m010_poller_lease(db: Database) -> None:
+    """Leases (``state.lease``): one poller at a time per database. A row names its holder
+    (a random owner id per taking, pid, host), since when, its last heartbeat, and when it
+    may be taken over if the heartbeat stops (the holder was killed)."""
+    db.table("leases").create(
+        {
+            "name": str,
+            "owner": str,
+            "pid": int,
+            "host": str,
+            "started_at": str,
+            "heartbeat_at": str,
+            "expires_at": str,
+        },
+        pk="name",
+        not_null={"owner", "pid", "host", "started_at", "heartbeat_at", "expires_at"},
+    )
