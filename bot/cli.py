@@ -235,6 +235,8 @@ def _print_delivery(report: DeliveryReport) -> None:
                f"{report.pending} event(s) waiting.")
     _print_pauses(report)
     _print_set_aside(report.set_aside)
+    for channel, holder in sorted(report.busy.items()):
+        click.echo(f"Skipped: {channel}: being delivered by {holder}; it goes out from there.")
     for channel, reason in sorted(report.failures.items()):
         click.echo(f"Failed: {channel}: {reason} (will retry)", err=True)
 

@@ -15,13 +15,23 @@ that Slack refuses as a message even as plain text, is *set aside* with its reas
 ``state.outbox``), the operators are told once, and delivery goes on with the next one. A
 reply whose thread card is set aside is posted at the top level of the channel, saying
 which thread it belongs to, so it is never held back by its card.
+
+Several processes may deliver from one database at once. Every post goes out under its
+channel's claim (``state.claims``: one mechanism for deliveries, digests and the ops
+notice): a run claims each channel before touching it, renews the claim before each post
+and while it waits, and releases it when the channel is done, on Ctrl-C and on any error.
+A channel claimed by a live process is skipped this run and reported as being delivered
+there; a claim whose owner was killed is taken over, and the posts it left
+``attempting`` are reconciled from the channel's history before anything is posted again.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -31,7 +41,9 @@ from jobs.nexar import RetryPolicy
 from jobs.parse import format_time
 from jobs.poll import Clock, utc_now
 from jobs.slack import Posted, SlackClient
+from state.claims import Claims, Owner, channel_claim
 from state.errors import (
+    BusyError,
     ReviewBotError,
     SetAsideError,
     SlackAuthError,
@@ -56,6 +68,12 @@ T = TypeVar("T")
 MISS_TTL = timedelta(days=1)
 HIT_TTL = timedelta(days=30)
 REASON_LIMIT = 300
+CLAIM_LEASE = timedelta(minutes=2)
+"""How long a channel claim holds without renewal: longer than any one Slack request (the
+client's timeout), renewed before each post and during every wait."""
+CLAIM_WAIT = 30.0
+"""How long a keyed post (a digest) waits for a channel another worker is delivering."""
+CLAIM_POLL = 0.5
 
 
 @dataclass(frozen=True)
@@ -126,6 +144,8 @@ class DeliveryReport:
     """Every channel's posts set aside, this run's and earlier ones' (until resumed)."""
     newly_set_aside: int = 0
     stopped: bool = False
+    busy: dict[str, str] = field(default_factory=dict)
+    """Channels skipped because another live process is delivering them: who, since when."""
 
     @property
     def ok(self) -> bool:
@@ -149,7 +169,8 @@ class DeliveryReport:
                 f"{self.pending} pending, {len(self.paused)} channels paused, "
                 f"{len(self.failures)} failures, "
                 f"{sum(len(v) for v in self.set_aside.values())} set aside")
-        problems = {**{k: f"paused, {v}" for k, v in self.paused.items()}, **self.failures}
+        problems = {**{k: f"paused, {v}" for k, v in self.paused.items()}, **self.failures,
+                    **{k: f"being delivered by {v}" for k, v in self.busy.items()}}
         if problems:
             line += " (" + "; ".join(f"{k}: {v}" for k, v in sorted(problems.items())) + ")"
         return line
@@ -182,7 +203,9 @@ class Deliverer:
                  clock: Clock = utc_now, sleep: Callable[[float], None] = time.sleep,
                  min_interval: float = 1.0, retry: RetryPolicy | None = None,
                  max_rate_limit_waits: int = 10, max_wait: float = 300.0,
-                 ops_channel: str | None = None, ops_notice: OpsNotice | None = None) -> None:
+                 ops_channel: str | None = None, ops_notice: OpsNotice | None = None,
+                 owner: Owner | None = None, lease: timedelta = CLAIM_LEASE,
+                 claim_wait: float = CLAIM_WAIT) -> None:
         self.store = store
         self.outbox = Outbox(store)
         self.slack = slack
@@ -195,6 +218,12 @@ class Deliverer:
         self.max_wait = max_wait
         self.ops_channel = ops_channel
         self.ops_notice = ops_notice
+        self.owner = owner or Owner.new()
+        self.claims = Claims(store)
+        self.lease = lease
+        self.claim_wait = claim_wait
+        self._held: dict[str, datetime] = {}
+        """Claims this deliverer holds now -> when each was last renewed."""
         self._last_post: dict[str, datetime] = {}
         self._channel_ids: dict[str, str] = {}
         self._snapshots: dict[str, Snapshot | None] = {}
@@ -209,7 +238,11 @@ class Deliverer:
         self.outbox.plan(at=self._now())
         for channel in self.outbox.channels_with_work():
             try:
-                self._channel(channel, report)
+                with self._claimed(channel):
+                    self._channel(channel, report)
+            except BusyError as exc:
+                report.busy[channel] = exc.holder
+                log.info("%s", exc)
             except SlackAuthError as exc:
                 self.store.pause(exc.code, at=self._now())
                 log.info("delivery stopped: %s; every subscription is paused", exc)
@@ -242,48 +275,124 @@ class Deliverer:
         that is ``Unrendered`` or that Slack refuses even as plain text is set aside (the
         operators told once) and ``SetAsideError`` raised; so is a key already set aside,
         without asking Slack, until ``review-bot resume``.
+
+        It posts under the channel's claim, waiting up to ``claim_wait`` seconds for a
+        worker delivering the channel; ``BusyError`` (saying who) when it is still busy.
         """
         reason = self.outbox.set_aside_reason(channel, key)
         if reason is not None:
             raise SetAsideError(f"the {kind} {key} for {channel} is set aside ({reason}); "
                                 "'review-bot resume' tries it again", reason=reason)
         channel_id = self._resolve(channel)
-        self._reconcile(channel, channel_id)
-        try:
-            if isinstance(message, Unrendered):
-                raise SetAsideError("unrendered", reason=message.reason)
-            return self._post(channel, channel_id, key, message)
-        except SetAsideError as exc:
-            self.outbox.set_aside(channel, key, kind=kind, reason=exc.reason, at=self._now())
-            log.info("set aside the %s %s for %s: %s", kind, key, channel, exc.reason)
-            self.tell_operators()
-            raise SetAsideError(f"the {kind} {key} for {channel} was set aside: {exc.reason}",
-                                reason=exc.reason) from None
+        with self._claimed(channel, wait=self.claim_wait):
+            self._reconcile(channel, channel_id)
+            try:
+                if isinstance(message, Unrendered):
+                    raise SetAsideError("unrendered", reason=message.reason)
+                return self._post(channel, channel_id, key, message)
+            except SetAsideError as exc:
+                self.outbox.set_aside(channel, key, kind=kind, reason=exc.reason,
+                                      at=self._now())
+                log.info("set aside the %s %s for %s: %s", kind, key, channel, exc.reason)
+                self.tell_operators()
+                raise SetAsideError(f"the {kind} {key} for {channel} was set aside: "
+                                    f"{exc.reason}", reason=exc.reason) from None
 
     def tell_operators(self) -> None:
         """Tell the ops channel, once, about every post set aside since it was last told.
 
         One message per run however many there are; it is itself a keyed post, so a crash
         never repeats it. Without an ops channel the log line of each set-aside is all.
+        It goes out under the ops channel's claim; while another worker holds that, the
+        operators are told by a later run.
         """
-        if not self.ops_channel or self.ops_notice is None:
+        if not self.ops_channel or self.ops_notice is None or not self.outbox.unnotified():
             return
+        try:
+            with self._claimed(self.ops_channel):
+                self._tell(self.ops_channel, self.ops_notice)
+        except BusyError as exc:
+            log.info("the operators hear of set-aside posts next run: %s", exc)
+
+    def _tell(self, ops_channel: str, ops_notice: OpsNotice) -> None:
         items = self.outbox.unnotified()
         if not items:
             return
         key = f"set-aside:{items[0].id}-{items[-1].id}:{items[-1].set_aside_at}"
         try:
-            if self.outbox.set_aside_reason(self.ops_channel, key) is None:
-                self._post(self.ops_channel, self._resolve(self.ops_channel), key,
-                           self.ops_notice(items))
+            if self.outbox.set_aside_reason(ops_channel, key) is None:
+                ops_id = self._resolve(ops_channel)
+                self._reconcile(ops_channel, ops_id)
+                self._post(ops_channel, ops_id, key, ops_notice(items))
         except (SlackError, SetAsideError) as exc:
             if not isinstance(exc, SlackMessageError | SetAsideError):
                 log.warning("could not tell %s about %d set-aside post(s): %s; trying again "
-                            "next run", self.ops_channel, len(items), exc)
+                            "next run", ops_channel, len(items), exc)
                 return
             log.warning("could not tell %s about %d set-aside post(s): %s",
-                        self.ops_channel, len(items), exc)
+                        ops_channel, len(items), exc)
         self.outbox.mark_notified([i.id for i in items], at=self._now())
+
+    # -- claims ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _claimed(self, channel: str, *, wait: float = 0.0) -> Iterator[None]:
+        """Hold ``channel``'s claim for the block (already held: nothing more to do).
+
+        Waits up to ``wait`` seconds for a live holder; ``BusyError`` when it keeps it.
+        The claim is released however the block ends: done, an error, Ctrl-C, a stop.
+        """
+        name = channel_claim(channel)
+        if name in self._held:
+            yield
+            return
+        for attempt in range(math.ceil(wait / CLAIM_POLL) + 1):
+            taken = self.claims.take(name, self.owner, now=self.clock(), lease=self.lease)
+            if taken.granted:
+                break
+            if attempt * CLAIM_POLL >= wait:
+                assert taken.holder is not None
+                holder = taken.holder.describe()
+                raise BusyError(f"{channel} is being delivered by {holder}; it goes out from "
+                                "there", holder=holder)
+            self._wait(CLAIM_POLL)
+        if taken.lapsed is not None:
+            log.warning("taking over %s from %s, which stopped before it finished; "
+                        "checking the channel for what it posted", channel,
+                        taken.lapsed.describe())
+        self._held[name] = self.clock()
+        try:
+            yield
+        finally:
+            del self._held[name]
+            try:
+                self.claims.release(name, self.owner.id)
+            except ReviewBotError as exc:
+                log.warning("could not release the claim on %s (%s); it lapses by itself",
+                            channel, exc)
+
+    def _keep(self, *, now: bool = False) -> None:
+        """Renew the claims held (``now``: whatever their age, else once a sixth of the
+        lease has passed); ``BusyError`` when one was taken over meanwhile."""
+        moment = self.clock()
+        for name, renewed in list(self._held.items()):
+            if not now and moment - renewed < self.lease / 6:
+                continue
+            if not self.claims.renew(name, self.owner, now=moment, lease=self.lease):
+                holder = self.claims.holder(name)
+                who = holder.describe() if holder is not None else "nobody"
+                channel = name.split(":", 1)[1]
+                raise BusyError(f"{channel} was taken over by {who} while this run waited; "
+                                "it goes out from there", holder=who)
+            self._held[name] = moment
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep (through the injected ``sleep``), renewing held claims as time passes."""
+        step = max(1.0, self.lease.total_seconds() / 4)
+        while seconds > 0:
+            self.sleep(min(step, seconds))
+            seconds -= step
+            self._keep()
 
     # -- one channel -------------------------------------------------------------------------
 
@@ -525,12 +634,20 @@ class Deliverer:
     def _post(self, channel: str, channel_id: str, key: str, message: Message, *,
               thread_ts: str | None = None, event_ids: Sequence[int] = (),
               dirty_parent: str | None = None) -> str:
-        """Post once: record the intent, send, record the ``ts``; returns the ``ts``."""
+        """Post once: record the intent, send, record the ``ts``; returns the ``ts``.
+
+        Only under the channel's claim: the reconcile of posts left ``attempting`` relies on
+        nobody else posting in a channel while its claim is held.
+        """
+        if channel_claim(channel) not in self._held:
+            raise RuntimeError(f"posting in {channel} without holding its claim")
         existing = self.outbox.post(channel, key)
         if existing is not None and existing.state == "posted" and existing.ts:
             self.outbox.mark_delivered(channel, event_ids, key)
             return existing.ts
         self._pace(channel)
+        # Still this channel's to post in? (A run stalled past its lease may have lost it.)
+        self._keep(now=True)
         self.outbox.begin_post(channel, key, channel_id=channel_id, thread_ts=thread_ts,
                                at=self._now(), event_ids=event_ids, parent_key=dirty_parent)
         try:
@@ -576,7 +693,7 @@ class Deliverer:
                 attempt += 1
                 if attempt >= self.retry.attempts:
                     raise
-                self.sleep(self.retry.delay(attempt))
+                self._wait(self.retry.delay(attempt))
                 ts = self._find(channel, channel_id, key, thread_ts)
                 if ts is not None:
                     return Posted(channel_id=channel_id, ts=ts)
@@ -591,11 +708,12 @@ class Deliverer:
                 attempt += 1
                 if attempt >= self.retry.attempts:
                     raise
-                self.sleep(self.retry.delay(attempt))
+                self._wait(self.retry.delay(attempt))
 
     def _rate_limited(self, request: Callable[[], T]) -> T:
         waits = 0
         while True:
+            self._keep()
             try:
                 return request()
             except SlackRateLimitedError as exc:
@@ -612,7 +730,7 @@ class Deliverer:
                         f"Slack still rate limited after {self.max_rate_limit_waits} waits",
                         code="ratelimited") from None
                 log.info("Slack rate limit: waiting %.1fs", exc.retry_after)
-                self.sleep(exc.retry_after)
+                self._wait(exc.retry_after)
 
     def _pace(self, channel: str) -> None:
         last = self._last_post.get(channel)
@@ -620,7 +738,7 @@ class Deliverer:
             return
         wait = self.min_interval - (self.clock() - last).total_seconds()
         if wait > 0:
-            self.sleep(wait)
+            self._wait(wait)
 
     def _people(self, email: str | None) -> str | None:
         """Slack user id by e-mail, cached; a miss is remembered for a day."""

@@ -9,10 +9,14 @@
   to the period in which a poll saw it (``detected_at``), so consecutive digests count
   every event exactly once, however late the poll that found it. ``now`` covers the time
   since the channel's last digest, or the last 24 hours.
-- ``DigestRunner`` claims a period in the ledger before building it and marks it posted
-  after, so restarts, a second scheduler and re-runs never send a period twice; a period
-  missed while the bot was down is sent once on ``catch_up`` when its fire time is within
-  the grace period, and only the latest missed one.
+- ``DigestRunner`` claims a period before building it and records it in the ledger after,
+  so restarts, a second scheduler and re-runs never send a period twice; a period missed
+  while the bot was down is sent once on ``catch_up`` when its fire time is within the
+  grace period, and only the latest missed one. The period's claim and the post's are the
+  claims every delivery takes (``state.claims``): the digest is a keyed post made under its
+  channel's claim, so it never races a delivery in that channel. A channel another
+  process is delivering is ``BusyError``: the period is given back and ``catch_up`` (after
+  each delivery of ``run``) sends it.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from state.digests import (
     DigestSetting,
     stamp,
 )
-from state.errors import ReviewBotError, SetAsideError
+from state.errors import BusyError, ReviewBotError, SetAsideError
 from state.filters import wants
 from state.model import Event, ProjectInfo, Thread, designator_key
 from state.store import Store, Subscription, stored_event
@@ -569,7 +573,11 @@ class DigestRunner:
 
 def _failed(channel: str, exc: ReviewBotError) -> None:
     """A digest that failed is an error; one set aside was reported once when it was set
-    aside (and the operators told), so meeting it again is only worth an info line."""
+    aside (and the operators told), so meeting it again is only worth an info line, and
+    one whose channel another process is delivering is sent by a later ``catch_up``."""
+    if isinstance(exc, BusyError):
+        log.info("digest for %s waits: %s", channel, exc)
+        return
     (log.info if isinstance(exc, SetAsideError) else log.error)(
         "digest for %s failed: %s", channel, exc)
 

@@ -1,19 +1,21 @@
 """Scheduled digests in SQLite: each channel's schedule, and the ledger of sent periods.
 
-A digest period is claimed with a unique insert before anything is built, and marked
-posted once Slack took it. A claim that never reached ``posted`` within the lease (its run
-crashed) may be taken over by a later run; a fresher claim means another run is at work,
-so a second scheduler, a restart or a re-run never sends a period twice.
+A digest period is claimed before anything is built, with the same claims as every other
+piece of posting work (``state.claims``: owner, lease, takeover), and recorded in the
+ledger once Slack took it. A claim that never reached the ledger within the lease (its run
+crashed) may be taken over by a later run, sooner when its process is gone; a live claim
+means another run is at work, so a second scheduler, a restart or a re-run never sends a
+period twice. The post itself goes out under the channel's claim, as every post does.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
+from state.claims import Claims, Owner, period_claim
 from state.store import Store
 
 DigestKind = Literal["daily", "weekly", "weekdays"]
@@ -67,8 +69,8 @@ class ChannelDigest:
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One period of one channel: ``claimed`` while a run works on it, then ``posted``
-    (``ts`` None when nothing was posted because the channel chose quiet)."""
+    """One period of one channel that went out: ``posted`` (``ts`` None when nothing was
+    posted because the channel chose quiet); ``claimed_*`` says which run sent it."""
 
     channel: str
     period: str
@@ -83,12 +85,16 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class Claim:
-    """The right to send one period; ``token`` tells this claim from a later takeover."""
+    """The right to send one period; ``token`` (its owner id) tells this claim from a later
+    takeover."""
 
     channel: str
     period: str
     token: str
+    claimed_at: str
     took_over: bool = False
+    period_start: str | None = None
+    period_end: str | None = None
 
 
 class Digests:
@@ -133,43 +139,48 @@ class Digests:
               end: datetime | None = None, lease: timedelta = LEASE) -> Claim | None:
         """Claim ``period`` for ``channel``; None when it is posted or a live run holds it.
 
-        A unique insert decides between concurrent runs. A claim older than ``lease`` that
-        never reached ``posted`` is taken over with a compare-and-set on its claim time.
+        One IMMEDIATE transaction reads the ledger and takes the period's claim, so of
+        concurrent runs exactly one gets it. A claim not renewed within ``lease`` (its run
+        crashed), or whose process is gone from this machine, is taken over.
         """
-        token = uuid.uuid4().hex
-        at = stamp(now)
+        owner = Owner.new()
         with self.store.transaction():
-            cursor = self.db.execute(
-                "insert or ignore into digest_ledger (channel, period, state, period_start, "
-                "period_end, claimed_at, claimed_by) values (?, ?, 'claimed', ?, ?, ?, ?)",
-                [channel, period, stamp(start) if start else None,
-                 stamp(end) if end else None, at, token])
-        if cursor.rowcount:
-            return Claim(channel=channel, period=period, token=token)
-        with self.store.transaction():
-            cursor = self.db.execute(
-                "update digest_ledger set claimed_at = ?, claimed_by = ? "
-                "where channel = ? and period = ? and state = 'claimed' and claimed_at <= ?",
-                [at, token, channel, period, stamp(now - lease)])
-        if cursor.rowcount:
-            return Claim(channel=channel, period=period, token=token, took_over=True)
-        return None
+            if self._posted(channel, period):
+                return None
+            taken = Claims(self.store).take(period_claim(channel, period), owner, now=now,
+                                            lease=lease)
+        if not taken.granted:
+            return None
+        return Claim(channel=channel, period=period, token=owner.id, claimed_at=stamp(now),
+                     took_over=taken.lapsed is not None,
+                     period_start=stamp(start) if start else None,
+                     period_end=stamp(end) if end else None)
 
     def mark_posted(self, claim: Claim, *, ts: str | None, now: datetime) -> None:
-        """Record that the period went out (``ts`` None: nothing to post, by choice)."""
+        """Record that the period went out (``ts`` None: nothing to post, by choice), and
+        give its claim back."""
         with self.store.transaction():
-            self.db.execute(
-                "update digest_ledger set state = 'posted', ts = ?, posted_at = ? "
-                "where channel = ? and period = ?",
-                [ts, stamp(now), claim.channel, claim.period])
+            self.db.table("digest_ledger").upsert(
+                {"channel": claim.channel, "period": claim.period, "state": "posted",
+                 "period_start": claim.period_start, "period_end": claim.period_end,
+                 "claimed_at": claim.claimed_at, "claimed_by": claim.token, "ts": ts,
+                 "posted_at": stamp(now)}, pk=("channel", "period"))
+            self.release(claim)
 
     def release(self, claim: Claim) -> None:
-        """Give a claim back after a failed run, so a later run may send the period."""
-        with self.store.transaction():
-            self.db.execute(
-                "delete from digest_ledger where channel = ? and period = ? "
-                "and state = 'claimed' and claimed_by = ?",
-                [claim.channel, claim.period, claim.token])
+        """Give a claim back after a failed run, so a later run may send the period; a
+        claim taken over since is left to its new holder."""
+        Claims(self.store).release(period_claim(claim.channel, claim.period), claim.token)
+
+    def claimed_by(self, channel: str, period: str) -> str | None:
+        """The owner id holding ``period``'s claim now (live or lapsed), if any."""
+        holder = Claims(self.store).holder(period_claim(channel, period))
+        return holder.owner if holder is not None else None
+
+    def _posted(self, channel: str, period: str) -> bool:
+        return bool(self.store.rows(
+            "select 1 from digest_ledger where channel = ? and period = ? "
+            "and state = 'posted'", [channel, period]))
 
     def entry(self, channel: str, period: str) -> LedgerEntry | None:
         rows = self.store.rows("select * from digest_ledger where channel = ? and period = ?",

@@ -6,6 +6,8 @@ sqlite3, slack_sdk) are translated into these where they are met, never passed t
     ReviewBotError                  anything the user can cause or meet
     ├── ConfigError                 missing or malformed setting (env var, .env, flag)
     ├── StoppedError                the process is stopping: the step ended early, nothing lost
+    ├── BusyError                   another live process is doing this work (``holder`` says
+    │                               who): it is done there, not twice
     ├── SetAsideError               one delivery cannot be rendered or Slack refuses it: kept,
     │                               set aside until ``review-bot resume``
     ├── NotFoundError               a project, channel or subscription name matched nothing
@@ -38,6 +40,15 @@ class ConfigError(ReviewBotError):
 
 class StoppedError(ReviewBotError):
     """The process is stopping; a step ended early and its work waits for the next start."""
+
+
+class BusyError(ReviewBotError):
+    """Another live process holds the claim on this work (a channel's posts, a digest
+    period); ``holder`` says who, e.g. "pid 812 on host ci-3 since ..."."""
+
+    def __init__(self, message: str, *, holder: str) -> None:
+        self.holder = holder
+        super().__init__(message)
 
 
 class SetAsideError(ReviewBotError):

@@ -303,3 +303,28 @@ def m010_poller_lease(db: Database) -> None:
         pk="name",
         not_null={"owner", "pid", "host", "started_at", "heartbeat_at", "expires_at"},
     )
+
+
+@migrations()
+def m011_delivery_claims(db: Database) -> None:
+    """Claims on posting work (``state.claims``): a channel's delivery, a digest period.
+
+    One row per piece of work being done: who (a random owner id, its process and host),
+    since when, and until when unless renewed. A digest period used to be claimed in its
+    ledger row; the ledger now records only what went out, so rows an older version left
+    ``claimed`` are dropped (the period's keyed post still keeps it from going out twice).
+    """
+    db.table("claims").create(
+        {
+            "name": str,
+            "owner": str,
+            "pid": int,
+            "host": str,
+            "machine": str,
+            "claimed_at": str,
+            "expires_at": str,
+        },
+        pk="name",
+        not_null={"owner", "claimed_at", "expires_at"},
+    )
+    db.execute("delete from digest_ledger where state = 'claimed'")

@@ -84,9 +84,10 @@ def test_a_claim_that_never_posted_is_taken_over_after_the_lease(
     assert second is not None and second.took_over
     assert digests.claim(CHANNEL, PERIOD, now=clock()) is None
     digests.release(crashed)
-    assert digests.entry(CHANNEL, PERIOD) is not None, "a stale claimer cannot release"
+    assert digests.claimed_by(CHANNEL, PERIOD) == second.token, "a stale claimer cannot release"
     digests.release(second)
-    assert digests.entry(CHANNEL, PERIOD) is None
+    assert digests.claimed_by(CHANNEL, PERIOD) is None
+    assert digests.entry(CHANNEL, PERIOD) is None, "nothing went out"
     assert digests.claim(CHANNEL, PERIOD, now=clock()) is not None
 
 

@@ -1,0 +1,187 @@
+"""Claims: which worker does a piece of posting work now, kept beside the work in SQLite.
+
+Several processes may share one database (a service, a cron job, a second replica, a
+``deliver`` by hand), and each ``review-bot run`` has more than one thread that posts. So
+work is never *assumed* free: it is claimed. A claim is one row of ``claims``: the work's
+``name``, its owner (a random id per worker, with the process id and host, to say who),
+when it was taken and when its lease expires. It is taken in one ``BEGIN IMMEDIATE``
+transaction, so of two workers asking at once exactly one gets it, and the other is told
+who holds it.
+
+One mechanism serves every kind of posting work:
+
+- ``channel:<channel>`` (``channel_claim``): the right to post in a channel. Delivery takes
+  it per channel for a whole run (so a channel's posts keep their order, and a channel is
+  paced at Slack's ~1 post/s by one worker: a second worker on the same channel could not
+  post faster, only twice); a digest, the ops channel's notice and every other keyed post
+  go out only under it too. Because nobody else posts in a channel while its claim is held,
+  a post left ``attempting`` there is certainly a leftover of a worker that is gone, and is
+  reconciled from the channel's history before anything is posted again.
+- ``digest-period:<channel>:<period>`` (``period_claim``): the right to build and send one
+  digest period (``state.digests``), so two schedulers do not both build it; the post
+  itself still goes out under the channel claim.
+
+A claim is free when nobody holds it, when its holder is the asking owner (taking it again
+renews it), when its lease expired (the holder stopped renewing: killed, or on a host that
+went away), or when its holder was a process on this machine that no longer exists (killed:
+no need to wait out the lease). A live holder renews its lease while it works, and
+releases the claim when it finishes, is interrupted or fails. Hosts sharing a database
+file must keep their clocks within a small part of the lease.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from state.store import Store
+
+
+def stamp(moment: datetime) -> str:
+    """UTC text with milliseconds and ``Z``, which sorts as time."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def channel_claim(channel: str) -> str:
+    """The claim to post in ``channel``."""
+    return f"channel:{channel}"
+
+
+def period_claim(channel: str, period: str) -> str:
+    """The claim to build and send ``channel``'s digest ``period``."""
+    return f"digest-period:{channel}:{period}"
+
+
+def _machine() -> str:
+    """This host and PID namespace: where a claim's process id can be checked for life."""
+    namespace = ""
+    with suppress(OSError):
+        namespace = os.readlink("/proc/self/ns/pid")
+    return f"{socket.gethostname()}/{namespace}"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """One worker that claims work: a random ``id``, and the process and host it runs in."""
+
+    id: str
+    pid: int
+    host: str
+    machine: str
+
+    @classmethod
+    def new(cls) -> Owner:
+        return cls(id=uuid.uuid4().hex, pid=os.getpid(), host=socket.gethostname(),
+                   machine=_machine())
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a claim, since when, until when (unless renewed)."""
+
+    name: str
+    owner: str
+    pid: int
+    host: str
+    machine: str
+    claimed_at: str
+    expires_at: str
+
+    def describe(self) -> str:
+        """``pid N on host H since 2026-11-28 09:00:01 UTC``."""
+        return (f"pid {self.pid} on host {self.host} since "
+                f"{self.claimed_at[:19].replace('T', ' ')} UTC")
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What ``take`` found: ``granted``, else ``holder`` (alive) has it; ``lapsed`` is the
+    previous holder whose claim was taken over (expired, or its process is gone)."""
+
+    granted: bool
+    holder: Holder | None = None
+    lapsed: Holder | None = None
+
+
+class Claims:
+    """Take, renew and release claims in the store's ``claims`` table."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+
+    def take(self, name: str, owner: Owner, *, now: datetime, lease: timedelta) -> Taken:
+        """Claim ``name`` for ``owner`` until ``now + lease``, unless a live worker has it."""
+        row = {"name": name, "owner": owner.id, "pid": owner.pid, "host": owner.host,
+               "machine": owner.machine, "claimed_at": stamp(now),
+               "expires_at": stamp(now + lease)}
+        with self.store.transaction():
+            current = self.holder(name)
+            if current is not None and current.owner == owner.id:
+                self._extend(name, owner.id, now + lease)
+                return Taken(granted=True)
+            if current is not None and not self._lapsed(current, owner, now):
+                return Taken(granted=False, holder=current)
+            self.db.table("claims").upsert(row, pk="name")
+        return Taken(granted=True, lapsed=current)
+
+    def renew(self, name: str, owner: Owner, *, now: datetime, lease: timedelta) -> bool:
+        """Extend ``owner``'s claim to ``now + lease``; False when it is no longer theirs."""
+        with self.store.transaction():
+            return self._extend(name, owner.id, now + lease)
+
+    def release(self, name: str, owner_id: str) -> bool:
+        """Give a claim back; a claim taken over by someone else is left alone."""
+        with self.store.transaction():
+            cursor = self.db.execute("delete from claims where name = ? and owner = ?",
+                                     [name, owner_id])
+        return bool(cursor.rowcount)
+
+    def holder(self, name: str) -> Holder | None:
+        rows = self.store.rows("select * from claims where name = ?", [name])
+        return _holder(rows[0]) if rows else None
+
+    def held(self) -> list[Holder]:
+        """Every claim recorded, oldest first (live or not: ``take`` decides)."""
+        return [_holder(r) for r in self.store.rows("select * from claims order by claimed_at")]
+
+    def _extend(self, name: str, owner_id: str, until: datetime) -> bool:
+        cursor = self.db.execute("update claims set expires_at = ? where name = ? and owner = ?",
+                                 [stamp(until), name, owner_id])
+        return bool(cursor.rowcount)
+
+    @staticmethod
+    def _lapsed(holder: Holder, asking: Owner, now: datetime) -> bool:
+        if holder.expires_at <= stamp(now):
+            return True
+        return (holder.machine == asking.machine and holder.pid != asking.pid
+                and not process_alive(holder.pid))
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine exists and is not a zombie. In doubt: alive."""
+    if os.name != "posix" or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    with suppress(OSError, IndexError):
+        # A killed child its parent has not reaped yet: gone, though its pid remains.
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] not in {"Z", "X"}
+    return True
+
+
+def _holder(r: dict[str, Any]) -> Holder:
+    return Holder(name=str(r["name"]), owner=str(r["owner"]), pid=int(r["pid"] or 0),
+                  host=str(r["host"] or "?"), machine=str(r["machine"] or ""),
+                  claimed_at=str(r["claimed_at"]), expires_at=str(r["expires_at"]))
