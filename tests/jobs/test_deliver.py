@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from slack_sdk.errors import SlackObjectFormationError
@@ -12,7 +17,15 @@ from slack_sdk.errors import SlackObjectFormationError
 from bot.cards import Cards
 from bot.digests import render_digest
 from bot.service import set_aside_notice, stoppable_sleep
-from jobs.deliver import Deliverer, Message, People, Unrendered
+from jobs.deliver import (
+    CLAIM_LEASE,
+    CLAIM_WAIT,
+    Deliverer,
+    DeliveryReport,
+    Message,
+    People,
+    Unrendered,
+)
 from jobs.digest import DigestRunner
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
@@ -20,7 +33,8 @@ from jobs.slack import SlackClient
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import HOSTILE_TEXT, PROJECT, REPLY_TEXT, play_review_round
 from sandbox.slack.render import render_channel
-from state.errors import SetAsideError
+from state.claims import Claims, Owner, channel_claim, stamp
+from state.errors import BusyError, SetAsideError
 from state.filters import Filters
 from state.model import Event, ProjectInfo, Snapshot, Thread
 from state.outbox import Outbox
@@ -512,3 +526,249 @@ def test_a_600_line_comment_and_a_50000_character_name_go_out_clipped_beside_the
                           clock=clock)
     assert runner.run_now(CHANNEL) is not None
     assert "NNNN…" in str(slack.messages(CHANNEL)[-1].blocks)
+
+
+# -- several workers on one database -------------------------------------------------------
+
+OTHER_PROJECT = "IoT Sensor Node"
+HW = "#hw-review"
+ELSEWHERE = Owner(id="crashed-run", pid=4242, host="ci-3", machine="ci-3/pid:[4026531836]")
+"""A worker on another host, which stopped renewing its claims: killed, or its host gone."""
+
+
+def backlog(bot: Bot, altium: AltiumSandbox, client: NexarClient) -> None:
+    """Two channels following two projects, with new threads, replies and BOM changes of
+    several polls owed to both, welcomes included."""
+    bot.store.subscribe(bot.store.find_project(PROJECT), HW, ["comments", "bom", "revisions"],
+                        at="2026-11-28T08:00:00.000Z")
+    for channel in (CHANNEL, HW):
+        bot.store.subscribe(bot.store.find_project(OTHER_PROJECT), channel,
+                            ["comments", "bom", "revisions"], at="2026-11-28T08:00:00.000Z")
+    bot.poller.poll_once()
+    play_review_round(altium)
+    for n in range(4):
+        number, _ = altium.open_thread(OTHER_PROJECT, author="bob.schmidt", text=f"Q{n}")
+        altium.reply(OTHER_PROJECT, number, author="carla.rossi", text=f"A{n}")
+    bot.poller.poll_once()
+    altium.swap_part(PROJECT, "U5", mpn="INA240A2PWR", manufacturer="Texas Instruments")
+    altium.reply(PROJECT, 1, author="alice.nguyen", text="Moved it.")
+    bot.poller.poll_once()
+
+
+def worker(slack: SlackSandbox, store: Store, clock: FakeClock, **options: Any) -> Deliverer:
+    return Deliverer(store=store, slack=SlackClient(token=slack.bot_token,
+                                                    api_url=slack.api_url),
+                     renderer=Cards(), clock=clock, sleep=lambda seconds: None, **options)
+
+
+def posted_keys(slack: SlackSandbox) -> Counter[tuple[str, str]]:
+    return Counter((m.channel, m.metadata["event_payload"]["key"]) for m in slack.all_posts()
+                   if m.metadata)
+
+
+def test_two_deliverers_at_once_post_every_event_once_per_channel(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox, client: NexarClient,
+        clock: FakeClock, db_path: Path) -> None:
+    backlog(bot, altium, client)
+    slack.faults.latency(0.02)
+    start = threading.Barrier(2)
+    reports: list[DeliveryReport] = []
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        with Store.open(db_path) as own:
+            deliverer = worker(slack, own, clock, min_interval=0)
+            start.wait()
+            try:
+                reports.append(deliverer.deliver())
+            except BaseException as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+    keys = posted_keys(slack)
+    assert [k for k, n in keys.items() if n > 1] == []
+    assert errors == [] and len(reports) == 2
+    assert all(r.ok and not r.failures for r in reports), reports
+    assert Outbox(bot.store).undelivered() == 0
+    owed = bot.store.rows("select channel, post_key from deliveries")
+    ids = {name: Outbox(bot.store).channel_id(name) for name in (CHANNEL, HW)}
+    assert len(owed) > 30 and all((ids[r["channel"]], r["post_key"]) in keys for r in owed)
+    assert {c for c, _ in keys} == set(ids.values())
+    # Each channel went to one worker; the other skipped it, naming who delivers it.
+    skipped = [channel for r in reports for channel in r.busy]
+    for r in reports:
+        for channel, holder in r.busy.items():
+            assert holder.startswith(f"pid {os.getpid()} on host "), holder
+            assert f"{channel}: being delivered by pid {os.getpid()}" in r.health_line()
+    assert skipped and Claims(bot.store).held() == []
+
+
+def crash_leftovers(bot: Bot, slack: SlackSandbox, clock: FakeClock) -> tuple[str, str]:
+    """What a worker killed mid-delivery leaves in CHANNEL: its claim, a post that reached
+    Slack but was never recorded as posted, and one recorded as begun that never left.
+    Returns their keys."""
+    outbox = Outbox(bot.store)
+    assert Claims(bot.store).take(channel_claim(CHANNEL), ELSEWHERE, now=clock(),
+                                  lease=CLAIM_LEASE).granted
+    outbox.plan(at=stamp(clock()))
+    pending = outbox.pending(CHANNEL)
+    revision = next(d for d in pending if d.event.kind == "revision_committed")
+    bom = next(d for d in pending if d.event.kind.startswith("part_"))
+    channel_id = slack.channel_id(CHANNEL.lstrip("#"))
+    landed, lost = f"event:{revision.event_id}", f"bom:{bom.event_id}"
+    outbox.begin_post(CHANNEL, landed, channel_id=channel_id, thread_ts=None,
+                      at=stamp(clock()), event_ids=[revision.event_id])
+    SlackClient(token=slack.bot_token, api_url=slack.api_url).post(
+        channel_id, text="new revision", blocks=[], key=landed)
+    outbox.begin_post(CHANNEL, lost, channel_id=channel_id, thread_ts=None,
+                      at=stamp(clock()), event_ids=[bom.event_id])
+    return landed, lost
+
+
+def test_a_channel_claimed_by_a_live_worker_is_left_to_it(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox, clock: FakeClock) -> None:
+    bot.cycle()
+    play_review_round(altium)
+    bot.poller.poll_once()
+    crash_leftovers(bot, slack, clock)
+    posts = len(slack.all_posts())
+    clock.advance(seconds=CLAIM_LEASE.total_seconds() - 1)
+    report = bot.deliverer.deliver()
+    assert len(slack.all_posts()) == posts and report.posted == 0
+    assert report.busy == {CHANNEL: "pid 4242 on host ci-3 since 2026-11-28 09:00:00 UTC"}
+    assert report.ok and report.pending == 10
+    assert [p.key for p in Outbox(bot.store).attempting(CHANNEL)] != []
+
+
+def test_an_expired_claim_is_taken_over_and_its_posts_reconciled(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox, clock: FakeClock,
+        caplog: pytest.LogCaptureFixture) -> None:
+    bot.cycle()
+    play_review_round(altium)
+    bot.poller.poll_once()
+    landed, lost = crash_leftovers(bot, slack, clock)
+    clock.advance(seconds=CLAIM_LEASE.total_seconds())
+    with caplog.at_level(logging.WARNING, logger="jobs.deliver"):
+        report = bot.deliverer.deliver()
+    assert report.ok and report.busy == {} and report.reconciled == 1, report
+    assert "taking over #design-review from pid 4242 on host ci-3" in caplog.text
+    keys = bot.keys()
+    assert max(keys.values()) == 1, "the post that landed is not sent again"
+    channel_id = slack.channel_id(CHANNEL.lstrip("#"))
+    assert keys[(channel_id, landed)] == 1 and keys[(channel_id, lost)] == 1
+    assert Outbox(bot.store).undelivered() == 0 and Outbox(bot.store).attempting(CHANNEL) == []
+    assert Claims(bot.store).held() == []
+
+
+def test_the_claim_is_renewed_through_a_long_wait(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox, clock: FakeClock,
+        db_path: Path) -> None:
+    bot.cycle()
+    play_review_round(altium)
+    bot.poller.poll_once()
+    lease = timedelta(seconds=60)
+    rival = Store.open(db_path)
+    tries: list[bool] = []
+
+    def sleep(seconds: float) -> None:
+        # Time passes; another worker keeps asking for the channel meanwhile.
+        clock.advance(seconds=seconds)
+        tries.append(Claims(rival).take(channel_claim(CHANNEL), Owner.new(), now=clock(),
+                                        lease=lease).granted)
+
+    deliverer = worker(slack, bot.store, clock, lease=lease)
+    deliverer.sleep = sleep
+    slack.faults.rate_limit(method="chat.postMessage", times=1, retry_after=100)
+    report = deliverer.deliver()
+    rival.close()
+    assert report.ok and report.posted == 10 and report.busy == {}, report
+    assert clock.now - FakeClock().now >= timedelta(seconds=100)
+    assert len(tries) >= 10 and not any(tries), "a renewed claim is never free"
+    assert max(bot.keys().values()) == 1 and Claims(bot.store).held() == []
+
+
+def test_a_claim_lost_while_stalled_stops_the_channel_before_its_next_post(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox, clock: FakeClock,
+        db_path: Path) -> None:
+    bot.cycle()
+    play_review_round(altium)
+    bot.poller.poll_once()
+    lease = timedelta(seconds=60)
+    rival = Store.open(db_path)
+
+    def stall(seconds: float) -> None:
+        # The process froze for longer than its lease, and another worker took over.
+        clock.advance(seconds=61)
+        assert Claims(rival).take(channel_claim(CHANNEL), ELSEWHERE, now=clock(),
+                                  lease=lease).granted
+
+    deliverer = worker(slack, bot.store, clock, lease=lease)
+    deliverer.sleep = stall
+    slack.faults.rate_limit(method="chat.postMessage", times=1, retry_after=5)
+    posts = len(slack.all_posts())
+    report = deliverer.deliver()
+    rival.close()
+    assert len(slack.all_posts()) == posts and report.posted == 0
+    assert report.busy == {CHANNEL: "pid 4242 on host ci-3 since 2026-11-28 09:01:01 UTC"}
+    # The post it had begun is left to the new holder, which reconciles it: once, all of it.
+    [begun] = Outbox(bot.store).attempting(CHANNEL)
+    taker = worker(slack, bot.store, clock, owner=ELSEWHERE).deliver()
+    assert taker.ok and taker.posted == 10 and Outbox(bot.store).undelivered() == 0
+    assert bot.keys()[(begun.channel_id, begun.key)] == 1 and max(bot.keys().values()) == 1
+
+
+def test_claims_are_released_when_done_on_errors_and_on_ctrl_c(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox, clock: FakeClock) -> None:
+    bot.cycle()
+    assert Claims(bot.store).held() == []
+    play_review_round(altium)
+    bot.poller.poll_once()
+    slack.faults.http_error(status=503, times=None)
+    assert CHANNEL in bot.deliverer.deliver().failures
+    assert Claims(bot.store).held() == []
+
+    def ctrl_c(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    slack.faults.clear()
+    slack.faults.rate_limit(method="chat.postMessage", times=1, retry_after=2)
+    bot.deliverer.sleep = ctrl_c
+    with pytest.raises(KeyboardInterrupt):
+        bot.deliverer.deliver()
+    assert Claims(bot.store).held() == []
+    bot.deliverer.sleep = bot.sleeps.append
+    bot.cycle()
+    assert Outbox(bot.store).undelivered() == 0 and max(bot.keys().values()) == 1
+
+
+def test_a_keyed_post_waits_for_a_channel_being_delivered_then_goes_out_once(
+        bot: Bot, slack: SlackSandbox, clock: FakeClock, db_path: Path) -> None:
+    bot.cycle()
+    other = Store.open(db_path)
+    holder = Owner.new()
+    assert Claims(other).take(channel_claim(CHANNEL), holder, now=clock(),
+                              lease=CLAIM_LEASE).granted
+    waits: list[float] = []
+    bot.deliverer.sleep = waits.append
+    with pytest.raises(BusyError, match=f"#design-review is being delivered by pid "
+                                        f"{os.getpid()} on host "):
+        bot.deliverer.post_once(CHANNEL, "digest:2026-11-28", Message(text="d", blocks=[]))
+    assert sum(waits) == pytest.approx(CLAIM_WAIT) and len(slack.messages(CHANNEL)) == 1
+
+    def holder_finishes(seconds: float) -> None:
+        waits.append(seconds)
+        Claims(other).release(channel_claim(CHANNEL), holder.id)
+
+    waits.clear()
+    bot.deliverer.sleep = holder_finishes
+    assert Claims(other).take(channel_claim(CHANNEL), holder, now=clock(),
+                              lease=CLAIM_LEASE).granted
+    bot.deliverer.post_once(CHANNEL, "digest:2026-11-28", Message(text="d", blocks=[]))
+    other.close()
+    assert waits[0] == 0.5 and [m.text for m in slack.messages(CHANNEL)][1:] == ["d"]
+    assert Claims(bot.store).held() == []
