@@ -719,7 +719,7 @@ def test_a_claim_lost_while_stalled_stops_the_channel_before_its_next_post(
     [begun] = Outbox(bot.store).attempting(CHANNEL)
     taker = worker(slack, bot.store, clock, owner=ELSEWHERE).deliver()
     assert taker.ok and taker.posted == 10 and Outbox(bot.store).undelivered() == 0
-    assert bot.keys()[(begun.channel_id, begun.key)] == 1 and max(bot.keys().values()) == 1
+    assert bot.keys()[(str(begun.channel_id), begun.key)] == 1 and max(bot.keys().values()) == 1
 
 
 def test_claims_are_released_when_done_on_errors_and_on_ctrl_c(

@@ -3,6 +3,8 @@ missed-digest rule, quiet periods, and a scripted week on the sandboxes over rea
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.cards import Cards, message_size
 from bot.digests import render_digest
-from jobs.deliver import Deliverer, Message
+from jobs.deliver import CLAIM_LEASE, Deliverer, Message
 from jobs.digest import (
     FORMS,
     DigestRunner,
@@ -38,6 +40,7 @@ from jobs.poll import Poller, refresh_catalog
 from jobs.slack import SlackClient
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import HOSTILE_TEXT, PROJECT
+from state.claims import Claims, Owner, channel_claim, period_claim
 from state.digests import Digests, DigestSetting, stamp
 from state.errors import SlackUnavailableError
 from state.filters import Filters
@@ -412,6 +415,43 @@ def test_a_crashed_run_is_finished_after_the_lease(db: Path, store: Store,
     done = runner(db, posts, clock).run(CHANNEL, fire)
     assert done is not None and done.outcome == "posted"
     assert posts.keys == [f"digest:{stamp(start)}"]
+
+
+def test_a_digest_waits_for_a_channel_another_worker_is_delivering_then_goes_once(
+        db: Path, store: Store, clock: FakeClock, slack: SlackSandbox,
+        caplog: pytest.LogCaptureFixture) -> None:
+    seed(store, clock)
+    Digests(store).set(CHANNEL, DAILY_UTC, at=clock() - timedelta(days=2))
+    delivering = Owner.new()
+    assert Claims(store).take(channel_claim(CHANNEL), delivering, now=clock(),
+                              lease=CLAIM_LEASE).granted
+    deliverer = Deliverer(store=store, slack=SlackClient(token=slack.bot_token,
+                                                         api_url=slack.api_url),
+                          renderer=Cards(), clock=clock, sleep=lambda _: None)
+    claimed: list[set[str]] = []
+
+    def post(channel: str, key: str, message: Message) -> str:
+        claimed.append({h.name for h in Claims(store).held()})
+        return deliverer.post_once(channel, key, message)
+
+    def make() -> DigestRunner:
+        return DigestRunner(store=store, post=post, render=render_digest, clock=clock)
+
+    with caplog.at_level(logging.INFO, logger="jobs.digest"):
+        assert make().run_due(CHANNEL) is None
+    assert f"#design-review is being delivered by pid {os.getpid()}" in caplog.text
+    assert slack.messages(CHANNEL) == [] and Digests(store).entries(CHANNEL) == []
+    period = period_claim(CHANNEL, "digest:2026-11-27T09:00:00.000Z")
+    assert claimed == [{channel_claim(CHANNEL), period}]
+    assert [h.name for h in Claims(store).held()] == [channel_claim(CHANNEL)], "given back"
+
+    Claims(store).release(channel_claim(CHANNEL), delivering.id)
+    [sent] = make().catch_up()
+    assert sent.outcome == "posted" and len(slack.messages(CHANNEL)) == 1
+    assert make().catch_up() == [] and len(slack.messages(CHANNEL)) == 1
+    assert Claims(store).held() == []
+    entry = Digests(store).entry(CHANNEL, sent.key)
+    assert entry is not None and entry.state == "posted" and entry.ts == sent.ts
 
 
 def test_a_failed_post_gives_the_period_back(db: Path, store: Store, clock: FakeClock) -> None:

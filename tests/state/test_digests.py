@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import ast
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from state.claims import Claims, Owner, period_claim
 from state.digests import LEASE, Digests, DigestSetting, stamp
 from state.store import Store
 from tests.conftest import FakeClock
+from tests.state.test_claims import gone_pid
 
 CHANNEL = "#design-review"
 PERIOD = "digest:2026-11-27T09:00:00.000Z"
@@ -89,6 +92,20 @@ def test_a_claim_that_never_posted_is_taken_over_after_the_lease(
     assert digests.claimed_by(CHANNEL, PERIOD) is None
     assert digests.entry(CHANNEL, PERIOD) is None, "nothing went out"
     assert digests.claim(CHANNEL, PERIOD, now=clock()) is not None
+
+
+def test_a_period_claimed_by_a_process_that_is_gone_is_taken_over_at_once(
+        store: Store, clock: FakeClock) -> None:
+    digests = Digests(store)
+    killed = replace(Owner.new(), pid=gone_pid())
+    assert Claims(store).take(period_claim(CHANNEL, PERIOD), killed, now=clock(),
+                              lease=LEASE).granted
+    claim = digests.claim(CHANNEL, PERIOD, now=clock())
+    assert claim is not None and claim.took_over
+    assert digests.claimed_by(CHANNEL, PERIOD) == claim.token
+    digests.mark_posted(claim, ts="1.1", now=clock())
+    assert Claims(store).held() == [], "posting gives the claim back"
+    assert digests.claim(CHANNEL, PERIOD, now=clock()) is None
 
 
 def test_last_posted_skips_quiet_periods(store: Store, clock: FakeClock) -> None:
