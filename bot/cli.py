@@ -198,13 +198,22 @@ def poll(once: bool, interval: float | None) -> None:
     configured it delivers too, and exits non-zero while a channel is paused or Slack kept
     failing; a post set aside (it could not be rendered, or Slack refused it) is reported
     but does not fail the run: everything else went out, and 'review-bot resume' tries it
-    again after an upgrade.
+    again after an upgrade. One poller at a time per database: while another (a 'run', a
+    second cron job) polls, it says which process and exits 0, as that one does the work.
     """
     _on_interrupt("Interrupted: every project written so far is complete; "
                   "the rest is picked up by the next poll.")
     config = _config()
     while True:
         report = service.poll_once(config)
+        if report.held_by is not None:
+            # Not a failure: the poller that holds the lease does this poll's work.
+            click.echo(f"Another poller holds this database: {report.held_by.describe()}; "
+                       "it does this poll.")
+            if once:
+                return
+            time.sleep(interval or config.poll_interval)
+            continue
         _print_report(report)
         delivered = _deliver_if_configured(config)
         if once:

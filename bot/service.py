@@ -20,7 +20,7 @@ from jobs.deliver import Deliverer, DeliveryReport, Message, Unrendered, render_
 from jobs.digest import Digest, DigestRunner, schedule_digests
 from jobs.nexar import NexarClient, TokenSource
 from jobs.parse import format_time
-from jobs.poll import Clock, Poller, PollReport, utc_now
+from jobs.poll import Clock, LeasePolicy, Poller, PollReport, utc_now
 from jobs.schedule import Schedule
 from jobs.slack import SlackClient
 from state.errors import ConfigError, NexarAuthError, ReviewBotError, SlackError, StoppedError
@@ -103,16 +103,21 @@ def poll_once(config: Config, *, clock: Clock = utc_now,
     """One poll into the configured database.
 
     When the bot cannot sign in, the operator channel hears it once (not every poll),
-    and again only after a poll has succeeded in between.
+    and again only after a poll has succeeded in between. One poller at a time per
+    database: while another holds the lease this does nothing, and the report's
+    ``held_by`` says who (heartbeats follow the poll interval, see ``LeasePolicy``).
     """
     with Store.open(config.db_path) as store:
         try:
             with nexar_client(config, tokens) as client:
-                report = Poller(client=client, store=store, clock=clock).poll_once()
+                report = Poller(client=client, store=store, clock=clock,
+                                lease=LeasePolicy.for_interval(config.poll_interval)
+                                ).poll_once()
         except (NexarAuthError, ConfigError) as exc:
             _tell_operators(config, store, str(exc))
             raise
-        store.set_meta(SIGNIN_NOTICE, None)
+        if report.held_by is None:
+            store.set_meta(SIGNIN_NOTICE, None)
         return report
 
 

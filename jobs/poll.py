@@ -6,6 +6,14 @@ read failed. Fetches run on a bounded thread pool; all writes happen on the call
 one transaction per project, so a crash or Ctrl-C leaves each project's snapshot and events
 whole or untouched.
 
+One poller at a time per database: a poll first takes the poller's lease (``state.lease``)
+and keeps it alive with heartbeats, from a thread of its own and at every project written;
+a poll that finds it held by a live poller does nothing and says who holds it. Each
+project's diff and write run in one write transaction that reads the stored snapshot
+again: when another writer changed it since the poll first read it, the project is left
+to the next poll, so no change is ever recorded twice. Nothing waits on Nexar while the
+write lock is held.
+
 Nexar's odd answers never become events: a failed design read still saves the project's
 threads (the BOM keeps its last good read and is read again next poll), and a sudden loss
 of most threads or BOM lines is read a second time before it is believed.
@@ -14,17 +22,19 @@ of most threads or BOM lines is read a second time before it is believed.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from jobs.nexar import Design, NexarClient, Workspace
 from jobs.parse import format_time
 from state.diff import diff
-from state.errors import NexarAuthError, NexarError
+from state.errors import NexarAuthError, NexarError, ReviewBotError, StoreError
+from state.lease import Lease, LeaseHolder
 from state.model import Bom, ProjectInfo, Snapshot, Thread
 from state.store import PollStatus, Store
 
@@ -45,6 +55,29 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class LeasePolicy:
+    """How a poll holds the poller's lease: a heartbeat every ``period`` seconds; a lease
+    whose heartbeat is ``missed`` periods late is taken over (its holder was killed)."""
+
+    period: float = 10.0
+    missed: int = 3
+
+    @property
+    def timeout(self) -> timedelta:
+        return timedelta(seconds=self.period * self.missed)
+
+    @classmethod
+    def for_interval(cls, poll_interval: float) -> LeasePolicy:
+        """Heartbeats a thirtieth of the poll interval apart, between 1 and 10 seconds: a
+        killed poller's lease is free again well before its next poll was due."""
+        return cls(period=min(10.0, max(1.0, poll_interval / 30)))
+
+
+class _LeaseLost(Exception):
+    """The lease expired under this poll (it was frozen) and another poller took it."""
+
+
 @dataclass
 class PollReport:
     """What one poll did; ``failures`` maps a project (or workspace) name to the reason."""
@@ -57,12 +90,16 @@ class PollReport:
     requests: int = 0
     failures: dict[str, str] = field(default_factory=dict)
     unlisted: list[str] = field(default_factory=list)
+    held_by: LeaseHolder | None = None
+    """Set when another poller holds the lease: this poll did nothing, that one polls."""
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
     def health_line(self) -> str:
+        if self.held_by is not None:
+            return f"poll: skipped, another poller holds this database: {self.held_by.describe()}"
         line = (f"poll: {self.projects} projects, {self.events} events, "
                 f"{self.boms_read} BOMs read, {self.requests} requests, "
                 f"{len(self.failures)} failures")
@@ -75,15 +112,99 @@ class Poller:
     """Polls the watched projects of every workspace the client can see."""
 
     def __init__(self, *, client: NexarClient, store: Store, clock: Clock = utc_now,
-                 concurrency: int = 4) -> None:
+                 concurrency: int = 4, lease: LeasePolicy | None = LeasePolicy()) -> None:
+        """``lease``: None polls without taking the poller's lease (a private database)."""
         self.client = client
         self.store = store
         self.clock = clock
         self.concurrency = max(1, concurrency)
+        self.lease_policy = lease
+        self._lease: Lease | None = None
 
     def poll_once(self) -> PollReport:
-        """Poll once; Nexar failures are reported per project, auth failures raise."""
+        """Poll once; Nexar failures are reported per project, auth failures raise.
+
+        When another live poller holds the lease, nothing is polled: the report's
+        ``held_by`` says who. The lease is given back however the poll ends.
+        """
         report = PollReport(started_at=format_time(self.clock()))
+        lease = self._take_lease(report)
+        if report.held_by is not None:
+            return report
+        try:
+            try:
+                with self._heartbeat(lease):
+                    self._poll(report)
+            except _LeaseLost:
+                holder = lease.holder() if lease is not None else None
+                report.failures["poller lease"] = (
+                    "this poll stalled past its lease and another poller took over"
+                    + (f" ({holder.describe()})" if holder else "")
+                    + "; what it wrote is complete, the rest is polled there")
+                report.finished_at = format_time(self.clock())
+            self.store.record_poll(PollStatus(
+                started_at=report.started_at, finished_at=report.finished_at,
+                projects=report.projects, events=report.events, failures=report.failures))
+        finally:
+            self._lease = None
+            if lease is not None:
+                self._give_back(lease)
+        return report
+
+    def _take_lease(self, report: PollReport) -> Lease | None:
+        if self.lease_policy is None:
+            return None
+        lease = Lease(self.store, clock=self.clock, timeout=self.lease_policy.timeout)
+        held = lease.acquire()
+        if held is not None:
+            report.held_by = held
+            log.info("poll skipped: another poller holds this database: %s", held.describe())
+            return None
+        if lease.taken_over is not None:
+            log.info("took over the poller lease of %s, whose heartbeat stopped",
+                     lease.taken_over.describe())
+        self._lease = lease
+        return lease
+
+    def _give_back(self, lease: Lease) -> None:
+        """Release the lease; if even that fails, it expires by itself after its timeout."""
+        try:
+            lease.release()
+        except StoreError as exc:
+            log.info("the poller lease could not be given back (it expires by itself): %s",
+                     exc)
+
+    @contextmanager
+    def _heartbeat(self, lease: Lease | None) -> Iterator[None]:
+        """Beat ``lease`` every period from a thread with its own connection, so a long
+        Nexar wait never lets it expire; stops (and is joined) when the poll ends."""
+        if lease is None or self.lease_policy is None or self.store.path == ":memory:":
+            yield
+            return
+        period, path, stop = self.lease_policy.period, self.store.path, threading.Event()
+
+        def beat() -> None:
+            try:
+                with Store.open(path) as store:
+                    mine = lease.on(store)
+                    while not stop.wait(period):
+                        try:
+                            if not mine.beat():
+                                return  # taken over: the next write of the poll stops it
+                        except StoreError as exc:
+                            log.info("poller lease heartbeat failed (tried again): %s", exc)
+            except ReviewBotError as exc:
+                log.info("poller lease heartbeat stopped: %s", exc)
+
+        thread = threading.Thread(target=beat, name="poller-lease", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def _poll(self, report: PollReport) -> None:
         requests_before = self.client.requests
         started = time.monotonic()
         try:
@@ -98,11 +219,7 @@ class Poller:
                 self._poll_workspace(workspace, pool, report)
         report.requests = self.client.requests - requests_before
         report.finished_at = format_time(self.clock())
-        self.store.record_poll(PollStatus(
-            started_at=report.started_at, finished_at=report.finished_at,
-            projects=report.projects, events=report.events, failures=report.failures))
         log.debug("%s in %.2fs", report.health_line(), time.monotonic() - started)
-        return report
 
     @contextmanager
     def _pool(self) -> Iterator[ThreadPoolExecutor]:
@@ -199,6 +316,7 @@ class Poller:
             bom=design.bom if design is not None else None,
             documents=documents,
         )
+        seen = old
         if old is not None and new.bom is not None:
             old = replace(old, bom=old_bom)
         now = format_time(self.clock())
@@ -207,10 +325,33 @@ class Poller:
         marks = (failed is not None and pending is None) or (new.bom is not None and pending)
         if old is not None and not events and not marks and _same(old, new):
             return
-        if old is not None and new.bom is not None and old.bom is None:
-            old = replace(old, bom={})  # no BOM was ever stored: this read is its baseline
-        self.store.save_snapshot(old, new, events, detected_at=now, bom_failed=failed is not None)
+        with self.store.transaction():
+            self._fence()
+            # Read again under the write lock what this poll compared with: if another
+            # writer saved this project since, its newer read stands and this one is
+            # dropped (the next poll compares with what is stored then).
+            stored = self.store.load_snapshot(project.id, with_bom=False)
+            stored_bom = self.store.load_bom(project.id) if old_bom is not None else None
+            if (stored, stored_bom, self.store.bom_pending(project.id)) != (
+                    seen, old_bom, pending):
+                log.info("%s: saved by another poller meanwhile; compared again next poll",
+                         project.name)
+                return
+            old = stored
+            if old is not None and new.bom is not None:
+                old = replace(old, bom=stored_bom)
+            events = diff(old, new, at=now)
+            if old is not None and new.bom is not None and old.bom is None:
+                old = replace(old, bom={})  # no BOM was ever stored: this read is its baseline
+            self.store.save_snapshot(old, new, events, detected_at=now,
+                                     bom_failed=failed is not None)
         report.events += len(events)
+
+    def _fence(self) -> None:
+        """Beat the lease inside the write transaction; a poll whose lease was taken over
+        stops before it writes anything more."""
+        if self._lease is not None and not self._lease.beat():
+            raise _LeaseLost
 
     def _confirmed_threads(self, workspace: Workspace, project: ProjectInfo, old: Snapshot,
                            threads: list[Thread]) -> list[Thread]:

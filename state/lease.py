@@ -66,6 +66,11 @@ class Lease:
         self.taken_over: LeaseHolder | None = None
         """The expired holder this taking replaced, if any (for the log)."""
 
+    def on(self, store: Store) -> Lease:
+        """This same taking, used over another connection (a heartbeat thread's own)."""
+        return Lease(store, clock=self.clock, timeout=self.timeout, name=self.name,
+                     owner=self.owner, pid=self.pid, host=self.host)
+
     def acquire(self) -> LeaseHolder | None:
         """Take the lease: None when it is ours now, else its live holder (who keeps it)."""
         with self.store.transaction():

@@ -1,0 +1,127 @@
+"""Two ``review-bot poll --once`` on one database, as a cron job beside a replica would run
+them: every change is recorded once, and the one that does not poll says who does."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+from sandbox import AltiumSandbox
+from sandbox.scenario import PROJECT
+from state.store import Store
+from tests.bot.conftest import Run
+from tests.conftest import wait_for
+
+IOT = "IoT Sensor Node"
+ROUNDS = 4
+LATENCY = 0.3
+"""Seconds the local Altium 365 takes per answer: a poll then lasts over a second, so the
+two processes, released together, always overlap."""
+NO_SLACK = {"SLACK_BOT_TOKEN": ""}
+HELD = re.compile(r"^Another poller holds this database: pid (\d+) on (\S+) since "
+                  r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; it does this poll\.$", re.M)
+ROUND_KINDS = Counter({"thread_opened": 1, "thread_replied": 2, "part_replaced": 2,
+                       "revision_committed": 1})
+
+
+def review_round(altium: AltiumSandbox, n: int) -> None:
+    """New threads, replies, a part swap in both variants and a revision: all new keys."""
+    number, _ = altium.open_thread(PROJECT, author="bob.schmidt", text=f"Round {n}: is C{n} ok?")
+    altium.reply(PROJECT, number, author="carla.rossi", text=f"Round {n}: yes")
+    altium.reply(IOT, 1, author="dev.patel", text=f"Round {n}: checked")
+    altium.swap_part(PROJECT, "U3", mpn=f"TPS6214{n}RGTR", manufacturer="Texas Instruments")
+    altium.commit_revision(PROJECT, message=f"Round {n}", author="alice.nguyen")
+
+
+def change_key(row: Mapping[str, object]) -> tuple[object, ...]:
+    """What makes an event one change, whenever a poll saw it."""
+    return tuple(row[k] for k in ("kind", "project_id", "thread_id", "comment_id", "variant",
+                                  "designator", "new_mpn", "revision_id"))
+
+
+LAUNCH = """
+import sys, time
+from pathlib import Path
+from bot.cli import main
+ready, go = Path(sys.argv[1]), Path(sys.argv[2])
+ready.touch()
+while not go.exists():
+    time.sleep(0.001)
+main(sys.argv[3:])
+"""
+"""``review-bot ARGS`` as its console script runs it, once ``go`` exists: every process has
+started and imported before any of them begins, so they all begin within milliseconds."""
+
+
+def start_together(env: Mapping[str, str], cwd: Path, barrier: Path, *args: str,
+                   count: int = 2) -> list[subprocess.Popen[str]]:
+    """Start ``count`` processes of ``review-bot ARGS`` and release them at once."""
+    barrier.mkdir()
+    go, readies = barrier / "go", [barrier / f"ready-{n}" for n in range(count)]
+    processes = [subprocess.Popen([sys.executable, "-c", LAUNCH, str(ready), str(go), *args],
+                                  env={**env, **NO_SLACK}, cwd=cwd, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for ready in readies]
+    try:
+        wait_for(lambda: all(r.exists() for r in readies), timeout=60)
+    except AssertionError:
+        for process in processes:
+            process.kill()
+            process.wait()
+        raise
+    go.touch()
+    return processes
+
+
+def finished(processes: list[subprocess.Popen[str]]
+             ) -> list[tuple[int, subprocess.CompletedProcess[str]]]:
+    """Wait for every process; each one's pid and what it did."""
+    results = []
+    for process in processes:
+        try:
+            out, err = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        results.append((process.pid, subprocess.CompletedProcess(process.args,
+                                                                 process.returncode, out, err)))
+    return results
+
+
+def poll_together(env: Mapping[str, str], cwd: Path,
+                  barrier: Path) -> list[tuple[int, subprocess.CompletedProcess[str]]]:
+    """Two ``poll --once`` released together; each one's pid and what it did."""
+    return finished(start_together(env, cwd, barrier, "poll", "--once"))
+
+
+def test_two_polls_at_once_record_every_change_once_and_the_second_says_who_polls(
+        run: Run, altium: AltiumSandbox, bot_env: dict[str, str], db_path: Path,
+        tmp_path: Path) -> None:
+    for project in (PROJECT, IOT):
+        assert run("subscribe", project, "#hw-review").returncode == 0
+    assert run("poll", "--once", env=NO_SLACK).returncode == 0
+    altium.faults.latency(LATENCY)
+    for n in range(ROUNDS):
+        with Store.open(db_path) as store:
+            mark = store.rows("select coalesce(max(id), 0) as id from events")[0]["id"]
+        review_round(altium, n)
+        results = poll_together(bot_env, tmp_path, tmp_path / f"barrier-{n}")
+        for _, result in results:
+            assert result.returncode == 0, result.stderr
+            assert "Traceback" not in result.stderr and "locked" not in result.stderr
+        told = [(pid, HELD.fullmatch(r.stdout.strip())) for pid, r in results]
+        waited = [match for _, match in told if match]
+        polled = [(pid, r) for pid, r in results if not HELD.search(r.stdout)]
+        assert len(waited) == len(polled) == 1, [r.stdout for _, r in results]
+        assert waited[0].group(1) == str(polled[0][0])
+        assert "Polled 2 project(s)" in polled[0][1].stdout
+        with Store.open(db_path) as store:
+            found = store.rows("select * from events where id > ?", [mark])
+        assert Counter(r["kind"] for r in found) == ROUND_KINDS, f"round {n}"
+    with Store.open(db_path) as store:
+        keys = Counter(change_key(r) for r in store.rows("select * from events"))
+    assert max(keys.values()) == 1, [k for k, c in keys.items() if c > 1]
