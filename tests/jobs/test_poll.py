@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
 from jobs.nexar import NexarClient
 from jobs.parse import format_time
-from jobs.poll import Poller, refresh_catalog
+from jobs.poll import LeasePolicy, Poller, PollReport, refresh_catalog
 from sandbox import AltiumSandbox
 from sandbox.scenario import play_review_round
 from state.errors import NexarAuthError
+from state.lease import Lease
 from state.store import Store
 from tests.conftest import FakeClock
 
@@ -153,7 +158,7 @@ class InterruptingClock(FakeClock):
         return super().__call__()
 
 
-@pytest.mark.parametrize("at_call", [1, 2, 3, 4])
+@pytest.mark.parametrize("at_call", [1, 2, 3, 4, 5])
 def test_ctrl_c_mid_poll_leaves_every_project_whole(
         client: NexarClient, store: Store, altium: AltiumSandbox, at_call: int) -> None:
     follow(store, client, MC, IOT)
@@ -162,6 +167,7 @@ def test_ctrl_c_mid_poll_leaves_every_project_whole(
     altium.reply(IOT, 1, author="bob.schmidt", text="Checked")
     with pytest.raises(KeyboardInterrupt):
         Poller(client=client, store=store, clock=InterruptingClock(at_call)).poll_once()
+    assert store.rows("select * from leases") == [], "Ctrl-C gives the poller lease back"
     Poller(client=client, store=store, clock=FakeClock()).poll_once()
     kinds = [(s.event.project, s.event.kind) for s in store.events()]
     assert kinds.count((MC, "thread_opened")) == 1
@@ -333,3 +339,121 @@ def test_not_authorized_on_one_project_polls_the_others(
     altium.faults.clear()
     assert poller.poll_once().ok
     assert kinds_since(store, mark)[1:] == [(MC, "revision_committed", None)]
+
+
+# --- several pollers on one database ---------------------------------------------------------
+
+
+class MeddlingClock(FakeClock):
+    """Runs ``meddle`` once, on its n-th reading: another process acting mid-poll."""
+
+    def __init__(self, at_call: int, meddle: Callable[[], object]) -> None:
+        super().__init__()
+        self.calls, self.at_call, self.meddle = 0, at_call, meddle
+
+    def __call__(self) -> datetime:
+        self.calls += 1
+        if self.calls == self.at_call:
+            self.meddle()
+        return super().__call__()
+
+
+def change_keys(store: Store) -> Counter[tuple[object, ...]]:
+    return Counter((s.event.kind, s.event.project_id, s.event.thread_id, s.event.comment_id,
+                    s.event.variant, s.event.designator, s.event.revision_id)
+                   for s in store.events())
+
+
+@pytest.mark.parametrize("at_call", [3, 4], ids=["before both saves", "between the saves"])
+def test_a_writer_that_saved_meanwhile_is_never_recorded_twice(
+        client: NexarClient, store: Store, db_path: Path, altium: AltiumSandbox,
+        at_call: int) -> None:
+    """Without the lease two pollers may overlap: the one that read first and writes last
+    finds the snapshot moved under its write lock and leaves the project to the next poll.
+    (The clock is read when the catalog is listed, then once per project, just before its
+    write.)"""
+    follow(store, client, MC, IOT)
+    Poller(client=client, store=store, clock=FakeClock(), lease=None).poll_once()
+    mark = last_id(store)
+    play_review_round(altium)
+    altium.reply(IOT, 1, author="bob.schmidt", text="Checked")
+    with Store.open(db_path) as elsewhere:
+        other = Poller(client=client, store=elsewhere, clock=FakeClock(), lease=None)
+        first = Poller(client=client, store=store, lease=None,
+                       clock=MeddlingClock(at_call, other.poll_once))
+        report = first.poll_once()
+    assert report.ok and report.events == (0 if at_call == 3 else 1)
+    assert len(kinds_since(store, mark)) == 11
+    assert max(change_keys(store).values()) == 1
+    assert poll_again(client, store).events == 0
+
+
+def test_a_read_older_than_what_another_writer_saved_is_dropped(
+        client: NexarClient, store: Store, db_path: Path, altium: AltiumSandbox) -> None:
+    """The first poller read Nexar, then a reply came and another poller saved it: the
+    first one's older read must not undo the reply (it would be reported again)."""
+    follow(store, client, MC, IOT)
+    Poller(client=client, store=store, clock=FakeClock(), lease=None).poll_once()
+    mark = last_id(store)
+    altium.reply(IOT, 1, author="bob.schmidt", text="Checked")
+    with Store.open(db_path) as elsewhere:
+        other = Poller(client=client, store=elsewhere, clock=FakeClock(), lease=None)
+
+        def later_reply_saved_elsewhere() -> None:
+            altium.reply(IOT, 1, author="carla.rossi", text="Later")
+            other.poll_once()
+
+        first = Poller(client=client, store=store, lease=None,
+                       clock=MeddlingClock(3, later_reply_saved_elsewhere))
+        assert first.poll_once().events == 0
+    assert poll_again(client, store).events == 0
+    assert kinds_since(store, mark) == [(IOT, "thread_replied", 1)] * 2
+    assert max(change_keys(store).values()) == 1
+
+
+def poll_again(client: NexarClient, store: Store) -> PollReport:
+    return Poller(client=client, store=store, clock=FakeClock()).poll_once()
+
+
+def test_a_second_poller_mid_poll_is_told_who_holds_the_lease_and_does_nothing(
+        client: NexarClient, store: Store, db_path: Path, altium: AltiumSandbox) -> None:
+    follow(store, client, MC, IOT)
+    poll_again(client, store)
+    mark = last_id(store)
+    play_review_round(altium)
+    seen: list[PollReport] = []
+    with Store.open(db_path) as elsewhere:
+        other = Poller(client=client, store=elsewhere, clock=FakeClock())
+        first = Poller(client=client, store=store,
+                       clock=MeddlingClock(4, lambda: seen.append(other.poll_once())))
+        report = first.poll_once()
+    assert report.ok and report.events == 10 and report.held_by is None
+    assert len(seen) == 1 and seen[0].held_by is not None
+    assert (seen[0].held_by.pid, seen[0].events, seen[0].requests) == (os.getpid(), 0, 0)
+    assert seen[0].health_line() == ("poll: skipped, another poller holds this database: "
+                                     f"{seen[0].held_by.describe()}")
+    assert len(kinds_since(store, mark)) == 10
+    assert store.rows("select * from leases") == [], "the lease is given back after the poll"
+
+
+def test_a_poll_whose_lease_was_taken_over_stops_before_its_next_write(
+        client: NexarClient, store: Store, db_path: Path, altium: AltiumSandbox) -> None:
+    follow(store, client, MC, IOT)
+    poll_again(client, store)
+    mark = last_id(store)
+    play_review_round(altium)
+    altium.reply(IOT, 1, author="bob.schmidt", text="Checked")
+    policy = LeasePolicy(period=10)
+    with Store.open(db_path) as elsewhere:
+        def stall_then_lose_it() -> None:
+            clock.advance(seconds=31)  # frozen past the lease: another poller takes it
+            assert taker.acquire() is None
+
+        clock = MeddlingClock(4, stall_then_lose_it)
+        taker = Lease(elsewhere, clock=clock, timeout=policy.timeout, pid=4242, host="other")
+        report = Poller(client=client, store=store, lease=policy, clock=clock).poll_once()
+        holder = taker.holder()
+    assert set(report.failures) == {"poller lease"}
+    assert "another poller took over (pid 4242 on other since" in report.failures["poller lease"]
+    assert kinds_since(store, mark) == [], "nothing is written once the lease is lost"
+    assert holder is not None and holder.pid == 4242, "the new holder keeps it"
