@@ -10,6 +10,8 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
+from jobs.parse import format_time
+from jobs.poll import utc_now
 from sandbox import AltiumSandbox
 from sandbox.scenario import PROJECT
 from state.store import Store
@@ -57,13 +59,14 @@ main(sys.argv[3:])
 started and imported before any of them begins, so they all begin within milliseconds."""
 
 
-def start_together(env: Mapping[str, str], cwd: Path, barrier: Path, *args: str,
-                   count: int = 2) -> list[subprocess.Popen[str]]:
-    """Start ``count`` processes of ``review-bot ARGS`` and release them at once."""
+def start_ready(env: Mapping[str, str], cwd: Path, barrier: Path, *args: str,
+                count: int = 1) -> list[subprocess.Popen[str]]:
+    """Start ``count`` processes of ``review-bot ARGS``, each waiting at ``barrier`` once
+    its imports are done; ``release(barrier)`` lets them all begin."""
     barrier.mkdir()
-    go, readies = barrier / "go", [barrier / f"ready-{n}" for n in range(count)]
-    processes = [subprocess.Popen([sys.executable, "-c", LAUNCH, str(ready), str(go), *args],
-                                  env={**env, **NO_SLACK}, cwd=cwd, stdout=subprocess.PIPE,
+    readies = [barrier / f"ready-{n}" for n in range(count)]
+    processes = [subprocess.Popen([sys.executable, "-c", LAUNCH, str(ready), str(barrier / "go"),
+                                   *args], env=dict(env), cwd=cwd, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for ready in readies]
     try:
         wait_for(lambda: all(r.exists() for r in readies), timeout=60)
@@ -72,8 +75,11 @@ def start_together(env: Mapping[str, str], cwd: Path, barrier: Path, *args: str,
             process.kill()
             process.wait()
         raise
-    go.touch()
     return processes
+
+
+def release(barrier: Path) -> None:
+    (barrier / "go").touch()
 
 
 def finished(processes: list[subprocess.Popen[str]]
@@ -95,7 +101,15 @@ def finished(processes: list[subprocess.Popen[str]]
 def poll_together(env: Mapping[str, str], cwd: Path,
                   barrier: Path) -> list[tuple[int, subprocess.CompletedProcess[str]]]:
     """Two ``poll --once`` released together; each one's pid and what it did."""
-    return finished(start_together(env, cwd, barrier, "poll", "--once"))
+    processes = start_ready({**env, **NO_SLACK}, cwd, barrier, "poll", "--once", count=2)
+    release(barrier)
+    return finished(processes)
+
+
+def lease_row(db_path: Path) -> dict[str, object] | None:
+    with Store.open(db_path) as store:
+        rows = store.rows("select * from leases")
+    return rows[0] if rows else None
 
 
 def test_two_polls_at_once_record_every_change_once_and_the_second_says_who_polls(
@@ -125,3 +139,44 @@ def test_two_polls_at_once_record_every_change_once_and_the_second_says_who_poll
     with Store.open(db_path) as store:
         keys = Counter(change_key(r) for r in store.rows("select * from events"))
     assert max(keys.values()) == 1, [k for k, c in keys.items() if c > 1]
+
+
+def test_a_killed_pollers_lease_is_named_then_taken_over_after_its_timeout(
+        run: Run, altium: AltiumSandbox, bot_env: dict[str, str], db_path: Path,
+        tmp_path: Path) -> None:
+    for project in (PROJECT, IOT):
+        assert run("subscribe", project, "#hw-review").returncode == 0
+    assert run("poll", "--once", env=NO_SLACK).returncode == 0
+    with Store.open(db_path) as store:
+        mark = store.rows("select max(id) as id from events")[0]["id"]
+    # The shortest poll interval: heartbeats every second, a silent lease taken over after 3 s.
+    env = {**bot_env, **NO_SLACK, "REVIEW_BOT_POLL_INTERVAL": "10"}
+    altium.faults.latency(LATENCY)
+    review_round(altium, 0)
+    holder = start_ready(env, tmp_path, tmp_path / "holder", "poll", "--once")[0]
+    waiter = start_ready(env, tmp_path, tmp_path / "waiter", "poll", "--once")[0]
+    release(tmp_path / "holder")
+    try:
+        wait_for(lambda: (lease_row(db_path) or {}).get("pid") == holder.pid
+                 or holder.poll() is not None)
+        assert holder.poll() is None, holder.communicate()
+    finally:
+        holder.kill()
+        holder.communicate()
+    release(tmp_path / "waiter")
+    [(_, told)] = finished([waiter])
+    assert told.returncode == 0 and told.stderr == "", told.stderr
+    said = HELD.fullmatch(told.stdout.strip())
+    assert said is not None and said.group(1) == str(holder.pid), told.stdout
+
+    row = lease_row(db_path)
+    assert row is not None and row["pid"] == holder.pid, "a killed holder leaves its lease"
+    wait_for(lambda: format_time(utc_now()) > str(row["expires_at"]), timeout=10)
+    taker = run("poll", "--once", env=env)
+    assert taker.returncode == 0 and taker.stdout.startswith("Polled 2 project(s)"), taker
+    assert lease_row(db_path) is None, "the taker gave the lease back when it finished"
+    with Store.open(db_path) as store:
+        found = store.rows("select * from events where id > ?", [mark])
+        keys = Counter(change_key(r) for r in store.rows("select * from events"))
+    assert Counter(r["kind"] for r in found) == ROUND_KINDS
+    assert max(keys.values()) == 1
