@@ -3,19 +3,25 @@ them: every change is recorded once, and the one that does not poll says who doe
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 
 from jobs.parse import format_time
 from jobs.poll import utc_now
-from sandbox import AltiumSandbox
+from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import PROJECT
+from state.lease import Lease
 from state.store import Store
-from tests.bot.conftest import Run
+from tests.bot.conftest import REVIEW_BOT, Run
 from tests.conftest import wait_for
 
 IOT = "IoT Sensor Node"
@@ -180,3 +186,51 @@ def test_a_killed_pollers_lease_is_named_then_taken_over_after_its_timeout(
         keys = Counter(change_key(r) for r in store.rows("select * from events"))
     assert Counter(r["kind"] for r in found) == ROUND_KINDS
     assert max(keys.values()) == 1
+
+
+def test_run_skips_its_poll_while_another_poller_holds_the_lease_then_polls(
+        run: Run, altium: AltiumSandbox, slack: SlackSandbox, bot_env: dict[str, str],
+        db_path: Path, tmp_path: Path) -> None:
+    assert run("subscribe", PROJECT, "#design-review").returncode == 0
+    env = {**bot_env, "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url,
+           "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5", "PORT": "0",
+           "REVIEW_BOT_POLL_INTERVAL": "10", "REVIEW_BOT_POST_INTERVAL": "0",
+           "PYTHONUNBUFFERED": "1"}
+    with Store.open(db_path) as store:
+        cron = Lease(store, clock=utc_now, timeout=timedelta(hours=1))  # this process polls
+        assert cron.acquire() is None
+        process = subprocess.Popen([str(REVIEW_BOT), "run"], env=env, cwd=tmp_path,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines: list[str] = []
+
+        def read() -> None:
+            assert process.stderr is not None
+            for line in process.stderr:
+                lines.append(line)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            skipped = (f"poll: skipped, another poller holds this database: pid {os.getpid()} "
+                       f"on {socket.gethostname()} since ")
+            wait_for(lambda: any(skipped in line for line in lines) or process.poll() is not None)
+            assert slack.messages("#design-review") == []
+            cron.release()
+            wait_for(lambda: any("poll: 1 projects" in line for line in lines)
+                     or process.poll() is not None, timeout=30)
+            wait_for(lambda: len(slack.messages("#design-review")) == 1)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+            reader.join(timeout=10)
+    said = "".join(lines)
+    assert process.returncode == 0, said
+    assert "Now tracking" in str(slack.messages("#design-review")[0].blocks)
+    assert sum(skipped in line for line in lines) >= 1
+    assert not [line for line in lines if " ERROR " in line or " WARNING " in line], said
+    assert "Traceback" not in said
