@@ -1,8 +1,9 @@
 """The SQLite store: catalog, snapshots, the event log, subscriptions and poll health.
 
 A ``Store`` wraps one connection and must stay on the thread that opened it; open one
-per unit of work (cheap). Every write that belongs together runs in one ``atomic()``, so
-an interrupted poll leaves either the whole snapshot with its events or neither.
+per unit of work (cheap). Every write that belongs together runs in one ``transaction()``,
+so an interrupted poll leaves either the whole snapshot with its events or neither.
+Several processes may open one file at once, a fresh one too: the schema is created once.
 """
 
 from __future__ import annotations
@@ -346,6 +347,10 @@ class Store:
     def save_snapshot(self, old: Snapshot | None, new: Snapshot, events: Sequence[Event], *,
                       detected_at: str, bom_failed: bool = False) -> list[int]:
         """Write what changed between ``old`` and ``new`` plus ``events``, all or nothing.
+
+        ``old`` must be what is stored now: load it, diff and save inside one
+        ``transaction()`` (the poller does), so no other writer can slip a change in between
+        and the same change is never recorded twice.
 
         ``bom_failed``: the BOM was to be read but the read failed; the stored lines stay as
         they are and the project is marked for a BOM read at the next poll. Saving a BOM
