@@ -4,7 +4,10 @@ Every Slack post has a key (``event:12``, ``bom:40``, ``thread:<project>:<thread
 ``welcome:3``) and is recorded *before* it is sent (state ``attempting``) and again after
 (``posted`` with its ``ts``). A process killed in between leaves an ``attempting`` row,
 which delivery reconciles against the channel's history (the post carries its key in
-message metadata) before posting anything else: so each post lands at most once.
+message metadata) before posting anything else: so each post lands at most once. Posts are
+made only under their channel's claim (``state.claims``), so an ``attempting`` row its
+holder finds is a leftover of a worker that is gone, never another live worker's post in
+flight.
 
 A post that cannot go out as it is (the renderer fails, or Slack refuses the message even
 as plain text) is *set aside*: kept in ``set_aside`` with its reason, its deliveries in
