@@ -12,7 +12,8 @@ import difflib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -115,11 +116,31 @@ def _translated(path: str, *, doing: str = "") -> Iterator[None]:
         raise StoreError(f"database {path} is unreadable{at}: {exc}") from None
 
 
-def _migrate(db: Database, path: str) -> None:
+def _outside_transaction(db: Database, path: str, name: str, fn: Callable[[Database], None],
+                         timeout: float) -> None:
+    """Run a migration that cannot be in a transaction, trying again while another process
+    holds a lock: SQLite does not wait for the lock the WAL switch needs (it answers
+    'locked' at once while another process reads a file not yet in WAL mode)."""
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        try:
+            with _translated(path, doing=f"while applying {name}"):
+                fn(db)
+            return
+        except StoreLockedError:
+            if time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
+def _migrate(db: Database, path: str, *, timeout: float) -> None:
     """Bring the schema up to date once, however many processes open a fresh file at once.
 
-    A migration that cannot run in a transaction (the WAL switch) runs first, outside one;
-    it must be idempotent, as racing processes may each run it. The rest run in one
+    A migration that cannot run in a transaction (the WAL switch) runs first, outside one,
+    tried again for up to ``timeout`` while another process holds a lock; it must be
+    idempotent, as racing processes may each run it. The rest run in one
     IMMEDIATE transaction: it waits for the write lock (another process may be migrating),
     reads again what is applied once it holds the lock, and applies and records only what
     is still pending, all or nothing.
@@ -130,8 +151,7 @@ def _migrate(db: Database, path: str) -> None:
         return
     for migration in pending:
         if not migration.transactional:
-            with _translated(path, doing=f"while applying {migration.name}"):
-                migration.fn(db)
+            _outside_transaction(db, path, migration.name, migration.fn, timeout)
     step = "the migration record"
     with _translated(path, doing="while setting up its tables"):
         db.conn.execute("BEGIN IMMEDIATE")
@@ -186,7 +206,7 @@ class Store:
             conn = sqlite3.connect(name, timeout=timeout)
             store = cls(Database(conn), path=name)
         try:
-            _migrate(store.db, name)
+            _migrate(store.db, name, timeout=timeout)
             with _translated(name):
                 store.db.execute("PRAGMA foreign_keys = ON")
         except BaseException:

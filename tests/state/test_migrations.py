@@ -1,7 +1,8 @@
 """Concurrent first starts: several processes open one fresh database at the same moment.
 
-Each process is a real interpreter opening the store the way every command does; a file
-barrier releases them together, so their migrations race for real.
+Each process is a real interpreter opening the store the way every command does, its
+imports done beforehand; each round hands them one fresh path at once, so their
+migrations race for real.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,47 +20,55 @@ from sqlite_utils import Database
 from state.errors import StoreError, StoreLockedError
 from state.schema import migrations
 from state.store import Store
-from tests.conftest import wait_for
 
 PROCESSES = 4
-ROUNDS = 10
+ROUNDS = 60
 EVERY_MIGRATION = sorted(m.name for m in migrations.pending(Database(memory=True)))
 
 OPENER = """
-import os, sys, time
-from pathlib import Path
+import sys
 from state.errors import ReviewBotError
 from state.store import Store
-db, ready, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-ready.touch()
-while not go.exists():
-    time.sleep(0.001)
-try:
-    Store.open(db).close()
-except ReviewBotError as exc:
-    print(f"Error: {exc}")
-    sys.exit(1)
-print("opened")
-"""
-
-
-def open_at_once(db: Path, barrier: Path, count: int) -> list[subprocess.CompletedProcess[str]]:
-    """Start ``count`` processes that open ``db`` as soon as all are ready, and wait for them."""
-    barrier.mkdir()
-    go = barrier / "go"
-    readies = [barrier / f"ready-{n}" for n in range(count)]
-    processes = [subprocess.Popen([sys.executable, "-c", OPENER, str(db), str(ready), str(go)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for ready in readies]
+print("ready", flush=True)
+for line in sys.stdin:
     try:
-        wait_for(lambda: all(r.exists() for r in readies), timeout=60)
-        go.touch()
-        results = []
+        with Store.open(line.strip()) as store:
+            store.subscriptions()  # a first read at once, as every command makes
+        print("opened", flush=True)
+    except ReviewBotError as exc:
+        print(f"Error: {exc}", flush=True)
+"""
+"""Opens each database path read from stdin, its imports done beforehand, and answers one
+line: ``opened`` or the error."""
+
+
+@contextmanager
+def openers(count: int) -> Iterator[Callable[[Path], list[str]]]:
+    """``count`` processes ready to open a database; the function it yields hands them all
+    one path at once (they begin within microseconds) and returns their answers."""
+    processes = [subprocess.Popen([sys.executable, "-c", OPENER], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(count)]
+
+    def release(db: Path) -> list[str]:
         for process in processes:
-            out, err = process.communicate(timeout=60)
-            results.append(subprocess.CompletedProcess(process.args, process.returncode,
-                                                       out, err))
-        return results
+            assert process.stdin is not None
+            process.stdin.write(f"{db}\n")
+            process.stdin.flush()
+        answers = []
+        for process in processes:
+            assert process.stdout is not None
+            answers.append(process.stdout.readline().strip())
+        return answers
+
+    try:
+        for process in processes:
+            assert process.stdout is not None
+            assert process.stdout.readline() == "ready\n", process.communicate()
+        yield release
+        for process in processes:
+            _, err = process.communicate(timeout=30)
+            assert process.returncode == 0 and err == "", err
     finally:
         for process in processes:
             if process.poll() is None:
@@ -68,17 +79,16 @@ def open_at_once(db: Path, barrier: Path, count: int) -> list[subprocess.Complet
 def test_four_processes_opening_a_fresh_database_create_the_schema_once(
         tmp_path: Path) -> None:
     failures: list[str] = []
-    for n in range(ROUNDS):
-        db = tmp_path / f"round-{n}.db"
-        for result in open_at_once(db, tmp_path / f"barrier-{n}", PROCESSES):
-            if result.returncode != 0 or result.stdout.strip() != "opened":
-                failures.append(f"round {n}: {result.stdout.strip()} {result.stderr.strip()}")
-        with Store.open(db) as store:
-            applied = store.rows("select name, count(*) as n from _sqlite_migrations "
-                                 "group by name order by name")
-            assert store.db.execute("pragma journal_mode").fetchone()[0] == "wal"
-        assert [(r["name"], r["n"]) for r in applied] == [(name, 1) for name in EVERY_MIGRATION]
-    assert failures == []
+    with openers(PROCESSES) as release:
+        for n in range(ROUNDS):
+            db = tmp_path / f"round-{n}.db"
+            failures += [f"round {n}: {a}" for a in release(db) if a != "opened"]
+            with Store.open(db) as store:
+                applied = store.rows("select name, count(*) as n from _sqlite_migrations "
+                                     "group by name order by name")
+                assert store.db.execute("pragma journal_mode").fetchone()[0] == "wal"
+            assert [(r["name"], r["n"]) for r in applied] == [(m, 1) for m in EVERY_MIGRATION]
+    assert failures == [], f"{len(failures)} of {PROCESSES * ROUNDS} opens failed"
 
 
 def test_a_migration_that_fails_says_which_and_keeps_nothing_of_it(db_path: Path) -> None:
