@@ -2,8 +2,10 @@
 
 Real subprocesses against the local Altium 365 and Slack over HTTP, one SQLite file. Both
 stand-ins answer slowly (a latency fault), so the processes started together are at work
-together: two ``poll --once``, two ``deliver``, ``run`` beside a cron-style ``poll --once``,
-and four processes opening a fresh database.
+together: two ``poll --once``, two ``deliver``, ``run`` beside a cron-style ``poll --once``.
+And four processes, their imports done, released together on a fresh database, 40 times.
+Before the poller's lease, the delivery claims and the locked migrations, each of these
+failed every time: duplicated changes and posts, or three of four openers refused.
 """
 
 from __future__ import annotations
