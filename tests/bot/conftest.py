@@ -6,9 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -64,9 +66,36 @@ def serve_until(env: Mapping[str, str], cwd: Path, done: Callable[[], bool]) -> 
         if process.poll() is None and first:
             wait_for(done)
             process.send_signal(signal.SIGTERM)
-        rest, err = process.communicate(timeout=30)
+        rest, err = finish(process)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
     return Served(first=first, rest=rest, err=err, returncode=process.returncode)
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 30) -> tuple[str, str]:
+    """Wait for ``process`` and return the rest of its stdout and its stderr.
+
+    Unlike ``communicate()``, which reads the pipes' file descriptors itself, this keeps
+    what an earlier ``readline()`` already buffered; a process still running after
+    ``timeout`` is killed and ``TimeoutExpired`` raised, as ``communicate`` would.
+    """
+    read: dict[str, str] = {}
+
+    def drain(name: str, stream: IO[str] | None) -> None:
+        read[name] = stream.read() if stream is not None else ""
+
+    readers = [threading.Thread(target=drain, args=(name, stream), daemon=True)
+               for name, stream in (("out", process.stdout), ("err", process.stderr))]
+    for reader in readers:
+        reader.start()
+    try:
+        process.wait(timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    for reader in readers:
+        reader.join(10)
+    return read.get("out", ""), read.get("err", "")

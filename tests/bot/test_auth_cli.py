@@ -15,7 +15,7 @@ import pytest
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.altium import IdentitySandbox
 from sandbox.scenario import PROJECT
-from tests.bot.conftest import REVIEW_BOT, Run, serve_until
+from tests.bot.conftest import REVIEW_BOT, Run, finish, serve_until
 from tests.jobs.test_auth import free_port
 
 
@@ -47,7 +47,7 @@ def login(bot_env: dict[str, str], auth_env: dict[str, str], tmp_path: Path
         url = line.strip()
     answer = httpx.get(url, follow_redirects=False)
     httpx.get(answer.headers["location"])
-    out, err = process.communicate(timeout=30)
+    out, err = finish(process)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
@@ -163,7 +163,7 @@ def test_ctrl_c_during_login_says_what_fits(bot_env: dict[str, str], auth_env: d
         line = process.stdout.readline()
         assert line, process.stderr.read() if process.stderr else ""
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=30)
+    _, err = finish(process)
     assert process.returncode == 130, err
     assert err.splitlines() == ["Interrupted: the sign-in was not finished and nothing was "
                                 "changed (an earlier sign-in is kept)."]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import AltiumSandbox, SlackSandbox
-from tests.bot.conftest import REVIEW_BOT, Run
+from tests.bot.conftest import REVIEW_BOT, Run, finish
 from tests.bot.test_cli import MC, assert_one_error_line, closed_port
 
 NO_NEXAR = {"NEXAR_TOKEN": "", "NEXAR_CLIENT_ID": "", "NEXAR_CLIENT_SECRET": ""}
@@ -144,7 +144,7 @@ def test_ctrl_c_in_the_demo_says_what_fits(bot_env: dict[str, str], tmp_path: Pa
     first = process.stdout.readline()
     assert first.startswith("Local Altium 365 at "), first
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=30)
+    _, err = finish(process)
     assert process.returncode == 130, err
     assert err.splitlines() == [
         "Interrupted: the demo stopped and its local stand-ins are shut down."]

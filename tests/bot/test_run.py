@@ -23,7 +23,7 @@ from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import PROJECT, play_review_round
 from state.outbox import Outbox
 from state.store import Store
-from tests.bot.conftest import REVIEW_BOT, Run, serve_until
+from tests.bot.conftest import REVIEW_BOT, Run, finish, serve_until
 from tests.conftest import wait_for
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -81,7 +81,7 @@ def test_run_polls_delivers_answers_and_stops_cleanly(
     assert (forged.status_code, stale.status_code) == (401, 401)
 
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=30)
+    out, err = finish(process)
     assert process.returncode == 0, err
     assert "Stopped." in out
     assert "poll: 1 projects" in err and "deliver:" in err
@@ -237,7 +237,7 @@ def stop_timed(process: subprocess.Popen[str]) -> tuple[float, str, str]:
     sent = time.monotonic()
     process.send_signal(signal.SIGTERM)
     try:
-        out, err = process.communicate(timeout=30)
+        out, err = finish(process)
     finally:
         if process.poll() is None:
             process.kill()
