@@ -47,8 +47,8 @@ def main() -> int:
     sizes = sorted(((len(p.read_text(encoding="utf-8").splitlines()), p.relative_to(root))
                     for p in modules if not p.is_relative_to(root / "sandbox")), reverse=True)
     print("Largest modules of bot, jobs and state (lines):")
-    for lines, name in sizes[:args.top]:
-        print(f"  {lines:5d}  {name}")
+    for lines, module in sizes[:args.top]:
+        print(f"  {lines:5d}  {module}")
 
     edges: dict[tuple[str, str], set[str]] = defaultdict(set)
     broken: list[str] = []
