@@ -81,9 +81,9 @@ from bot import server as bot_server
 from bot.app import build_app
 from bot.server import EVENTS_PATH, HttpServer
 from jobs.nexar import NexarClient
-from jobs.parse import format_time
 from jobs.poll import Poller, PollReport, refresh_catalog
 from sandbox.altium import AltiumSandbox, Project, generated_workspace
+from state.clock import stamp
 from state.model import EVENT_GROUPS, Snapshot
 from state.store import Store
 
@@ -466,7 +466,7 @@ def drive(served: Served, label: str, text: str, load: Load, *, answered: bool) 
 
 
 def now_text() -> str:
-    return format_time(datetime.now(UTC))
+    return stamp(datetime.now(UTC))
 
 
 def say(text: str) -> None:

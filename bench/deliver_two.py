@@ -47,9 +47,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jobs.nexar import NexarClient
-from jobs.parse import format_time
 from jobs.poll import Poller, refresh_catalog
 from sandbox import AltiumSandbox, SlackSandbox
+from state.clock import stamp
 from state.model import EVENT_GROUPS
 from state.outbox import Outbox
 from state.store import Store
@@ -123,7 +123,7 @@ def say(text: str) -> None:
 
 
 def now_text() -> str:
-    return format_time(datetime.now(UTC))
+    return stamp(datetime.now(UTC))
 
 
 def channel_names(count: int) -> list[str]:

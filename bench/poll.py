@@ -36,9 +36,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jobs.nexar import NexarClient
-from jobs.parse import format_time
 from jobs.poll import Poller, PollReport, refresh_catalog
 from sandbox.altium import AltiumSandbox, Project, RequestRecord, generated_workspace
+from state.clock import stamp
 from state.model import EVENT_GROUPS
 from state.store import Store
 
@@ -112,7 +112,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
 
 
 def now_text() -> str:
-    return format_time(datetime.now(UTC))
+    return stamp(datetime.now(UTC))
 
 
 def row_counts(store: Store) -> dict[str, int]:

@@ -46,8 +46,9 @@ from bot.parser import CommandError, Request, help_text, split_project, thread_n
 from bot.summary import summary
 from jobs.digest import DigestRun, Now, Off, ScheduleError, Show, describe, parse_schedule
 from jobs.nexar import LibraryPart, NexarClient, Workspace
-from jobs.parse import format_time, normalize_time
+from jobs.parse import normalize_time
 from jobs.poll import named_threads
+from state.clock import parse_stamp, stamp
 from state.digests import Digests
 from state.errors import NotFoundError, ReviewBotError
 from state.filters import Filters
@@ -196,7 +197,7 @@ def _page_buttons(request: Request, page: int, count: int) -> Block | None:
 def ago(stamp: str, now: datetime) -> str:
     """How long ago ``stamp`` was, as people say it: "just now", "5 min ago", "3 d ago"."""
     try:
-        then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        then = parse_stamp(stamp)
     except ValueError:
         return "at an unknown time"
     seconds = max(0, int((now - then).total_seconds()))
@@ -510,7 +511,7 @@ class Answers:
                                "saved.")
         channel = self._channel_key(store, asker)
         sub = store.subscribe(info, channel, groups or list(EVENT_GROUPS),
-                              at=format_time(self.clock()), filters=filters)
+                              at=stamp(self.clock()), filters=filters)
         described = sub.filters.describe()
         extra = f" ({escape(described)})" if described else ""
         text = (f"This channel now follows *{named(info.name)}*: "
@@ -721,7 +722,7 @@ def _since(word: str, now: datetime) -> str:
     units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
     w = word.strip().casefold()
     if len(w) > 1 and w[:-1].isdigit() and w[-1] in units:
-        return format_time(now - timedelta(**{units[w[-1]]: int(w[:-1])}))
+        return stamp(now - timedelta(**{units[w[-1]]: int(w[:-1])}))
     try:
         return str(normalize_time(word))
     except ValueError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from bot.limits import (
     FALLBACK_TEXT,
@@ -29,6 +28,7 @@ from bot.limits import (
 from bot.mrkdwn import escape, link, mention
 from bot.summary import summary
 from jobs.deliver import Message, People
+from state.clock import parse_stamp
 from state.model import BomLine, Event, ProjectInfo, Snapshot, Thread, designator_key
 from state.store import Subscription
 
@@ -47,7 +47,7 @@ BOM_TITLES = {"part_replaced": "Replaced", "part_removed": "Removed", "part_adde
 def when(stamp: str) -> str:
     """A time Slack shows in each reader's own time zone, with a UTC fallback."""
     try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        moment = parse_stamp(stamp)
     except ValueError:
         return escape(stamp)
     fallback = moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -29,9 +29,10 @@ from jobs.auth import DESIGN_SCOPES, TokenManager, jwt_claims
 from jobs.deliver import DeliveryReport
 from jobs.digest import Now, Off, Show, describe, parse_schedule
 from jobs.login import login
-from jobs.parse import format_time, normalize_time
+from jobs.parse import normalize_time
 from jobs.poll import CATALOG_LISTED_AT, PollReport, refresh_catalog
 from jobs.slack import AUTH_ERRORS
+from state.clock import parse_stamp, stamp
 from state.digests import Digests
 from state.errors import (
     ConfigError,
@@ -392,7 +393,7 @@ def _parse_since(text: str) -> str:
     if match:
         unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
         moment = datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
-        return format_time(moment)
+        return stamp(moment)
     try:
         return normalize_time(text)
     except ValueError:
@@ -456,7 +457,7 @@ def subscribe(project: str, channel: str, groups: str, include_doc: tuple[str, .
     unchecked = _check_channel(config, target)
     with _store() as store:
         found, cached = _find_project(store, project)
-        sub = store.subscribe(found, target, chosen, at=format_time(datetime.now(UTC)),
+        sub = store.subscribe(found, target, chosen, at=stamp(datetime.now(UTC)),
                               filters=filters)
     extra = f"; {sub.filters.describe()}" if sub.filters.describe() else ""
     click.echo(f"Subscribed {sub.channel} to {sub.project} ({', '.join(sub.groups)}{extra}). "
@@ -562,7 +563,7 @@ def _catalog_age(store: Store) -> str:
     listed = store.get_meta(CATALOG_LISTED_AT)
     if not listed:
         return "project list cached at an unknown time"
-    age = datetime.now(UTC) - datetime.fromisoformat(listed.replace("Z", "+00:00"))
+    age = datetime.now(UTC) - parse_stamp(listed)
     return f"project list cached {_ago(age)} ({listed[:16].replace('T', ' ')} UTC)"
 
 
@@ -737,7 +738,7 @@ def auth_status() -> None:
         claims = jwt_claims(config.nexar_token)
         if "exp" in claims:
             expiry = datetime.fromtimestamp(int(claims["exp"]), UTC)
-            click.echo(f"It expires {format_time(expiry)}.")
+            click.echo(f"It expires {stamp(expiry)}.")
     else:
         store = config.tokens()
         tokens = store.load()

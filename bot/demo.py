@@ -19,12 +19,12 @@ from bot.digests import render_digest
 from jobs.deliver import Deliverer
 from jobs.digest import DigestRunner
 from jobs.nexar import NexarClient
-from jobs.parse import format_time
 from jobs.poll import Poller, refresh_catalog
 from jobs.slack import SlackClient
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import PROJECT, play_review_round
 from sandbox.slack.render import render_channel
+from state.clock import stamp
 from state.digests import Digests, DigestSetting
 from state.store import Store
 
@@ -57,7 +57,7 @@ def run_demo(db_path: Path, echo: Echo, *, slack_token: str | None = None,
         refresh_catalog(nexar, store)
         project = store.find_project(PROJECT)
         store.subscribe(project, target, ["comments", "bom", "revisions"],
-                        at=format_time(datetime.now(UTC)))
+                        at=stamp(datetime.now(UTC)))
         poller = Poller(client=nexar, store=store)
         deliverer = Deliverer(store=store, slack=slack, renderer=Cards(),
                               min_interval=0.0 if local else post_interval)

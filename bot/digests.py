@@ -29,6 +29,7 @@ from bot.limits import (
 from bot.mrkdwn import escape, link
 from jobs.deliver import Message
 from jobs.digest import BomChange, Digest, OpenThread, ProjectDigest
+from state.clock import parse_stamp
 
 TITLES: Final = {"daily": "Daily design-review digest", "weekdays": "Daily design-review digest",
                  "weekly": "Weekly design-review digest", "now": "Design-review digest"}
@@ -197,7 +198,7 @@ def _ago(stamp: str, end: datetime) -> str:
 
 def _age(stamp: str, end: datetime) -> str:
     try:
-        start = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        start = parse_stamp(stamp)
     except ValueError:
         return "a while"
     seconds = max(0.0, (end - start).total_seconds())

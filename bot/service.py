@@ -19,10 +19,10 @@ from jobs.auth import TokenManager
 from jobs.deliver import Deliverer, DeliveryReport, Message, Unrendered, render_failure
 from jobs.digest import Digest, DigestRunner, schedule_digests
 from jobs.nexar import NexarClient, TokenSource
-from jobs.parse import format_time
-from jobs.poll import Clock, LeasePolicy, Poller, PollReport, utc_now
+from jobs.poll import LeasePolicy, Poller, PollReport
 from jobs.schedule import Schedule
 from jobs.slack import SlackClient
+from state.clock import Clock, stamp, utc_now
 from state.errors import ConfigError, NexarAuthError, ReviewBotError, SlackError, StoppedError
 from state.outbox import SetAside
 from state.store import Store
@@ -131,7 +131,7 @@ def _tell_operators(config: Config, store: Store, problem: str) -> None:
     except SlackError as exc:
         log.error("could not tell %s that sign-in is needed: %s", config.ops_channel, exc)
         return
-    store.set_meta(SIGNIN_NOTICE, format_time(utc_now()))
+    store.set_meta(SIGNIN_NOTICE, stamp(utc_now()))
 
 
 def deliverer(config: Config, store: Store, *, clock: Clock = utc_now,

@@ -28,8 +28,7 @@ from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749 import parameters
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from jobs.parse import format_time
-from jobs.poll import Clock, utc_now
+from state.clock import Clock, parse_stamp, stamp, utc_now
 from state.errors import ConfigError, NexarAuthError, NexarUnavailableError
 from state.store import Store
 
@@ -71,7 +70,7 @@ class Tokens:
     scope: str = ""
 
     def expires(self) -> datetime:
-        return datetime.fromisoformat(self.expires_at.replace("Z", "+00:00"))
+        return parse_stamp(self.expires_at)
 
     def to_json(self) -> str:
         return json.dumps({"access_token": self.access_token, "expires_at": self.expires_at,
@@ -291,7 +290,7 @@ class TokenManager:
             raise _token_error(reply.status_code, data, grant_type)
         now = self.clock()
         expires = now + timedelta(seconds=float(data.get("expires_in") or 3600))
-        return Tokens(access_token=data["access_token"], expires_at=format_time(expires),
+        return Tokens(access_token=data["access_token"], expires_at=stamp(expires),
                       refresh_token=data.get("refresh_token"), scope=data.get("scope") or "")
 
 

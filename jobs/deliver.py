@@ -38,10 +38,9 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from jobs.nexar import RetryPolicy
-from jobs.parse import format_time
-from jobs.poll import Clock, utc_now
 from jobs.slack import Posted, SlackClient
 from state.claims import Claims, Owner, channel_claim
+from state.clock import Clock, parse_stamp, stamp, utc_now
 from state.errors import (
     BusyError,
     ReviewBotError,
@@ -229,7 +228,7 @@ class Deliverer:
         self._snapshots: dict[str, Snapshot | None] = {}
 
     def _now(self) -> str:
-        return format_time(self.clock())
+        return stamp(self.clock())
 
     def deliver(self) -> DeliveryReport:
         """Plan new events, then post everything owed to every channel that is not paused."""
@@ -748,7 +747,7 @@ class Deliverer:
         now = self.clock()
         if cached is not None:
             user_id, checked = cached
-            age = now - datetime.fromisoformat(checked.replace("Z", "+00:00"))
+            age = now - parse_stamp(checked)
             if age < (HIT_TTL if user_id else MISS_TTL):
                 return user_id
         try:

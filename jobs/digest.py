@@ -36,17 +36,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from jobs.deliver import Message
-from jobs.poll import Clock, utc_now
-from state.digests import (
-    DAYS,
-    LEASE,
-    ChannelDigest,
-    Claim,
-    DigestKind,
-    Digests,
-    DigestSetting,
-    stamp,
-)
+from state.clock import Clock, parse_stamp, stamp, utc_now
+from state.digests import DAYS, LEASE, ChannelDigest, Claim, DigestKind, Digests, DigestSetting
 from state.errors import BusyError, ReviewBotError, SetAsideError
 from state.filters import wants
 from state.model import Event, ProjectInfo, Thread, designator_key
@@ -590,7 +581,7 @@ def _release(digests: Digests, claim: Claim) -> None:
 
 
 def _parse(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    moment = parse_stamp(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

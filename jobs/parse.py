@@ -10,14 +10,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from state.clock import stamp
 from state.model import BomLine, Comment, Person, ProjectInfo, Revision, Thread
 
 Json = Mapping[str, Any]
-
-
-def format_time(moment: datetime) -> str:
-    """The one text form of a time in the store: UTC, milliseconds, ``Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def normalize_time(text: str) -> str:
@@ -31,7 +27,7 @@ def normalize_time(text: str) -> str:
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return format_time(moment)
+    return stamp(moment)
 
 
 def person(data: Json | None) -> Person | None:

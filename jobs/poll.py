@@ -24,14 +24,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from jobs.nexar import Design, NexarClient, Workspace
-from jobs.parse import format_time
+from state.clock import Clock, stamp, utc_now
 from state.diff import diff
 from state.errors import NexarAuthError, NexarError, ReviewBotError, StoreError
 from state.lease import Lease, LeaseHolder
@@ -40,7 +40,6 @@ from state.store import PollStatus, Store
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 
 CATALOG_LISTED_AT = "catalog-listed-at"
 """Meta key: when a workspace's project list was last read from Nexar (how old the cache is)."""
@@ -49,10 +48,6 @@ SUDDEN_LOSS_MIN = 5
 SUDDEN_LOSS_SHARE = 0.5
 """A read that loses more than ``SUDDEN_LOSS_MIN`` threads (or BOM lines) and more than this
 share of the stored ones is read again before it becomes events."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -127,7 +122,7 @@ class Poller:
         When another live poller holds the lease, nothing is polled: the report's
         ``held_by`` says who. The lease is given back however the poll ends.
         """
-        report = PollReport(started_at=format_time(self.clock()))
+        report = PollReport(started_at=stamp(self.clock()))
         lease = self._take_lease(report)
         if report.held_by is not None:
             return report
@@ -141,7 +136,7 @@ class Poller:
                     "this poll stalled past its lease and another poller took over"
                     + (f" ({holder.describe()})" if holder else "")
                     + "; what it wrote is complete, the rest is polled there")
-                report.finished_at = format_time(self.clock())
+                report.finished_at = stamp(self.clock())
             self.store.record_poll(PollStatus(
                 started_at=report.started_at, finished_at=report.finished_at,
                 projects=report.projects, events=report.events, failures=report.failures))
@@ -218,7 +213,7 @@ class Poller:
             for workspace in workspaces:
                 self._poll_workspace(workspace, pool, report)
         report.requests = self.client.requests - requests_before
-        report.finished_at = format_time(self.clock())
+        report.finished_at = stamp(self.clock())
         log.debug("%s in %.2fs", report.health_line(), time.monotonic() - started)
 
     @contextmanager
@@ -249,7 +244,7 @@ class Poller:
                     report.failures.setdefault(name, str(exc))
             return
         self.store.sync_catalog(workspace.url, listing)
-        self.store.set_meta(CATALOG_LISTED_AT, format_time(self.clock()))
+        self.store.set_meta(CATALOG_LISTED_AT, stamp(self.clock()))
         targets = sorted((p for p in listing if p.id in watched), key=lambda p: p.name.casefold())
         listed = {p.id for p in listing}
         report.unlisted.extend(
@@ -319,7 +314,7 @@ class Poller:
         seen = old
         if old is not None and new.bom is not None:
             old = replace(old, bom=old_bom)
-        now = format_time(self.clock())
+        now = stamp(self.clock())
         events = diff(old, new, at=now)
         report.projects += 1
         marks = (failed is not None and pending is None) or (new.bom is not None and pending)
@@ -435,4 +430,4 @@ def refresh_catalog(client: NexarClient, store: Store, *, clock: Clock = utc_now
     """List every workspace's projects now, so names resolve before the first poll."""
     for workspace in client.workspaces():
         store.sync_catalog(workspace.url, client.projects(workspace))
-    store.set_meta(CATALOG_LISTED_AT, format_time(clock()))
+    store.set_meta(CATALOG_LISTED_AT, stamp(clock()))

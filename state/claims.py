@@ -36,16 +36,12 @@ import socket
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from state.clock import stamp
 from state.store import Store
-
-
-def stamp(moment: datetime) -> str:
-    """UTC text with milliseconds and ``Z``, which sorts as time."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def channel_claim(channel: str) -> str:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from state.claims import Claims, Owner, period_claim
+from state.clock import stamp
 from state.store import Store
 
 DigestKind = Literal["daily", "weekly", "weekdays"]
@@ -23,11 +24,6 @@ DigestKind = Literal["daily", "weekly", "weekdays"]
 DIGEST_KINDS: Final[tuple[DigestKind, ...]] = ("daily", "weekly", "weekdays")
 DAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LEASE: Final = timedelta(minutes=10)
-
-
-def stamp(moment: datetime) -> str:
-    """The store's text form of a time: UTC, milliseconds, ``Z`` (sorts as text)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass(frozen=True)

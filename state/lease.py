@@ -15,17 +15,13 @@ import socket
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from state.clock import stamp
 from state.store import Store
 
 POLLER = "poller"
-
-
-def _stamp(moment: datetime) -> str:
-    """The store's text form of a time: UTC, milliseconds, ``Z`` (sorts as text)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass(frozen=True)
@@ -76,15 +72,15 @@ class Lease:
         with self.store.transaction():
             held = self.holder()
             now = self.clock()
-            if held is not None and held.owner != self.owner and held.expires_at > _stamp(now):
+            if held is not None and held.owner != self.owner and held.expires_at > stamp(now):
                 return held
             self.taken_over = held if held is not None and held.owner != self.owner else None
-            stamp = _stamp(now)
+            taken = stamp(now)
             self.store.db.execute(
                 "insert or replace into leases (name, owner, pid, host, started_at, "
                 "heartbeat_at, expires_at) values (?, ?, ?, ?, ?, ?, ?)",
-                [self.name, self.owner, self.pid, self.host, stamp, stamp,
-                 _stamp(now + self.timeout)])
+                [self.name, self.owner, self.pid, self.host, taken, taken,
+                 stamp(now + self.timeout)])
         return None
 
     def beat(self) -> bool:
@@ -95,7 +91,7 @@ class Lease:
             cursor = self.store.db.execute(
                 "update leases set heartbeat_at = ?, expires_at = ? "
                 "where name = ? and owner = ?",
-                [_stamp(now), _stamp(now + self.timeout), self.name, self.owner])
+                [stamp(now), stamp(now + self.timeout), self.name, self.owner])
             return bool(cursor.rowcount)
 
     def release(self) -> None:

@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from jobs.parse import format_time
-from jobs.poll import utc_now
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import PROJECT
+from state.clock import stamp, utc_now
 from state.lease import Lease
 from state.store import Store
 from tests.bot.conftest import REVIEW_BOT, Run
@@ -177,7 +176,7 @@ def test_a_killed_pollers_lease_is_named_then_taken_over_after_its_timeout(
 
     row = lease_row(db_path)
     assert row is not None and row["pid"] == holder.pid, "a killed holder leaves its lease"
-    wait_for(lambda: format_time(utc_now()) > str(row["expires_at"]), timeout=10)
+    wait_for(lambda: stamp(utc_now()) > str(row["expires_at"]), timeout=10)
     taker = run("poll", "--once", env=env)
     assert taker.returncode == 0 and taker.stdout.startswith("Polled 2 project(s)"), taker
     assert lease_row(db_path) is None, "the taker gave the lease back when it finished"

@@ -33,7 +33,8 @@ from jobs.slack import SlackClient
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import HOSTILE_TEXT, PROJECT, REPLY_TEXT, play_review_round
 from sandbox.slack.render import render_channel
-from state.claims import Claims, Owner, channel_claim, stamp
+from state.claims import Claims, Owner, channel_claim
+from state.clock import stamp
 from state.errors import BusyError, SetAsideError
 from state.filters import Filters
 from state.model import Event, ProjectInfo, Snapshot, Thread

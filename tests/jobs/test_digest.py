@@ -41,7 +41,8 @@ from jobs.slack import SlackClient
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import HOSTILE_TEXT, PROJECT
 from state.claims import Claims, Owner, channel_claim, period_claim
-from state.digests import Digests, DigestSetting, stamp
+from state.clock import stamp
+from state.digests import Digests, DigestSetting
 from state.errors import SlackUnavailableError
 from state.filters import Filters
 from state.model import Event

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from jobs.nexar import NexarClient
-from jobs.parse import format_time
 from jobs.poll import LeasePolicy, Poller, PollReport, refresh_catalog
 from sandbox import AltiumSandbox
 from sandbox.scenario import play_review_round
+from state.clock import stamp
 from state.errors import NexarAuthError
 from state.lease import Lease
 from state.store import Store
@@ -182,7 +182,7 @@ def test_resubscribing_starts_a_fresh_baseline(poller: Poller, store: Store,
     store.unsubscribe(mc.id, "#hw-review")
     play_review_round(altium)
     poller.poll_once()
-    store.subscribe(mc, "#hw-review", ["comments"], at=format_time(datetime.now()))
+    store.subscribe(mc, "#hw-review", ["comments"], at=stamp(datetime.now()))
     mark = last_id(store)
     poller.poll_once()
     assert kinds_since(store, mark) == [(MC, "project_created", None)]

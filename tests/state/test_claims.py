@@ -12,7 +12,8 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from state.claims import Claims, Owner, channel_claim, process_alive, stamp
+from state.claims import Claims, Owner, channel_claim, process_alive
+from state.clock import stamp
 from state.store import Store
 from tests.conftest import FakeClock
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from state.claims import Claims, Owner, period_claim
-from state.digests import LEASE, Digests, DigestSetting, stamp
+from state.clock import stamp
+from state.digests import LEASE, Digests, DigestSetting
 from state.store import Store
 from tests.conftest import FakeClock
 from tests.state.test_claims import gone_pid
