@@ -3,7 +3,6 @@ holder's lease ran out or its process is gone, released only by their owner."""
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
@@ -138,14 +137,3 @@ def test_racing_takers_on_many_connections_grant_one(db_path: Path, store: Store
     for t in threads:
         t.join(20)
     assert sorted(granted) == [False] * 7 + [True]
-
-
-def test_state_claims_imports_only_state_and_the_standard_library() -> None:
-    source = Path(__file__).parents[2] / "state" / "claims.py"
-    tree = ast.parse(source.read_text())
-    roots = {(n.module or "").split(".")[0] for n in ast.walk(tree)
-             if isinstance(n, ast.ImportFrom)}
-    roots |= {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
-              for a in n.names}
-    assert roots <= {"__future__", "state", "os", "socket", "uuid", "contextlib",
-                     "dataclasses", "datetime", "pathlib", "typing"}

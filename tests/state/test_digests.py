@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import threading
 from dataclasses import replace
 from datetime import timedelta
@@ -143,14 +142,3 @@ def test_racing_claims_from_many_connections_grant_one(db_path: Path, store: Sto
     for t in threads:
         t.join(10)
     assert sorted(granted) == [False] * 7 + [True]
-
-
-def test_state_digests_imports_only_state_and_the_standard_library() -> None:
-    source = Path(__file__).parents[2] / "state" / "digests.py"
-    tree = ast.parse(source.read_text())
-    roots = {(n.module or "").split(".")[0] for n in ast.walk(tree)
-             if isinstance(n, ast.ImportFrom)}
-    roots |= {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
-              for a in n.names}
-    assert roots <= {"__future__", "state", "uuid", "collections", "dataclasses", "datetime",
-                     "typing", "sqlite_utils"}
