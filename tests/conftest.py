@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -98,3 +101,44 @@ def slack() -> Iterator[SlackSandbox]:
     """A fresh local Slack workspace, served on 127.0.0.1."""
     with SlackSandbox() as sandbox:
         yield sandbox
+
+
+@contextmanager
+def warm_processes(script: str, count: int, *args: str, env: Mapping[str, str] | None = None,
+                   cwd: Path | None = None) -> Iterator[Callable[[Path], list[str]]]:
+    """``count`` Python processes running ``script``, each past its imports and waiting; the
+    function it yields hands them all one path at once (they begin within milliseconds,
+    where fresh start-ups would scatter by tens) and returns each one's answer line.
+
+    ``script`` prints ``ready``, then answers one line per path read from stdin.
+    """
+    processes = [subprocess.Popen([sys.executable, "-c", script, *args],
+                                  env=dict(env) if env is not None else None, cwd=cwd,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+                 for _ in range(count)]
+
+    def release(path: Path) -> list[str]:
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write(f"{path}\n")
+            process.stdin.flush()
+        answers = []
+        for process in processes:
+            assert process.stdout is not None
+            answers.append(process.stdout.readline().strip())
+        return answers
+
+    try:
+        for process in processes:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready", process.communicate()
+        yield release
+        for process in processes:
+            _, err = process.communicate(timeout=30)
+            assert process.returncode == 0 and err == "", err
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()

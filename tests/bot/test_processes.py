@@ -14,7 +14,6 @@ import json
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -34,6 +33,7 @@ from state.schema import migrations
 from state.store import Store
 from tests.bot.conftest import REVIEW_BOT, Run
 from tests.bot.test_run import start_run
+from tests.conftest import warm_processes
 
 OTHER = "IoT Sensor Node"
 FRESH_TRIALS = 40
@@ -343,37 +343,9 @@ each run's exit code and output answered as one JSON line."""
 def openers(env: Mapping[str, str], cwd: Path, count: int,
             *args: str) -> Iterator[Callable[[Path], list[dict[str, Any]]]]:
     """``count`` processes ready to run ``review-bot ARGS``; the function it yields releases
-    them all at once on one database (they open it within the same few milliseconds) and
-    returns what each answered."""
-    processes = [subprocess.Popen([sys.executable, "-c", OPENER, *args], env=dict(env),
-                                  cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-                 for _ in range(count)]
-
-    def release(path: Path) -> list[dict[str, Any]]:
-        for process in processes:
-            assert process.stdin is not None
-            process.stdin.write(f"{path}\n")
-            process.stdin.flush()
-        answers = []
-        for process in processes:
-            assert process.stdout is not None
-            answers.append(json.loads(process.stdout.readline()))
-        return answers
-
-    try:
-        for process in processes:
-            assert process.stdout is not None
-            assert process.stdout.readline().strip() == "ready", process.communicate()
-        yield release
-        for process in processes:
-            _, err = process.communicate(timeout=30)
-            assert process.returncode == 0 and err == "", err
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    them all at once on one database and returns what each answered."""
+    with warm_processes(OPENER, count, *args, env=env, cwd=cwd) as release:
+        yield lambda path: [json.loads(answer) for answer in release(path)]
 
 
 def test_four_processes_opening_a_fresh_database_all_succeed_and_migrate_once(

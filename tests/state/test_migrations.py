@@ -8,10 +8,6 @@ migrations race for real.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +16,7 @@ from sqlite_utils import Database
 from state.errors import StoreError, StoreLockedError
 from state.schema import migrations
 from state.store import Store
+from tests.conftest import warm_processes
 
 PROCESSES = 4
 ROUNDS = 60
@@ -42,44 +39,10 @@ for line in sys.stdin:
 line: ``opened`` or the error."""
 
 
-@contextmanager
-def openers(count: int) -> Iterator[Callable[[Path], list[str]]]:
-    """``count`` processes ready to open a database; the function it yields hands them all
-    one path at once (they begin within microseconds) and returns their answers."""
-    processes = [subprocess.Popen([sys.executable, "-c", OPENER], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(count)]
-
-    def release(db: Path) -> list[str]:
-        for process in processes:
-            assert process.stdin is not None
-            process.stdin.write(f"{db}\n")
-            process.stdin.flush()
-        answers = []
-        for process in processes:
-            assert process.stdout is not None
-            answers.append(process.stdout.readline().strip())
-        return answers
-
-    try:
-        for process in processes:
-            assert process.stdout is not None
-            assert process.stdout.readline() == "ready\n", process.communicate()
-        yield release
-        for process in processes:
-            _, err = process.communicate(timeout=30)
-            assert process.returncode == 0 and err == "", err
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-
-
 def test_four_processes_opening_a_fresh_database_create_the_schema_once(
         tmp_path: Path) -> None:
     failures: list[str] = []
-    with openers(PROCESSES) as release:
+    with warm_processes(OPENER, PROCESSES) as release:
         for n in range(ROUNDS):
             db = tmp_path / f"round-{n}.db"
             failures += [f"round {n}: {a}" for a in release(db) if a != "opened"]
