@@ -10,8 +10,8 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import commands, home, unfurls
-from bot.answers import Answers, NexarFactory, Policy
+from bot.listeners import commands, home, unfurls
+from bot.review.answers import Answers, NexarFactory, Policy
 from jobs.digest import DigestRun
 
 

@@ -24,27 +24,19 @@ from dotenv import dotenv_values
 
 from bot import logs, service
 from bot.config import Config
-from bot.summary import summary
+from bot.errors import SlackAuthError, SlackChannelError, SlackError, SlackUnavailableError
+from bot.slack.client import AUTH_ERRORS
+from bot.slack.delivery import DeliveryReport
+from bot.slack.sentences import summary
 from jobs.auth import DESIGN_SCOPES, TokenManager, jwt_claims
-from jobs.deliver import DeliveryReport
 from jobs.digest import Now, Off, Show, describe, parse_schedule
+from jobs.errors import NexarAuthError, NexarError
 from jobs.login import login
-from jobs.parse import normalize_time
 from jobs.poll import CATALOG_LISTED_AT, PollReport, refresh_catalog
-from jobs.slack import AUTH_ERRORS
+from jobs.records import normalize_time
 from state.clock import parse_stamp, stamp
 from state.digests import Digests
-from state.errors import (
-    ConfigError,
-    NexarAuthError,
-    NexarError,
-    NotFoundError,
-    ReviewBotError,
-    SlackAuthError,
-    SlackChannelError,
-    SlackError,
-    SlackUnavailableError,
-)
+from state.errors import ConfigError, NotFoundError, ReviewBotError
 from state.filters import Filters
 from state.model import EVENT_GROUPS, ProjectInfo
 from state.outbox import Outbox, SetAside

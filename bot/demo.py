@@ -14,13 +14,13 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.cards import Cards
-from bot.digests import render_digest
-from jobs.deliver import Deliverer
+from bot.slack.cards import Cards
+from bot.slack.client import SlackClient
+from bot.slack.delivery import Deliverer
+from bot.slack.digest_layout import render_digest
 from jobs.digest import DigestRunner
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
-from jobs.slack import SlackClient
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import PROJECT, play_review_round
 from sandbox.slack.render import render_channel

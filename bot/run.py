@@ -11,12 +11,12 @@ from types import FrameType
 from slack_sdk import WebClient
 
 from bot import service
-from bot.answers import Policy
 from bot.app import build_app
 from bot.config import Config
 from bot.logs import HEALTH
+from bot.review.answers import Policy
 from bot.server import EVENTS_PATH, HttpServer, SocketMode
-from jobs.schedule import Schedule
+from bot.workers import Schedule
 from state.errors import ConfigError
 from state.store import Store, Subscription
 

@@ -19,13 +19,9 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.errors import SlackApiError
 
-from jobs.slack import AUTH_ERRORS
-from state.errors import (
-    ConfigError,
-    SlackAuthError,
-    SlackError,
-    SlackUnavailableError,
-)
+from bot.errors import SlackAuthError, SlackError, SlackUnavailableError
+from bot.slack.client import AUTH_ERRORS
+from state.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -11,19 +11,21 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from bot.cards import Cards
 from bot.config import Config
-from bot.digests import render_digest
-from bot.mrkdwn import escape
+from bot.errors import SlackError
+from bot.slack.cards import Cards
+from bot.slack.client import SlackClient
+from bot.slack.delivery import Deliverer, DeliveryReport, Message, Unrendered, render_failure
+from bot.slack.digest_layout import render_digest
+from bot.slack.mrkdwn import escape
+from bot.workers import Schedule
 from jobs.auth import TokenManager
-from jobs.deliver import Deliverer, DeliveryReport, Message, Unrendered, render_failure
 from jobs.digest import Digest, DigestRunner, schedule_digests
+from jobs.errors import NexarAuthError
 from jobs.nexar import NexarClient, TokenSource
 from jobs.poll import LeasePolicy, Poller, PollReport
-from jobs.schedule import Schedule
-from jobs.slack import SlackClient
 from state.clock import Clock, stamp, utc_now
-from state.errors import ConfigError, NexarAuthError, ReviewBotError, SlackError, StoppedError
+from state.errors import ConfigError, ReviewBotError, StoppedError
 from state.outbox import SetAside
 from state.store import Store
 

@@ -1,1 +1,4 @@
-"""Work that talks to the outside: the Nexar client and the poller."""
+"""Upstream: Altium 365 through Nexar. The client and its queries, sign-in, the poller.
+
+Imports ``state`` only; never ``bot`` nor a Slack library.
+"""

@@ -28,8 +28,9 @@ from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749 import parameters
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from jobs.errors import NexarAuthError, NexarUnavailableError
 from state.clock import Clock, parse_stamp, stamp, utc_now
-from state.errors import ConfigError, NexarAuthError, NexarUnavailableError
+from state.errors import ConfigError
 from state.store import Store
 
 log = logging.getLogger(__name__)

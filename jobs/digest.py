@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs.deliver import Message
+from bot.slack.delivery import Message
 from state.clock import Clock, parse_stamp, stamp, utc_now
 from state.digests import DAYS, LEASE, ChannelDigest, Claim, DigestKind, Digests, DigestSetting
 from state.errors import BusyError, ReviewBotError, SetAsideError

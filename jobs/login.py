@@ -19,7 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jobs.auth import LoginRefused, TokenManager, Tokens, authorization, authorization_code
-from state.errors import ConfigError, NexarAuthError
+from jobs.errors import NexarAuthError
+from state.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from jobs import parse
-from state.errors import (
-    NexarAuthError,
-    NexarError,
-    NexarQueryError,
-    NexarUnavailableError,
-)
+from jobs import records
+from jobs.errors import NexarAuthError, NexarError, NexarQueryError, NexarUnavailableError
 from state.model import BomLine, Person, ProjectInfo, Thread
 
 log = logging.getLogger(__name__)
@@ -317,7 +312,7 @@ class NexarClient:
     def me(self) -> Person | None:
         """The signed-in user, asked at the discovery endpoint."""
         data = self._data(self.api_url, query("me"))
-        return parse.person(data.get("desUserByAuth"))
+        return records.person(data.get("desUserByAuth"))
 
     def projects(self, workspace: Workspace) -> list[ProjectInfo]:
         """Every project of a workspace, following ``pageInfo`` to the last page."""
@@ -329,7 +324,7 @@ class NexarClient:
             page = data.get("desProjects")
             if page is None:
                 raise NexarQueryError(f"Nexar returned no project list for {workspace.url}")
-            found.extend(parse.project(node, workspace.url) for node in page.get("nodes") or ())
+            found.extend(records.project(node, workspace.url) for node in page.get("nodes") or ())
             info = page["pageInfo"]
             if not info["hasNextPage"]:
                 return found
@@ -382,7 +377,7 @@ class NexarClient:
         for i, pid in enumerate(ids):
             raw = data.get(f"p{i}")
             if pid not in results and raw is not None:
-                results[pid] = [parse.thread(t) for t in raw]
+                results[pid] = [records.thread(t) for t in raw]
         return results
 
     def _threads_one_by_one(self, workspace: Workspace, ids: Sequence[str],
@@ -411,13 +406,13 @@ class NexarClient:
                 if nodes is None:
                     raise NexarQueryError(f"Nexar answered a page of the BOM of variant "
                                           f"{name!r} without its items (nodes: null)")
-                for line in parse.bom_lines(name, nodes):
+                for line in records.bom_lines(name, nodes):
                     bom[line.key] = line
                 info = page["pageInfo"]
                 if not info["hasNextPage"]:
                     break
                 page = self._bom_page(workspace, project_id, name, info.get("endCursor"))
-        return Design(documents=parse.documents(variants), bom=bom)
+        return Design(documents=records.documents(variants), bom=bom)
 
     def nets(self, workspace: Workspace, project_id: str) -> tuple[str, list[Net]]:
         """The board's document name and its nets (of the first variant with a PCB)."""

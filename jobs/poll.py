@@ -30,10 +30,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from jobs.errors import NexarAuthError, NexarError
 from jobs.nexar import Design, NexarClient, Workspace
 from state.clock import Clock, stamp, utc_now
 from state.diff import diff
-from state.errors import NexarAuthError, NexarError, ReviewBotError, StoreError
+from state.errors import ReviewBotError, StoreError
 from state.lease import Lease, LeaseHolder
 from state.model import Bom, ProjectInfo, Snapshot, Thread
 from state.store import PollStatus, Store

@@ -7,7 +7,7 @@ fitted and a new revision.
 
 from __future__ import annotations
 
-from sandbox.altium.store import Store
+from sandbox.altium.activity import Store
 
 PROJECT = "Motor Controller"
 

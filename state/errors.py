@@ -1,7 +1,9 @@
 """Every error design-review-bot raises on purpose, in one tree.
 
 The CLI prints any of them as one ``Error: ...`` line; third-party exceptions (httpx,
-sqlite3, slack_sdk) are translated into these where they are met, never passed through::
+sqlite3, slack_sdk) are translated into these where they are met, never passed through.
+Each side owns its errors under this one base: ``state`` the store's and the shared ones
+(here), ``jobs.errors`` Nexar's, ``bot.errors`` Slack's::
 
     ReviewBotError                  anything the user can cause or meet
     ├── ConfigError                 missing or malformed setting (env var, .env, flag)
@@ -13,11 +15,11 @@ sqlite3, slack_sdk) are translated into these where they are met, never passed t
     ├── NotFoundError               a project, channel or subscription name matched nothing
     ├── StoreError                  the SQLite database cannot be opened, read or written
     │   └── StoreLockedError        another process holds the write lock too long
-    ├── NexarError                  a fetch from Nexar failed; nothing was written for it
+    ├── NexarError  (jobs.errors)   a fetch from Nexar failed; nothing was written for it
     │   ├── NexarAuthError          token missing, invalid or expired: sign in again
     │   ├── NexarUnavailableError   network failure, timeout, 429 or 5xx after every retry
     │   └── NexarQueryError         the answer carried GraphQL ``errors`` (even beside data)
-    └── SlackError                  a Slack Web API call failed (``code`` is Slack's error)
+    └── SlackError  (bot.errors)    a Slack Web API call failed (``code`` is Slack's error)
         ├── SlackAuthError          the bot token is invalid or revoked: nothing can post
         ├── SlackChannelError       this channel refuses posts (not found, archived, not in it)
         ├── SlackMessageError       Slack refused this message's content (blocks too long)
@@ -76,57 +78,3 @@ class StoreError(ReviewBotError):
 
 class StoreLockedError(StoreError):
     """Another process kept the database locked for longer than the timeout."""
-
-
-class NexarError(ReviewBotError):
-    """A request to Nexar failed. ``request_id`` is Nexar's, for support tickets."""
-
-    def __init__(self, message: str, *, request_id: str | None = None) -> None:
-        self.request_id = request_id
-        if request_id:
-            message = f"{message} (Nexar request id {request_id})"
-        super().__init__(message)
-
-
-class NexarAuthError(NexarError):
-    """Nexar refused the token: it is missing, invalid, expired or lacks access."""
-
-
-class NexarUnavailableError(NexarError):
-    """Nexar could not be reached or kept failing (timeouts, 429, 5xx) after retries."""
-
-
-class NexarQueryError(NexarError):
-    """Nexar answered with GraphQL errors; the fetch counts as failed, not as empty."""
-
-
-class SlackError(ReviewBotError):
-    """A Slack Web API call failed; ``code`` is Slack's error string."""
-
-    def __init__(self, message: str, *, code: str = "") -> None:
-        self.code = code
-        super().__init__(message)
-
-
-class SlackAuthError(SlackError):
-    """The bot token is invalid, revoked or its account inactive."""
-
-
-class SlackChannelError(SlackError):
-    """This channel refuses the bot's posts until a person fixes it."""
-
-
-class SlackMessageError(SlackError):
-    """Slack refused the message's content."""
-
-
-class SlackRateLimitedError(SlackError):
-    """Slack answered 429; ``retry_after`` is how long it asked to wait."""
-
-    def __init__(self, message: str, *, retry_after: float, code: str = "ratelimited") -> None:
-        self.retry_after = retry_after
-        super().__init__(message, code=code)
-
-
-class SlackUnavailableError(SlackError):
-    """Slack could not be reached, timed out or answered 5xx."""

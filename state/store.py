@@ -24,6 +24,7 @@ from sqlite_utils import Database
 
 from state.errors import NotFoundError, StoreError, StoreLockedError
 from state.filters import Filters
+from state.migrations import migrations
 from state.model import (
     EVENT_FIELDS,
     EVENT_GROUPS,
@@ -36,7 +37,6 @@ from state.model import (
     Snapshot,
     Thread,
 )
-from state.schema import migrations
 
 BOM_PENDING = "bom-pending:"
 """Meta key prefix: a project whose BOM must be read again at the next poll, and why.

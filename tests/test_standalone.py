@@ -15,7 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.altium.schema import BUNDLED_SCHEMA, SCHEMA_ENV, default_schema_path, executable_schema
+from sandbox.altium.resolvers import (
+    BUNDLED_SCHEMA,
+    SCHEMA_ENV,
+    default_schema_path,
+    executable_schema,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

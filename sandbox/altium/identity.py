@@ -46,9 +46,9 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote_plus, urlencode, urlsplit
 
 from ..http import LocalHandler, LocalServer
+from .activity import Clock, UserRef
 from .model import User, Workspace
 from .server import AltiumSandbox
-from .store import Clock, UserRef
 
 SCOPES = (
     "openid",

@@ -45,10 +45,10 @@ from graphql.language import DocumentNode
 
 from ..http import LocalHandler, LocalServer
 from . import seed
+from .activity import Clock, Store, UserRef, utc_now
 from .faults import Faults, HttpFault
 from .model import Project, Tenant, User, Workspace
-from .schema import RequestContext, default_resolver, executable_schema
-from .store import Clock, Store, UserRef, utc_now
+from .resolvers import RequestContext, default_resolver, executable_schema
 
 RootField = tuple[str, str]
 """A requested root field: (response key, i.e. the alias or the name; field name)."""

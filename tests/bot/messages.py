@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.limits import MESSAGE, within
-from jobs.deliver import Message
+from bot.slack.delivery import Message
+from bot.slack.limits import MESSAGE, within
 from sandbox.slack.blocks import refusal
 from state.model import Event
 

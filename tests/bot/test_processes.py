@@ -28,8 +28,8 @@ from sqlite_utils import Database
 
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import PROJECT, play_review_round
+from state.migrations import migrations
 from state.outbox import Outbox
-from state.schema import migrations
 from state.store import Store
 from tests.bot.conftest import REVIEW_BOT, Run
 from tests.bot.test_run import start_run

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from state.outbox import Outbox
 from state.store import Store
-from tests.bot.test_answers import answer
+from tests.bot.review.test_answers import answer
 
 
 def test_status_lists_posts_set_aside_per_channel(db_path: Path) -> None:

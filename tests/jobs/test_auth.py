@@ -22,13 +22,14 @@ from jobs.auth import (
     TokenManager,
     Tokens,
 )
+from jobs.errors import NexarAuthError
 from jobs.login import login
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
 from sandbox import AltiumSandbox
 from sandbox.altium import IdentitySandbox
 from sandbox.scenario import PROJECT, play_review_round
-from state.errors import ConfigError, NexarAuthError
+from state.errors import ConfigError
 from state.store import Store
 from tests.conftest import FakeClock
 from tests.jobs.conftest import free_port

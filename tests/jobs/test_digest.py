@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.cards import Cards, message_size
-from bot.digests import render_digest
-from jobs.deliver import CLAIM_LEASE, Deliverer, Message
+from bot.errors import SlackUnavailableError
+from bot.slack.cards import Cards, message_size
+from bot.slack.client import SlackClient
+from bot.slack.delivery import CLAIM_LEASE, Deliverer, Message
+from bot.slack.digest_layout import render_digest
 from jobs.digest import (
     FORMS,
     DigestRunner,
@@ -37,13 +39,11 @@ from jobs.digest import (
 )
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
-from jobs.slack import SlackClient
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import HOSTILE_TEXT, PROJECT
 from state.claims import Claims, Owner, channel_claim, period_claim
 from state.clock import stamp
 from state.digests import Digests, DigestSetting
-from state.errors import SlackUnavailableError
 from state.filters import Filters
 from state.model import Event
 from state.store import Store

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.cards import Cards
-from bot.digests import render_digest
 from bot.service import explained, set_aside_notice
-from jobs.deliver import Deliverer, Message
+from bot.slack.cards import Cards
+from bot.slack.client import SlackClient
+from bot.slack.delivery import Deliverer, Message
+from bot.slack.digest_layout import render_digest
 from jobs.digest import Digest, DigestRunner
-from jobs.slack import SlackClient
 from sandbox import SlackSandbox
 from state.digests import Digests, DigestSetting
 from state.outbox import Outbox

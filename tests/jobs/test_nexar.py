@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from jobs.errors import NexarAuthError, NexarQueryError, NexarUnavailableError
 from jobs.nexar import NexarClient, RetryPolicy, Workspace
 from sandbox import AltiumSandbox
-from state.errors import NexarAuthError, NexarQueryError, NexarUnavailableError
 
 
 def acme(client: NexarClient, altium: AltiumSandbox) -> Workspace:

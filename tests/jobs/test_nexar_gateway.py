@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from jobs.auth import DESIGN_SCOPES, FileTokenStore, OAuthSettings, RateLimit, TokenManager
+from jobs.errors import NexarAuthError
 from jobs.login import login
 from jobs.nexar import NexarClient, RetryPolicy
 from sandbox import AltiumSandbox
 from sandbox.altium import IdentitySandbox
-from state.errors import NexarAuthError
 from tests.conftest import FakeClock
 from tests.jobs.conftest import free_port
 

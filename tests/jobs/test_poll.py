@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from jobs.errors import NexarAuthError
 from jobs.nexar import NexarClient
 from jobs.poll import LeasePolicy, Poller, PollReport, refresh_catalog
 from sandbox import AltiumSandbox
 from sandbox.scenario import play_review_round
 from state.clock import stamp
-from state.errors import NexarAuthError
 from state.lease import Lease
 from state.store import Store
 from tests.conftest import FakeClock

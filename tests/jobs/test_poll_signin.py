@@ -9,9 +9,9 @@ import pytest
 
 from bot.config import Config
 from bot.service import poll_once
+from jobs.errors import NexarAuthError
 from jobs.nexar import NexarClient
 from sandbox import AltiumSandbox, SlackSandbox
-from state.errors import NexarAuthError
 from state.store import Store
 from tests.jobs.test_poll import IOT, MC, follow
 

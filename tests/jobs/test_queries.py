@@ -9,7 +9,7 @@ import pytest
 from graphql import GraphQLSchema, build_schema, parse, validate
 
 from jobs.nexar import batch_threads_query, query
-from sandbox.altium.schema import default_schema_path
+from sandbox.altium.resolvers import default_schema_path
 
 QUERY_FILES = sorted(
     f.name.removesuffix(".graphql")

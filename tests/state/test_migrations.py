@@ -14,7 +14,7 @@ import pytest
 from sqlite_utils import Database
 
 from state.errors import StoreError, StoreLockedError
-from state.schema import migrations
+from state.migrations import migrations
 from state.store import Store
 from tests.conftest import warm_processes
 

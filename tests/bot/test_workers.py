@@ -6,8 +6,8 @@ import itertools
 import threading
 import time
 
-from jobs.schedule import Schedule
-from state.errors import NexarUnavailableError
+from bot.workers import Schedule
+from jobs.errors import NexarUnavailableError
 from tests.conftest import wait_for
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from bot.digests import render_digest
+from bot.slack.digest_layout import render_digest
 from jobs.digest import Digest, OpenThread, ProjectDigest, merge_bom_changes
 from state.model import Event, ProjectInfo
 from tests.bot.messages import HOSTILE, assert_escaped, assert_within_limits, event, texts

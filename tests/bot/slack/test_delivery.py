@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackObjectFormationError
 
-from bot.cards import Cards
-from bot.digests import render_digest
 from bot.service import set_aside_notice, stoppable_sleep
-from jobs.deliver import (
+from bot.slack.cards import Cards
+from bot.slack.client import SlackClient
+from bot.slack.delivery import (
     CLAIM_LEASE,
     CLAIM_WAIT,
     Deliverer,
@@ -26,10 +26,10 @@ from jobs.deliver import (
     People,
     Unrendered,
 )
+from bot.slack.digest_layout import render_digest
 from jobs.digest import DigestRunner
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
-from jobs.slack import SlackClient
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import HOSTILE_TEXT, PROJECT, REPLY_TEXT, play_review_round
 from sandbox.slack.render import render_channel
@@ -654,7 +654,7 @@ def test_an_expired_claim_is_taken_over_and_its_posts_reconciled(
     bot.poller.poll_once()
     landed, lost = crash_leftovers(bot, slack, clock)
     clock.advance(seconds=CLAIM_LEASE.total_seconds())
-    with caplog.at_level(logging.WARNING, logger="jobs.deliver"):
+    with caplog.at_level(logging.WARNING, logger="bot.slack.delivery"):
         report = bot.deliverer.deliver()
     assert report.ok and report.busy == {} and report.reconciled == 1, report
     assert "taking over #design-review from pid 4242 on host ci-3" in caplog.text

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.answers import Answers, Asker, ago
-from bot.parser import Request
+from bot.review.answers import Answers, Asker, ago
+from bot.review.request import Request
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
 from sandbox import AltiumSandbox

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from bot.mrkdwn import ELLIPSIS, cut
+from bot.slack.mrkdwn import ELLIPSIS, cut
 
 SECTION_TEXT: Final = 3000
 """Characters of a section's text."""

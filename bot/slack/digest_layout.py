@@ -1,10 +1,10 @@
-"""The Slack message of a scheduled digest, as block dicts (``bot.limits``).
+"""The Slack message of a scheduled digest, as block dicts (``bot.slack.limits``).
 
 A header, the period, then per project: thread activity, open threads with the oldest one's
 age, the threads quiet for a day or more, BOM change counts with the notable changes
 (replaced parts first; a change in several variants counted once, naming them) and
 revisions. Every text from Altium is escaped once, here; long lists are trimmed with
-"and N more", and the message goes through ``bot.limits.fit`` so it stays within Slack's
+"and N more", and the message goes through ``bot.slack.limits.fit`` so it stays within Slack's
 limits whatever the text. A period without activity is one short line.
 """
 
@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from bot.cards import BOM_ORDER, BOM_TITLES, bom_line, named, project_link, when
-from bot.limits import (
+from bot.slack.cards import BOM_ORDER, BOM_TITLES, bom_line, named, project_link, when
+from bot.slack.delivery import Message
+from bot.slack.limits import (
     FALLBACK_TEXT,
     MESSAGE,
     SECTION_TEXT,
@@ -26,8 +27,7 @@ from bot.limits import (
     section,
     text_size,
 )
-from bot.mrkdwn import escape, link
-from jobs.deliver import Message
+from bot.slack.mrkdwn import escape, link
 from jobs.digest import BomChange, Digest, OpenThread, ProjectDigest
 from state.clock import parse_stamp
 

@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from state.errors import (
+from bot.errors import (
     SlackAuthError,
     SlackChannelError,
     SlackError,

@@ -1,7 +1,7 @@
 """App Home: the watched projects, their open threads and the bot's health.
 
 Only projects shared with Slack (``REVIEW_BOT_PROJECTS``) are named; the view goes
-through ``bot.limits.fit`` for the Home tab's 100 blocks.
+through ``bot.slack.limits.fit`` for the Home tab's 100 blocks.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.answers import Policy, every_project_name
-from bot.cards import NAME_LIMIT, named
-from bot.limits import VIEW, Block, context, divider, fit, header, section
-from bot.mrkdwn import escape, link
+from bot.review.answers import Policy, every_project_name
+from bot.slack.cards import NAME_LIMIT, named
+from bot.slack.limits import VIEW, Block, context, divider, fit, header, section
+from bot.slack.mrkdwn import escape, link
 from state.outbox import Outbox
 from state.store import Store
 

@@ -13,9 +13,9 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.answers import Answers, Asker
-from bot.limits import UNFURL, fit
-from bot.parser import Request
+from bot.review.answers import Answers, Asker
+from bot.review.request import Request
+from bot.slack.limits import UNFURL, fit
 from state.model import ProjectInfo
 from state.store import Store
 

@@ -37,22 +37,19 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from jobs.nexar import RetryPolicy
-from jobs.slack import Posted, SlackClient
-from state.claims import Claims, Owner, channel_claim
-from state.clock import Clock, parse_stamp, stamp, utc_now
-from state.errors import (
-    BusyError,
-    ReviewBotError,
-    SetAsideError,
+from bot.errors import (
     SlackAuthError,
     SlackChannelError,
     SlackError,
     SlackMessageError,
     SlackRateLimitedError,
     SlackUnavailableError,
-    StoppedError,
 )
+from bot.slack.client import Posted, SlackClient
+from jobs.nexar import RetryPolicy
+from state.claims import Claims, Owner, channel_claim
+from state.clock import Clock, parse_stamp, stamp, utc_now
+from state.errors import BusyError, ReviewBotError, SetAsideError, StoppedError
 from state.model import Comment, Event, Person, ProjectInfo, Snapshot, Thread
 from state.outbox import Delivery, Outbox, SetAside
 from state.store import Store, Subscription
@@ -104,7 +101,7 @@ OpsNotice = Callable[[Sequence[SetAside]], Message]
 
 
 class Renderer(Protocol):
-    """Turns events and snapshot records into Slack messages (``bot.cards``)."""
+    """Turns events and snapshot records into Slack messages (``bot.slack.cards``)."""
 
     def thread_card(self, project: ProjectInfo, thread: Thread, *, people: People,
                     deleted: bool = False) -> Message: ...

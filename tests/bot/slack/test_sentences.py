@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.summary import summary
+from bot.slack.sentences import summary
 from tests.bot.messages import HOSTILE, event
 
 THREAD = {"thread_id": "t6", "thread_number": 6, "document": "Power.SchDoc",

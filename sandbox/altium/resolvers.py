@@ -34,6 +34,7 @@ from graphql import (
     build_schema,
 )
 
+from .activity import Store
 from .faults import FaultSession
 from .model import (
     BomInstance,
@@ -54,7 +55,6 @@ from .model import (
     Workspace,
     decode_node_id,
 )
-from .store import Store
 
 T = TypeVar("T")
 Resolver = Callable[..., Any]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.cards import Cards
+from bot.slack.cards import Cards
 from state.model import Event
 from state.store import Subscription
 from tests.bot.messages import HOSTILE, assert_escaped, assert_within_limits, event, texts

@@ -12,7 +12,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from bot.mrkdwn import escape
+from bot.slack.mrkdwn import escape
 
 MAX_TEXT = 1000
 

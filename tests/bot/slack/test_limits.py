@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.answers import Answers, Asker, Reply, page_request
-from bot.home import home_view
-from bot.limits import (
+from bot.listeners.home import home_view
+from bot.review.answers import Answers, Asker, Reply, page_request
+from bot.review.request import Request
+from bot.slack.limits import (
     CUT_NOTE,
     MESSAGE,
     RESPONSE,
@@ -28,13 +29,12 @@ from bot.limits import (
     text_size,
     within,
 )
-from bot.parser import Request
 from sandbox.slack.blocks import refusal
 from state.model import BomLine
 from state.store import Store
 from tests import factories
-from tests.bot.test_escaping import FIELDS, NOW, answer_pages, assert_slack_takes, build_world
-from tests.bot.test_escaping import every_payload as payloads
+from tests.bot.slack.test_escaping import FIELDS, NOW, answer_pages, assert_slack_takes, build_world
+from tests.bot.slack.test_escaping import every_payload as payloads
 
 SIX_HUNDRED_LINES = "\n".join(f"R{i}" for i in range(1, 601))
 

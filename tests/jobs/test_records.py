@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs import parse
+from jobs import records
 
 
 @pytest.mark.parametrize(("raw", "normal"), [
@@ -14,7 +14,7 @@ from jobs import parse
     ("2026-11-28T09:15:02", "2026-11-28T09:15:02.000Z"),
 ])
 def test_times_are_normalised(raw: str, normal: str) -> None:
-    assert parse.normalize_time(raw) == normal
+    assert records.normalize_time(raw) == normal
 
 
 @pytest.mark.parametrize(("user", "name"), [
@@ -23,13 +23,13 @@ def test_times_are_normalised(raw: str, normal: str) -> None:
     ({"email": "x@example.com"}, None),
 ])
 def test_person_names(user: dict[str, str | None], name: str | None) -> None:
-    found = parse.person(user)
+    found = records.person(user)
     assert found is not None and found.name == name
 
 
 def test_person_with_nothing_is_none() -> None:
-    assert parse.person({"userId": None, "email": None}) is None
-    assert parse.person(None) is None
+    assert records.person({"userId": None, "email": None}) is None
+    assert records.person(None) is None
 
 
 def component(cid: str, *parts: tuple[str, str, int]) -> dict[str, object]:
@@ -48,7 +48,7 @@ def test_bom_lines_one_per_designator_with_primary_part_and_alternates() -> None
               "alternateComponent": component("alt", ("Panasonic", "ERJ-3EKF1002V", 1))},
          ]},
     ]
-    lines = {b.designator: b for b in parse.bom_lines("Default", items)}
+    lines = {b.designator: b for b in records.bom_lines("Default", items)}
     assert (lines["R1"].mpn, lines["R1"].manufacturer, lines["R1"].fitted) == (
         "RC0603FR-0710KL", "Yageo", True)
     assert (lines["R2"].mpn, lines["R2"].component_id, lines["R2"].fitted) == (
@@ -56,7 +56,7 @@ def test_bom_lines_one_per_designator_with_primary_part_and_alternates() -> None
 
 
 def test_component_without_manufacturer_parts() -> None:
-    [b] = parse.bom_lines("Default", [{"component": component("tp"), "bomItemInstances": [
+    [b] = records.bom_lines("Default", [{"component": component("tp"), "bomItemInstances": [
         {"designator": "TP1", "isFitted": True}]}])
     assert (b.mpn, b.manufacturer) == (None, None)
 
@@ -74,7 +74,7 @@ def test_thread_comments_sorted_and_document_named() -> None:
              "modifiedAt": "2026-11-28T09:00:00Z", "createdBy": {"userName": "alice"}},
         ],
     }
-    t = parse.thread(raw, {"d1": "Power.SchDoc"})
+    t = records.thread(raw, {"d1": "Power.SchDoc"})
     assert [c.text for c in t.comments] == ["first", "second"]
     assert (t.document_name, t.number, t.is_open) == ("Power.SchDoc", 4, True)
 
@@ -83,4 +83,4 @@ def test_documents_from_pcb_and_schematics() -> None:
     variants = [{"pcb": {"documentId": "p", "documentName": "Board.PcbDoc"},
                  "schematics": [{"documentId": "s", "documentName": "MCU.SchDoc"}]},
                 {"pcb": None, "schematics": []}]
-    assert parse.documents(variants) == {"p": "Board.PcbDoc", "s": "MCU.SchDoc"}
+    assert records.documents(variants) == {"p": "Board.PcbDoc", "s": "MCU.SchDoc"}

@@ -15,16 +15,16 @@ import httpx
 import pytest
 from slack_sdk import WebClient
 
-from bot.answers import Policy
 from bot.app import build_app
-from bot.limits import RESPONSE, within
+from bot.review.answers import Policy
 from bot.server import HttpServer
+from bot.slack.limits import RESPONSE, within
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.slack.blocks import refusal
 from state.store import Store
-from tests.bot.test_commands import SECRET, payload, signed
+from tests.bot.listeners.test_commands import SECRET, payload, signed
 from tests.conftest import wait_for
 
 CHANNEL = "#design-review"

@@ -21,15 +21,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.answers import Answers, Asker, page_request
-from bot.cards import Cards
-from bot.digests import render_digest
-from bot.home import home_view
-from bot.limits import MESSAGE, RESPONSE, UNFURL, VIEW, Room, within
-from bot.mrkdwn import Mrkdwn, cut, escape, link, mention
-from bot.parser import Request
-from bot.unfurls import unfurl_blocks
-from jobs.deliver import Message
+from bot.listeners.home import home_view
+from bot.listeners.unfurls import unfurl_blocks
+from bot.review.answers import Answers, Asker, page_request
+from bot.review.request import Request
+from bot.slack.cards import Cards
+from bot.slack.delivery import Message
+from bot.slack.digest_layout import render_digest
+from bot.slack.limits import MESSAGE, RESPONSE, UNFURL, VIEW, Room, within
+from bot.slack.mrkdwn import Mrkdwn, cut, escape, link, mention
 from jobs.digest import build_digest
 from sandbox.slack.blocks import refusal
 from sandbox.slack.render import unescape

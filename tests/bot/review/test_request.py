@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.parser import CommandError, Request, parse, split_project
+from bot.review.request import CommandError, Request, parse, split_project
 
 NAMES = ["Motor Controller", "Motor Driver", "IoT Sensor Node", "USB-C PD Charger"]
 

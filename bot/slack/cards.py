@@ -1,7 +1,7 @@
-"""Block Kit cards for each kind of change, as plain block dicts (``bot.limits``).
+"""Block Kit cards for each kind of change, as plain block dicts (``bot.slack.limits``).
 
-Every text from Altium is escaped once, here, with ``bot.mrkdwn.escape``; every card then
-goes through ``bot.limits.fit``, after quoting, so it stays inside Slack's limits whatever
+Every text from Altium is escaped once, here, with ``bot.slack.mrkdwn.escape``; every card then
+goes through ``bot.slack.limits.fit``, after quoting, so it stays inside Slack's limits whatever
 the text (a long list is trimmed with a count first, so people know what is missing).
 """
 
@@ -11,7 +11,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.limits import (
+from bot.slack.delivery import Message, People
+from bot.slack.limits import (
     FALLBACK_TEXT,
     HEADER_TEXT,
     MESSAGE,
@@ -25,9 +26,8 @@ from bot.limits import (
     section,
     text_size,
 )
-from bot.mrkdwn import escape, link, mention
-from bot.summary import summary
-from jobs.deliver import Message, People
+from bot.slack.mrkdwn import escape, link, mention
+from bot.slack.sentences import summary
 from state.clock import parse_stamp
 from state.model import BomLine, Event, ProjectInfo, Snapshot, Thread, designator_key
 from state.store import Subscription

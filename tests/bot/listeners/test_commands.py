@@ -20,9 +20,9 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot import service
-from bot.answers import Policy
 from bot.app import build_app
 from bot.config import Config
+from bot.review.answers import Policy
 from bot.server import HttpServer
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog

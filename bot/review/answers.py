@@ -3,8 +3,8 @@
 Answers from the SQLite snapshot are immediate and say how fresh they are; the ones that
 need Nexar (``needs_nexar``) run after the acknowledgement. Every text from Altium or from
 the person asking is escaped; every answer is built for the smallest path it may take (a
-``response_url``, ``bot.limits.RESPONSE``) and goes through ``bot.limits.fit``, so it also
-fits a mention's ``chat.postEphemeral`` or ``chat.postMessage``. A long answer comes in
+``response_url``, ``bot.slack.limits.RESPONSE``) and goes through ``bot.slack.limits.fit``,
+so it also fits a mention's ``chat.postEphemeral`` or ``chat.postMessage``. A long answer comes in
 pages with "Next page" buttons (``PAGE_ACTION``). A project not shared with Slack
 (``REVIEW_BOT_PROJECTS``) is never named: it is answered exactly like a missing one.
 """
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.cards import (
+from bot.review.request import CommandError, Request, help_text, split_project, thread_number, usage
+from bot.slack.cards import (
     NAME_LIMIT,
     NOT_READ,
     bom_facts,
@@ -29,7 +30,7 @@ from bot.cards import (
     variant_order,
     when,
 )
-from bot.limits import (
+from bot.slack.limits import (
     BUTTON_VALUE,
     FALLBACK_TEXT,
     RESPONSE,
@@ -41,13 +42,12 @@ from bot.limits import (
     pages,
     section,
 )
-from bot.mrkdwn import cut, escape, link
-from bot.parser import CommandError, Request, help_text, split_project, thread_number, usage
-from bot.summary import summary
+from bot.slack.mrkdwn import cut, escape, link
+from bot.slack.sentences import summary
 from jobs.digest import DigestRun, Now, Off, ScheduleError, Show, describe, parse_schedule
 from jobs.nexar import LibraryPart, NexarClient, Workspace
-from jobs.parse import normalize_time
 from jobs.poll import named_threads
+from jobs.records import normalize_time
 from state.clock import parse_stamp, stamp
 from state.digests import Digests
 from state.errors import NotFoundError, ReviewBotError

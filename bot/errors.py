@@ -1,0 +1,38 @@
+"""Slack's errors, raised where ``bot.slack.client`` meets slack_sdk (the whole tree is drawn
+in ``state.errors``)."""
+
+from __future__ import annotations
+
+from state.errors import ReviewBotError
+
+
+class SlackError(ReviewBotError):
+    """A Slack Web API call failed; ``code`` is Slack's error string."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class SlackAuthError(SlackError):
+    """The bot token is invalid, revoked or its account inactive."""
+
+
+class SlackChannelError(SlackError):
+    """This channel refuses the bot's posts until a person fixes it."""
+
+
+class SlackMessageError(SlackError):
+    """Slack refused the message's content."""
+
+
+class SlackRateLimitedError(SlackError):
+    """Slack answered 429; ``retry_after`` is how long it asked to wait."""
+
+    def __init__(self, message: str, *, retry_after: float, code: str = "ratelimited") -> None:
+        self.retry_after = retry_after
+        super().__init__(message, code=code)
+
+
+class SlackUnavailableError(SlackError):
+    """Slack could not be reached, timed out or answered 5xx."""
