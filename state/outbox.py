@@ -1,17 +1,22 @@
-"""The Slack outbox over the event log: who gets which event, and what was posted.
+"""The outbox over the event log: which event is owed to which target, and what was posted.
 
-Every Slack post has a key (``event:12``, ``bom:40``, ``thread:<project>:<thread>``,
-``welcome:3``) and is recorded *before* it is sent (state ``attempting``) and again after
-(``posted`` with its ``ts``). A process killed in between leaves an ``attempting`` row,
-which delivery reconciles against the channel's history (the post carries its key in
-message metadata) before posting anything else: so each post lands at most once. Posts are
-made only under their channel's claim (``state.claims``), so an ``attempting`` row its
-holder finds is a leftover of a worker that is gone, never another live worker's post in
-flight.
+A *target* is any string naming where posts go: a Slack channel (``#design-review``) today,
+a webhook endpoint next. Every post to a target has a key (``event:12``, ``bom:40``,
+``thread:<project>:<thread>``, ``welcome:3``) and is recorded *before* it is sent (state
+``attempting``) and again after (``posted``, with its remote id: the id the far side gave
+it). A process killed in between leaves an ``attempting`` row, which delivery reconciles
+against the target (the post carries its key, so the far side can be asked for it) before
+posting anything else: so each post lands at most once. Posts are made only under their
+target's claim (``state.claims``), so an ``attempting`` row its holder finds is a leftover
+of a worker that is gone, never another live worker's post in flight.
 
-A post that cannot go out as it is (the renderer fails, or Slack refuses the message even
-as plain text) is *set aside*: kept in ``set_aside`` with its reason, its deliveries in
-state ``set_aside``, skipped by every run until ``resume_set_aside`` puts it back.
+A post that cannot go out as it is (the renderer fails, or the far side refuses it even as
+plain text) is *set aside*: kept in ``set_aside`` with its reason, its deliveries in state
+``set_aside``, skipped by every run until ``resume_set_aside`` puts it back.
+
+The columns keep the names they were created with: ``channel`` holds the target,
+``channel_id`` the target's remote id, ``ts`` and ``thread_ts`` the remote ids of a post and
+of the post it replies under.
 """
 
 from __future__ import annotations
@@ -27,10 +32,10 @@ from state.store import Store, StoredEvent, Subscription, stored_event
 
 @dataclass(frozen=True)
 class Delivery:
-    """One event owed to one channel by one subscription."""
+    """One event owed to one target by one subscription."""
 
     event_id: int
-    channel: str
+    target: str
     subscription_id: int
     attempts: int
     last_error: str | None
@@ -43,7 +48,8 @@ class Delivery:
 
 @dataclass(frozen=True)
 class SetAside:
-    """One post kept back: where, what (``kind``, e.g. "thread reply"), why, since when."""
+    """One post kept back: where (``channel``, its target), what (``kind``, e.g. "thread
+    reply"), why, since when."""
 
     id: int
     channel: str
@@ -57,11 +63,14 @@ class SetAside:
 
 @dataclass(frozen=True)
 class Post:
-    channel: str
+    """One post to a target, begun or landed: ``channel_id`` is the target's remote id,
+    ``remote_id`` the post's once it landed, ``thread_ts`` that of the post it replies under."""
+
+    target: str
     key: str
     channel_id: str | None
     state: str
-    ts: str | None
+    remote_id: str | None
     thread_ts: str | None
     started_at: str
     needs_update: bool
@@ -99,21 +108,22 @@ class Outbox:
 
     # -- what is owed ----------------------------------------------------------------------
 
-    def pending(self, channel: str) -> list[Delivery]:
-        """Undelivered events of a channel's active subscriptions, oldest first."""
+    def pending(self, target: str) -> list[Delivery]:
+        """Undelivered events of a target's active subscriptions, oldest first."""
         rows = self.store.rows(
             "select d.event_id as d_event_id, d.channel as d_channel, d.subscription_id, "
             "d.attempts, d.last_error, e.* from deliveries d "
             "join events e on e.id = d.event_id "
             "join subscriptions s on s.id = d.subscription_id "
             "where d.channel = ? and d.state = 'pending' and s.paused_reason is null "
-            "order by d.event_id", [channel])
-        return [Delivery(event_id=r["d_event_id"], channel=r["d_channel"],
+            "order by d.event_id", [target])
+        return [Delivery(event_id=r["d_event_id"], target=r["d_channel"],
                          subscription_id=r["subscription_id"], attempts=r["attempts"],
                          last_error=r["last_error"], stored=stored_event(r)) for r in rows]
 
     def channels_with_work(self) -> list[str]:
-        """Channels with pending deliveries or an unwelcomed subscription, not paused."""
+        """Targets with pending deliveries, an unwelcomed subscription, a post left
+        ``attempting`` or a post to refresh; none of a paused subscription."""
         rows = self.store.rows(
             "select distinct d.channel as channel from deliveries d "
             "join subscriptions s on s.id = d.subscription_id "
@@ -128,56 +138,58 @@ class Outbox:
             "order by channel")
         return [r["channel"] for r in rows]
 
-    def undelivered(self, channel: str | None = None) -> int:
+    def undelivered(self, target: str | None = None) -> int:
+        """How many deliveries are pending (to one target)."""
         sql = "select count(*) as n from deliveries where state = 'pending'"
         params: list[str] = []
-        if channel is not None:
+        if target is not None:
             sql += " and channel = ?"
-            params.append(channel)
+            params.append(target)
         return int(self.store.rows(sql, params)[0]["n"])
 
-    def note_failure(self, channel: str, event_ids: Iterable[int], error: str) -> None:
+    def note_failure(self, target: str, event_ids: Iterable[int], error: str) -> None:
         with self.store.transaction():
             for event_id in event_ids:
                 self.db.execute(
                     "update deliveries set attempts = attempts + 1, last_error = ? "
-                    "where event_id = ? and channel = ?", [error, event_id, channel])
+                    "where event_id = ? and channel = ?", [error, event_id, target])
 
-    def unwelcomed(self, channel: str) -> list[Subscription]:
-        return [s for s in self.store.subscriptions(channel=channel)
+    def unwelcomed(self, target: str) -> list[Subscription]:
+        """A target's active subscriptions whose welcome is neither posted nor set aside."""
+        return [s for s in self.store.subscriptions(channel=target)
                 if not s.welcomed and not s.paused
-                and self.set_aside_reason(channel, f"welcome:{s.id}") is None]
+                and self.set_aside_reason(target, f"welcome:{s.id}") is None]
 
     # -- set aside -------------------------------------------------------------------------
 
-    def set_aside(self, channel: str, key: str, *, kind: str, reason: str,
+    def set_aside(self, target: str, key: str, *, kind: str, reason: str,
                   event_ids: Sequence[int] = (), at: str) -> None:
         """Keep a post back with its reason; its deliveries leave the pending queue."""
         with self.store.transaction():
             self.db.execute("delete from set_aside where channel = ? and key = ?",
-                            [channel, key])
+                            [target, key])
             self.db.table("set_aside").insert(
-                {"channel": channel, "key": key, "kind": kind, "reason": reason,
+                {"channel": target, "key": key, "kind": kind, "reason": reason,
                  "event_ids": json.dumps(list(event_ids)), "set_aside_at": at,
                  "notified_at": None})
             for event_id in event_ids:
                 self.db.execute(
                     "update deliveries set state = 'set_aside', attempts = attempts + 1, "
                     "last_error = ? where event_id = ? and channel = ? and state = 'pending'",
-                    [reason, event_id, channel])
+                    [reason, event_id, target])
 
-    def set_aside_reason(self, channel: str, key: str) -> str | None:
+    def set_aside_reason(self, target: str, key: str) -> str | None:
         rows = self.store.rows("select reason from set_aside where channel = ? and key = ?",
-                               [channel, key])
+                               [target, key])
         return str(rows[0]["reason"]) if rows else None
 
-    def set_aside_items(self, channel: str | None = None) -> list[SetAside]:
-        """Every post set aside (of one channel), oldest first."""
+    def set_aside_items(self, target: str | None = None) -> list[SetAside]:
+        """Every post set aside (to one target), oldest first."""
         sql = "select * from set_aside"
         params: list[str] = []
-        if channel is not None:
+        if target is not None:
             sql += " where channel = ?"
-            params.append(channel)
+            params.append(target)
         return [_set_aside(r) for r in self.store.rows(sql + " order by id", params)]
 
     def unnotified(self) -> list[SetAside]:
@@ -191,9 +203,9 @@ class Outbox:
                 self.db.execute("update set_aside set notified_at = ? where id = ?",
                                 [at, item_id])
 
-    def resume_set_aside(self, channel: str | None = None) -> int:
-        """Put set-aside posts (of one channel) back in the queue; returns how many."""
-        items = self.set_aside_items(channel)
+    def resume_set_aside(self, target: str | None = None) -> int:
+        """Put set-aside posts (to one target) back in the queue; returns how many."""
+        items = self.set_aside_items(target)
         with self.store.transaction():
             for item in items:
                 for event_id in item.event_ids:
@@ -205,96 +217,81 @@ class Outbox:
 
     # -- posts -----------------------------------------------------------------------------
 
-    def post(self, channel: str, key: str) -> Post | None:
+    def post(self, target: str, key: str) -> Post | None:
         rows = self.store.rows("select * from posts where channel = ? and key = ?",
-                               [channel, key])
+                               [target, key])
         return _post(rows[0]) if rows else None
 
-    def begin_post(self, channel: str, key: str, *, channel_id: str, thread_ts: str | None,
+    def begin_post(self, target: str, key: str, *, channel_id: str, thread_ts: str | None,
                    at: str, event_ids: Sequence[int] = (), parent_key: str | None = None) -> None:
-        """Record the intent to post, with what it carries, before the request leaves."""
+        """Record the intent to post, with what it carries, before the request leaves.
+
+        ``channel_id`` is the target's remote id; ``thread_ts`` the remote id of the post it
+        replies under (None at the top level)."""
         with self.store.transaction():
             self.db.table("posts").upsert(
-                {"channel": channel, "key": key, "channel_id": channel_id,
+                {"channel": target, "key": key, "channel_id": channel_id,
                  "state": "attempting", "ts": None, "thread_ts": thread_ts, "started_at": at,
                  "posted_at": None, "needs_update": 0, "event_ids": json.dumps(list(event_ids)),
                  "parent_key": parent_key}, pk=("channel", "key"))
 
-    def finish_post(self, channel: str, key: str, *, ts: str, at: str) -> None:
-        """Record that a post landed: its ``ts``, its deliveries, its thread card to refresh."""
+    def finish_post(self, target: str, key: str, *, remote_id: str, at: str) -> None:
+        """Record that a post landed: its remote id, its deliveries, its thread card to
+        refresh."""
         rows = self.store.rows("select event_ids, parent_key from posts "
-                               "where channel = ? and key = ?", [channel, key])
+                               "where channel = ? and key = ?", [target, key])
         if not rows:
-            raise KeyError(f"no post {key} in {channel}")
+            raise KeyError(f"no post {key} in {target}")
         event_ids = json.loads(rows[0]["event_ids"] or "[]")
         with self.store.transaction():
             self.db.execute(
                 "update posts set state = 'posted', ts = ?, posted_at = ? "
-                "where channel = ? and key = ?", [ts, at, channel, key])
-            self.mark_delivered(channel, event_ids, key)
+                "where channel = ? and key = ?", [remote_id, at, target, key])
+            self.mark_delivered(target, event_ids, key)
             if rows[0]["parent_key"]:
                 self.db.execute("update posts set needs_update = 1 where channel = ? and key = ?",
-                                [channel, rows[0]["parent_key"]])
+                                [target, rows[0]["parent_key"]])
             if key.startswith("welcome:"):
                 self.db.table("subscriptions").update(int(key.split(":", 1)[1]), {"welcomed": 1})
 
-    def mark_delivered(self, channel: str, event_ids: Iterable[int], key: str) -> None:
+    def mark_delivered(self, target: str, event_ids: Iterable[int], key: str) -> None:
         with self.store.transaction():
             for event_id in event_ids:
                 self.db.execute(
                     "update deliveries set state = 'posted', post_key = ?, last_error = null "
-                    "where event_id = ? and channel = ?", [key, event_id, channel])
+                    "where event_id = ? and channel = ?", [key, event_id, target])
 
-    def forget_post(self, channel: str, key: str) -> None:
-        """Drop a post record: it never landed, or its Slack message is gone."""
+    def forget_post(self, target: str, key: str) -> None:
+        """Drop a post record: it never landed, or the far side no longer has it."""
         with self.store.transaction():
-            self.db.execute("delete from posts where channel = ? and key = ?", [channel, key])
+            self.db.execute("delete from posts where channel = ? and key = ?", [target, key])
 
-    def last_posted_ts(self, channel: str) -> str | None:
-        """The newest top-level post recorded in a channel (Slack's ``ts``)."""
+    def last_remote_id(self, target: str) -> str | None:
+        """The highest remote id of a top-level post landed at a target: its newest post
+        where the far side's ids grow with time (as Slack's ``ts`` do)."""
         rows = self.store.rows(
             "select max(ts) as ts from posts "
-            "where channel = ? and state = 'posted' and thread_ts is null", [channel])
+            "where channel = ? and state = 'posted' and thread_ts is null", [target])
         return rows[0]["ts"] if rows else None
 
-    def attempting(self, channel: str) -> list[Post]:
+    def attempting(self, target: str) -> list[Post]:
+        """A target's posts begun and never recorded as landed, oldest first."""
         rows = self.store.rows(
             "select * from posts where channel = ? and state = 'attempting' "
-            "order by started_at", [channel])
+            "order by started_at", [target])
         return [_post(r) for r in rows]
 
-    def needing_update(self, channel: str) -> list[Post]:
+    def needing_update(self, target: str) -> list[Post]:
+        """A target's landed posts whose content changed since (thread cards)."""
         rows = self.store.rows(
             "select * from posts where channel = ? and needs_update = 1 and state = 'posted'",
-            [channel])
+            [target])
         return [_post(r) for r in rows]
 
-    def updated(self, channel: str, key: str) -> None:
+    def updated(self, target: str, key: str) -> None:
         with self.store.transaction():
             self.db.execute("update posts set needs_update = 0 where channel = ? and key = ?",
-                            [channel, key])
-
-    # -- caches ----------------------------------------------------------------------------
-
-    def slack_user(self, email: str) -> tuple[str | None, str] | None:
-        """(Slack user id or None for a remembered miss, when it was checked), or None."""
-        rows = self.store.rows("select user_id, checked_at from slack_users where email = ?",
-                               [email.casefold()])
-        return (rows[0]["user_id"], rows[0]["checked_at"]) if rows else None
-
-    def remember_slack_user(self, email: str, user_id: str | None, *, at: str) -> None:
-        with self.store.transaction():
-            self.db.table("slack_users").upsert(
-                {"email": email.casefold(), "user_id": user_id, "checked_at": at}, pk="email")
-
-    def channel_id(self, name: str) -> str | None:
-        rows = self.store.rows("select id from slack_channels where name = ?", [name])
-        return rows[0]["id"] if rows else None
-
-    def remember_channels(self, ids: dict[str, str]) -> None:
-        with self.store.transaction():
-            self.db.table("slack_channels").upsert_all(
-                [{"name": n, "id": i} for n, i in ids.items()], pk="name")
+                            [target, key])
 
 
 def _set_aside(r: dict[str, object]) -> SetAside:
@@ -306,8 +303,8 @@ def _set_aside(r: dict[str, object]) -> SetAside:
 
 
 def _post(r: dict[str, object]) -> Post:
-    return Post(channel=str(r["channel"]), key=str(r["key"]),
+    return Post(target=str(r["channel"]), key=str(r["key"]),
                 channel_id=r["channel_id"] if isinstance(r["channel_id"], str) else None,
-                state=str(r["state"]), ts=r["ts"] if isinstance(r["ts"], str) else None,
+                state=str(r["state"]), remote_id=r["ts"] if isinstance(r["ts"], str) else None,
                 thread_ts=r["thread_ts"] if isinstance(r["thread_ts"], str) else None,
                 started_at=str(r["started_at"]), needs_update=bool(r["needs_update"]))

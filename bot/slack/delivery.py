@@ -49,6 +49,7 @@ from bot.slack.client import Posted, SlackClient
 from jobs.nexar import RetryPolicy
 from state.claims import Claims, Owner, channel_claim
 from state.clock import Clock, parse_stamp, stamp, utc_now
+from state.directory import Directory
 from state.errors import BusyError, ReviewBotError, SetAsideError, StoppedError
 from state.model import Comment, Event, Person, ProjectInfo, Snapshot, Thread
 from state.outbox import Delivery, Outbox, SetAside
@@ -204,6 +205,7 @@ class Deliverer:
                  claim_wait: float = CLAIM_WAIT) -> None:
         self.store = store
         self.outbox = Outbox(store)
+        self.directory = Directory(store)
         self.slack = slack
         self.renderer = renderer
         self.clock = clock
@@ -446,10 +448,10 @@ class Deliverer:
             return channel
         if channel in self._channel_ids:
             return self._channel_ids[channel]
-        known = self.outbox.channel_id(channel)
+        known = self.directory.channel_id(channel)
         if known is None:
             found = self._retrying(self.slack.channel_ids)
-            self.outbox.remember_channels(found)
+            self.directory.remember_channels(found)
             known = found.get(channel)
         if known is None:
             raise SlackChannelError(f"no channel named {channel}", code="channel_not_found")
@@ -464,7 +466,7 @@ class Deliverer:
             if ts is None:
                 self.outbox.forget_post(channel, post.key)
             else:
-                self.outbox.finish_post(channel, post.key, ts=ts, at=self._now())
+                self.outbox.finish_post(channel, post.key, remote_id=ts, at=self._now())
                 settled += 1
         return settled
 
@@ -478,7 +480,7 @@ class Deliverer:
         if thread_ts:
             keys = self._retrying(lambda: self.slack.find_keys(channel_id, thread_ts=thread_ts))
         else:
-            last = self.outbox.last_posted_ts(channel)
+            last = self.outbox.last_remote_id(channel)
             oldest = float(last) - RECONCILE_WINDOW if last else None
             keys = self._retrying(lambda: self.slack.find_keys(channel_id, oldest=oldest))
         return keys.get(key)
@@ -491,8 +493,8 @@ class Deliverer:
                 message = self._render(partial(
                     self._card, project_id, thread_id,
                     self.store.thread_event(project_id, thread_id)))
-                if message is not None and post.ts is not None:
-                    done += self._update(channel_id, post.ts, message)
+                if message is not None and post.remote_id is not None:
+                    done += self._update(channel_id, post.remote_id, message)
             except SetAsideError as exc:
                 # An edit is not worth holding anything back for: the card keeps what it
                 # said, and the next change to the thread tries again.
@@ -585,8 +587,8 @@ class Deliverer:
                        report: DeliveryReport) -> tuple[int, str | None]:
         """(cards posted, the card's ``ts``), or ``ts`` None when the card is set aside."""
         parent = self.outbox.post(channel, key)
-        if parent is not None and parent.state == "posted" and parent.ts:
-            return 0, parent.ts
+        if parent is not None and parent.state == "posted" and parent.remote_id:
+            return 0, parent.remote_id
         if self.outbox.set_aside_reason(channel, key) is not None:
             return 0, None
 
@@ -638,9 +640,9 @@ class Deliverer:
         if channel_claim(channel) not in self._held:
             raise RuntimeError(f"posting in {channel} without holding its claim")
         existing = self.outbox.post(channel, key)
-        if existing is not None and existing.state == "posted" and existing.ts:
+        if existing is not None and existing.state == "posted" and existing.remote_id:
             self.outbox.mark_delivered(channel, event_ids, key)
-            return existing.ts
+            return existing.remote_id
         self._pace(channel)
         # Still this channel's to post in? (A run stalled past its lease may have lost it.)
         self._keep(now=True)
@@ -659,7 +661,7 @@ class Deliverer:
             if exc.code == "thread_not_found":
                 raise _ParentGone() from None
             raise
-        self.outbox.finish_post(channel, key, ts=posted.ts, at=self._now())
+        self.outbox.finish_post(channel, key, remote_id=posted.ts, at=self._now())
         self._last_post[channel] = self.clock()
         return posted.ts
 
@@ -740,13 +742,12 @@ class Deliverer:
         """Slack user id by e-mail, cached; a miss is remembered for a day."""
         if not email:
             return None
-        cached = self.outbox.slack_user(email)
+        cached = self.directory.person(email)
         now = self.clock()
         if cached is not None:
-            user_id, checked = cached
-            age = now - parse_stamp(checked)
-            if age < (HIT_TTL if user_id else MISS_TTL):
-                return user_id
+            age = now - parse_stamp(cached.checked_at)
+            if age < (HIT_TTL if cached.id else MISS_TTL):
+                return cached.id
         try:
             user_id = self._retrying(lambda: self.slack.lookup_user(email))
         except SlackRateLimitedError:
@@ -754,7 +755,7 @@ class Deliverer:
         except SlackError as exc:
             log.warning("could not look up a Slack user by e-mail (%s)", exc.code)
             return None
-        self.outbox.remember_slack_user(email, user_id, at=self._now())
+        self.directory.remember_person(email, user_id, at=self._now())
         return user_id
 
 

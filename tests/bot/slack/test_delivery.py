@@ -35,6 +35,7 @@ from sandbox.scenario import HOSTILE_TEXT, PROJECT, REPLY_TEXT, play_review_roun
 from sandbox.slack.render import render_channel
 from state.claims import Claims, Owner, channel_claim
 from state.clock import stamp
+from state.directory import Directory
 from state.errors import BusyError, SetAsideError
 from state.filters import Filters
 from state.model import Event, ProjectInfo, Snapshot, Thread
@@ -597,7 +598,7 @@ def test_two_deliverers_at_once_post_every_event_once_per_channel(
     assert all(r.ok and not r.failures for r in reports), reports
     assert Outbox(bot.store).undelivered() == 0
     owed = bot.store.rows("select channel, post_key from deliveries")
-    ids = {name: Outbox(bot.store).channel_id(name) for name in (CHANNEL, HW)}
+    ids = {name: Directory(bot.store).channel_id(name) for name in (CHANNEL, HW)}
     assert len(owed) > 30 and all((ids[r["channel"]], r["post_key"]) in keys for r in owed)
     assert {c for c, _ in keys} == set(ids.values())
     # Each channel went to one worker; the other skipped it, naming who delivers it.
