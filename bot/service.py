@@ -15,8 +15,9 @@ from bot.config import Config
 from bot.errors import SlackError
 from bot.slack.cards import Cards
 from bot.slack.client import SlackClient
-from bot.slack.delivery import Deliverer, DeliveryReport, Message, Unrendered, render_failure
+from bot.slack.delivery import Deliverer, DeliveryReport, render_failure
 from bot.slack.digest_layout import render_digest
+from bot.slack.message import Message, Unrendered
 from bot.slack.mrkdwn import escape
 from bot.workers import Schedule
 from jobs.auth import TokenManager

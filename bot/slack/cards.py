@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.slack.delivery import Message, People
 from bot.slack.limits import (
     FALLBACK_TEXT,
     HEADER_TEXT,
@@ -26,6 +25,7 @@ from bot.slack.limits import (
     section,
     text_size,
 )
+from bot.slack.message import Message, People
 from bot.slack.mrkdwn import escape, link, mention
 from bot.slack.sentences import summary
 from state.clock import parse_stamp

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from bot.errors import (
     SlackAuthError,
@@ -45,7 +45,9 @@ from bot.errors import (
     SlackRateLimitedError,
     SlackUnavailableError,
 )
+from bot.slack.cards import Cards
 from bot.slack.client import Posted, SlackClient
+from bot.slack.message import Message, Unrendered
 from jobs.nexar import RetryPolicy
 from state.claims import Claims, Owner, channel_claim
 from state.clock import Clock, parse_stamp, stamp, utc_now
@@ -56,9 +58,6 @@ from state.outbox import Delivery, Outbox, SetAside
 from state.store import Store, Subscription
 
 log = logging.getLogger(__name__)
-
-People = Callable[[str | None], str | None]
-"""An Altium user's e-mail -> their Slack user id, or None when Slack has nobody by it."""
 
 RECONCILE_WINDOW = 60.0
 T = TypeVar("T")
@@ -73,21 +72,6 @@ CLAIM_WAIT = 30.0
 CLAIM_POLL = 0.5
 
 
-@dataclass(frozen=True)
-class Message:
-    """What one Slack post says: a short notification ``text`` and its Block Kit blocks."""
-
-    text: str
-    blocks: list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Unrendered(Message):
-    """What a renderer hands on when it could not build a message: why, for the set-aside."""
-
-    reason: str = ""
-
-
 def render_failure(exc: Exception) -> str:
     """The reason a renderer failed, short and on one line."""
     detail = " ".join(str(exc).split())
@@ -99,26 +83,6 @@ def render_failure(exc: Exception) -> str:
 
 OpsNotice = Callable[[Sequence[SetAside]], Message]
 """Builds the operators' message about deliveries just set aside."""
-
-
-class Renderer(Protocol):
-    """Turns events and snapshot records into Slack messages (``bot.slack.cards``)."""
-
-    def thread_card(self, project: ProjectInfo, thread: Thread, *, people: People,
-                    deleted: bool = False) -> Message: ...
-
-    def thread_activity(self, project: ProjectInfo, event: Event, *,
-                        people: People) -> Message: ...
-
-    def bom_change(self, project: ProjectInfo, variant: str, events: Sequence[Event], *,
-                   people: People) -> Message: ...
-
-    def revision(self, project: ProjectInfo, event: Event, *, people: People) -> Message: ...
-
-    def now_tracking(self, project: ProjectInfo, snapshot: Snapshot,
-                     subscription: Subscription) -> Message: ...
-
-    def plain(self, message: Message) -> Message: ...
 
 
 @dataclass
@@ -194,9 +158,9 @@ class _ParentGone(Exception):
 
 
 class Deliverer:
-    """Drains the outbox to Slack."""
+    """Drains the outbox to Slack, each message built by ``renderer`` (the cards)."""
 
-    def __init__(self, *, store: Store, slack: SlackClient, renderer: Renderer,
+    def __init__(self, *, store: Store, slack: SlackClient, renderer: Cards,
                  clock: Clock = utc_now, sleep: Callable[[float], None] = time.sleep,
                  min_interval: float = 1.0, retry: RetryPolicy | None = None,
                  max_rate_limit_waits: int = 10, max_wait: float = 300.0,

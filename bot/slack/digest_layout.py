@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Final
 
 from bot.slack.cards import BOM_ORDER, BOM_TITLES, bom_line, named, project_link, when
-from bot.slack.delivery import Message
 from bot.slack.limits import (
     FALLBACK_TEXT,
     MESSAGE,
@@ -27,6 +26,7 @@ from bot.slack.limits import (
     section,
     text_size,
 )
+from bot.slack.message import Message
 from bot.slack.mrkdwn import escape, link
 from jobs.digest import BomChange, Digest, OpenThread, ProjectDigest
 from state.clock import parse_stamp

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.slack.delivery import Message
 from bot.slack.limits import MESSAGE, within
+from bot.slack.message import Message
 from sandbox.slack.blocks import refusal
 from state.model import Event
 

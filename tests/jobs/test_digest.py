@@ -19,8 +19,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.errors import SlackUnavailableError
 from bot.slack.cards import Cards, message_size
 from bot.slack.client import SlackClient
-from bot.slack.delivery import CLAIM_LEASE, Deliverer, Message
+from bot.slack.delivery import CLAIM_LEASE, Deliverer
 from bot.slack.digest_layout import render_digest
+from bot.slack.message import Message
 from jobs.digest import (
     FORMS,
     DigestRunner,

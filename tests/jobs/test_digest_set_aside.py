@@ -10,8 +10,9 @@ import pytest
 from bot.service import explained, set_aside_notice
 from bot.slack.cards import Cards
 from bot.slack.client import SlackClient
-from bot.slack.delivery import Deliverer, Message
+from bot.slack.delivery import Deliverer
 from bot.slack.digest_layout import render_digest
+from bot.slack.message import Message
 from jobs.digest import Digest, DigestRunner
 from sandbox import SlackSandbox
 from state.digests import Digests, DigestSetting

@@ -17,16 +17,9 @@ from slack_sdk.errors import SlackObjectFormationError
 from bot.service import set_aside_notice, stoppable_sleep
 from bot.slack.cards import Cards
 from bot.slack.client import SlackClient
-from bot.slack.delivery import (
-    CLAIM_LEASE,
-    CLAIM_WAIT,
-    Deliverer,
-    DeliveryReport,
-    Message,
-    People,
-    Unrendered,
-)
+from bot.slack.delivery import CLAIM_LEASE, CLAIM_WAIT, Deliverer, DeliveryReport
 from bot.slack.digest_layout import render_digest
+from bot.slack.message import Message, People, Unrendered
 from jobs.digest import DigestRunner
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog

@@ -26,9 +26,9 @@ from bot.listeners.unfurls import unfurl_blocks
 from bot.review.answers import Answers, Asker, page_request
 from bot.review.request import Request
 from bot.slack.cards import Cards
-from bot.slack.delivery import Message
 from bot.slack.digest_layout import render_digest
 from bot.slack.limits import MESSAGE, RESPONSE, UNFURL, VIEW, Room, within
+from bot.slack.message import Message
 from bot.slack.mrkdwn import Mrkdwn, cut, escape, link, mention
 from jobs.digest import build_digest
 from sandbox.slack.blocks import refusal
