@@ -40,7 +40,7 @@ from state.clock import Clock, parse_stamp, stamp, utc_now
 from state.digests import DAYS, LEASE, ChannelDigest, Claim, DigestKind, Digests, DigestSetting
 from state.errors import BusyError, ReviewBotError, SetAsideError
 from state.filters import wants
-from state.model import Event, ProjectInfo, Thread, designator_key
+from state.model import BOM_ORDER, Event, ProjectInfo, Thread, designator_key
 from state.store import Store, Subscription, stored_event
 
 log = logging.getLogger(__name__)
@@ -314,9 +314,6 @@ class Digest:
         return not any(p.active for p in self.projects)
 
 
-BOM_KINDS: Final = ("part_replaced", "part_removed", "part_added", "part_fitted_changed")
-
-
 def build_digest(store: Store, channel: str, start: datetime, end: datetime, *,
                  kind: str = "now", tz: str = "UTC",
                  waiting_limit: int = WAITING_LIMIT) -> Digest:
@@ -346,8 +343,8 @@ def _project_digest(store: Store, sub: Subscription, start: str, end: str,
         threads = [_open_thread(t, reopened.get(t.thread_id)) for t in snapshot.threads.values()
                    if t.is_open and wants(sub.groups, sub.filters, _probe(sub, t))]
     bom = merge_bom_changes(sorted(
-        (e for e in events if e.kind in BOM_KINDS),
-        key=lambda e: (BOM_KINDS.index(e.kind), designator_key(e.designator))))
+        (e for e in events if e.kind in BOM_ORDER),
+        key=lambda e: (BOM_ORDER.index(e.kind), designator_key(e.designator))))
     oldest = min(threads, key=lambda t: (t.open_since, t.number)) if threads else None
     quiet_before = stamp(_parse(end) - QUIET_AFTER)
     waiting = sorted((t for t in threads or [] if t.quiet_since <= quiet_before),
