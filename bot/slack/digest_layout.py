@@ -28,8 +28,8 @@ from bot.slack.limits import (
     text_size,
 )
 from bot.slack.mrkdwn import escape, link
-from jobs.digest import BomChange, Digest, OpenThread, ProjectDigest
 from state.clock import parse_stamp
+from state.digest_contents import BomChange, Digest, OpenThread, ProjectDigest
 from state.model import BOM_ORDER
 
 TITLES: Final = {"daily": "Daily design-review digest", "weekdays": "Daily design-review digest",
