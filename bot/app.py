@@ -10,9 +10,9 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.digests import DigestRun
 from bot.listeners import commands, home, unfurls
 from bot.review.answers import Answers, NexarFactory, Policy
-from jobs.digest import DigestRun
 
 
 class _NoTokenNotice(logging.Filter):

@@ -23,13 +23,13 @@ import click
 from dotenv import dotenv_values
 
 from bot import logs, service
+from bot.cadence import Now, Off, Show, describe, parse_schedule
 from bot.config import Config
 from bot.errors import SlackAuthError, SlackChannelError, SlackError, SlackUnavailableError
 from bot.slack.client import AUTH_ERRORS
 from bot.slack.delivery import DeliveryReport
 from bot.slack.sentences import summary
 from jobs.auth import DESIGN_SCOPES, TokenManager, jwt_claims
-from jobs.digest import Now, Off, Show, describe, parse_schedule
 from jobs.errors import NexarAuthError, NexarError
 from jobs.login import login
 from jobs.poll import CATALOG_LISTED_AT, PollReport, refresh_catalog

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.cadence import resolve_timezone
 from jobs.auth import (
     DEFAULT_IDENTITY_URL,
     DEFAULT_REDIRECT_URI,
@@ -15,7 +16,6 @@ from jobs.auth import (
     OAuthSettings,
     TokenStore,
 )
-from jobs.digest import resolve_timezone
 from jobs.nexar import DEFAULT_API_URL
 from state.errors import ConfigError
 

@@ -14,11 +14,11 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.digests import DigestRunner
 from bot.slack.cards import Cards
 from bot.slack.client import SlackClient
 from bot.slack.delivery import Deliverer
 from bot.slack.digest_layout import render_digest
-from jobs.digest import DigestRunner
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
 from sandbox import AltiumSandbox, SlackSandbox

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from bot.config import Config
+from bot.digests import DigestRunner
 from bot.errors import SlackError
 from bot.slack.cards import Cards
 from bot.slack.client import SlackClient
@@ -19,13 +20,13 @@ from bot.slack.delivery import Deliverer, DeliveryReport, render_failure
 from bot.slack.digest_layout import render_digest
 from bot.slack.message import Message, Unrendered
 from bot.slack.mrkdwn import escape
-from bot.workers import Schedule
+from bot.workers import Schedule, schedule_digests
 from jobs.auth import TokenManager
-from jobs.digest import Digest, DigestRunner, schedule_digests
 from jobs.errors import NexarAuthError
 from jobs.nexar import NexarClient, TokenSource
 from jobs.poll import LeasePolicy, Poller, PollReport
 from state.clock import Clock, stamp, utc_now
+from state.digest_contents import Digest
 from state.errors import ConfigError, ReviewBotError, StoppedError
 from state.outbox import SetAside
 from state.store import Store

@@ -7,6 +7,8 @@ step that posts: digests, ``run_soon``) share one worker, so two never run at on
 poll that ends while a delivery runs asks for one more delivery after it, never a queue
 of them. ``stopping`` is set on stop, and steps that wait are expected to watch it (see
 ``bot.service.stoppable_sleep``), so a stop never waits out a long ``Retry-After``.
+Each channel with digests has a cron job of its own (``schedule_digests``), on the posting
+worker too.
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 
+from bot.cadence import cron_trigger
+from bot.digests import JOB_PREFIX
+from state.digests import Digests, DigestSetting
 from state.errors import ReviewBotError, StoppedError
+from state.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,8 @@ Job = Callable[[], Any]
 POLL_EXECUTOR = "poll"
 DELIVER_EXECUTOR = "default"
 """APScheduler's default executor: deliveries, digests and one-off steps."""
+MISFIRE_GRACE_SECONDS: Final = 3600
+"""How late a digest's cron job may still start after its fire time."""
 
 
 def new_scheduler() -> BackgroundScheduler:
@@ -143,3 +152,30 @@ class Schedule:
             # the steps have already finished above.
             self.scheduler.shutdown(wait=False)
         return finished
+
+
+# -- digest jobs ---------------------------------------------------------------------------
+
+def schedule_digests(scheduler: BaseScheduler, store: Store,
+                     job: Callable[[str], Any]) -> list[str]:
+    """(Re)build one cron job per channel with digests (id ``digest:<channel>``), calling
+    ``job(channel)``; jobs of channels that turned digests off are removed, and a job whose
+    setting did not change is left alone, so a rebuild never skips a pending fire."""
+    wanted = {f"{JOB_PREFIX}{c.channel}": c for c in Digests(store).all()}
+    for existing in scheduler.get_jobs():
+        if existing.id.startswith(JOB_PREFIX) and existing.id not in wanted:
+            scheduler.remove_job(existing.id)
+    for job_id, current in wanted.items():
+        name = f"{JOB_PREFIX}{current.channel} {_signature(current.setting)}"
+        existing = scheduler.get_job(job_id)
+        if existing is not None and existing.name == name:
+            continue
+        scheduler.add_job(job, cron_trigger(current.setting), args=[current.channel],
+                          id=job_id, name=name, coalesce=True, max_instances=1,
+                          misfire_grace_time=MISFIRE_GRACE_SECONDS, replace_existing=True)
+    return sorted(wanted)
+
+
+def _signature(setting: DigestSetting) -> str:
+    return " ".join(str(v) for v in (setting.kind, setting.day or "-", setting.time, setting.tz,
+                                     "quiet" if setting.quiet else "loud"))

@@ -6,7 +6,7 @@ read failed. Fetches run on a bounded thread pool; all writes happen on the call
 one transaction per project, so a crash or Ctrl-C leaves each project's snapshot and events
 whole or untouched.
 
-One poller at a time per database: a poll first takes the poller's lease (``state.lease``)
+One poller at a time per database: a poll first takes the poller's lease (``state.claims``)
 and keeps it alive with heartbeats, from a thread of its own and at every project written;
 a poll that finds it held by a live poller does nothing and says who holds it. Each
 project's diff and write run in one write transaction that reads the stored snapshot
@@ -32,10 +32,10 @@ from datetime import timedelta
 
 from jobs.errors import NexarAuthError, NexarError
 from jobs.nexar import Design, NexarClient, Workspace
+from state.claims import Lease, LeaseHolder
 from state.clock import Clock, stamp, utc_now
 from state.diff import diff
 from state.errors import ReviewBotError, StoreError
-from state.lease import Lease, LeaseHolder
 from state.model import Bom, ProjectInfo, Snapshot, Thread
 from state.store import PollStatus, Store
 

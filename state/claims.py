@@ -1,4 +1,4 @@
-"""Claims: which worker does a piece of posting work now, kept beside the work in SQLite.
+"""Who holds a piece of work now: claims on posting work and the poller's lease, in SQLite.
 
 Several processes may share one database (a service, a cron job, a second replica, a
 ``deliver`` by hand), and each ``review-bot run`` has more than one thread that posts. So
@@ -27,6 +27,13 @@ went away), or when its holder was a process on this machine that no longer exis
 no need to wait out the lease). A live holder renews its lease while it works, and
 releases the claim when it finishes, is interrupted or fails. Hosts sharing a database
 file must keep their clocks within a small part of the lease.
+
+The poller's lease (``Lease``, a row of ``leases``) is the same idea for one long job: one
+poller at a time per database. Its holder (an owner id new for each taking, the pid and
+host) writes its own expiry and refreshes it with a heartbeat as it works; a holder that
+stopped beating (killed, frozen) past that expiry is taken over, so a taker with a shorter
+timeout never steals a live lease. It is taken in an IMMEDIATE transaction too, so of two
+pollers starting together exactly one gets it and the other learns who holds it.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +50,9 @@ from typing import Any
 
 from state.clock import stamp
 from state.store import Store
+
+POLLER = "poller"
+"""The name of the poller's lease."""
 
 
 def channel_claim(channel: str) -> str:
@@ -181,3 +192,93 @@ def _holder(r: dict[str, Any]) -> Holder:
     return Holder(name=str(r["name"]), owner=str(r["owner"]), pid=int(r["pid"] or 0),
                   host=str(r["host"] or "?"), machine=str(r["machine"] or ""),
                   claimed_at=str(r["claimed_at"]), expires_at=str(r["expires_at"]))
+
+
+# -- the poller's lease ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LeaseHolder:
+    """Who holds a lease, as its row says."""
+
+    name: str
+    owner: str
+    pid: int
+    host: str
+    started_at: str
+    heartbeat_at: str
+    expires_at: str
+
+    def describe(self) -> str:
+        """``pid 4242 on build-01 since 2026-12-01 09:00:03 UTC``."""
+        since = self.started_at[:19].replace("T", " ")
+        return f"pid {self.pid} on {self.host} since {since} UTC"
+
+
+class Lease:
+    """One taking of the lease ``name`` on ``store``'s database.
+
+    ``timeout``: how long after a heartbeat the lease may be taken over; the holder must
+    beat more often than that (a third of it is a good period).
+    """
+
+    def __init__(self, store: Store, *, clock: Callable[[], datetime], timeout: timedelta,
+                 name: str = POLLER, owner: str | None = None, pid: int | None = None,
+                 host: str | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.timeout = timeout
+        self.name = name
+        self.owner = owner or uuid.uuid4().hex
+        self.pid = os.getpid() if pid is None else pid
+        self.host = host or socket.gethostname()
+        self.taken_over: LeaseHolder | None = None
+        """The expired holder this taking replaced, if any (for the log)."""
+
+    def on(self, store: Store) -> Lease:
+        """This same taking, used over another connection (a heartbeat thread's own)."""
+        return Lease(store, clock=self.clock, timeout=self.timeout, name=self.name,
+                     owner=self.owner, pid=self.pid, host=self.host)
+
+    def acquire(self) -> LeaseHolder | None:
+        """Take the lease: None when it is ours now, else its live holder (who keeps it)."""
+        with self.store.transaction():
+            held = self.holder()
+            now = self.clock()
+            if held is not None and held.owner != self.owner and held.expires_at > stamp(now):
+                return held
+            self.taken_over = held if held is not None and held.owner != self.owner else None
+            taken = stamp(now)
+            self.store.db.execute(
+                "insert or replace into leases (name, owner, pid, host, started_at, "
+                "heartbeat_at, expires_at) values (?, ?, ?, ?, ?, ?, ?)",
+                [self.name, self.owner, self.pid, self.host, taken, taken,
+                 stamp(now + self.timeout)])
+        return None
+
+    def beat(self) -> bool:
+        """Refresh the heartbeat; False when the lease is no longer ours (it expired and
+        another process took it over)."""
+        now = self.clock()
+        with self.store.transaction():
+            cursor = self.store.db.execute(
+                "update leases set heartbeat_at = ?, expires_at = ? "
+                "where name = ? and owner = ?",
+                [stamp(now), stamp(now + self.timeout), self.name, self.owner])
+            return bool(cursor.rowcount)
+
+    def release(self) -> None:
+        """Give the lease back (nothing happens when it is no longer ours)."""
+        with self.store.transaction():
+            self.store.db.execute("delete from leases where name = ? and owner = ?",
+                                  [self.name, self.owner])
+
+    def holder(self) -> LeaseHolder | None:
+        """The lease's current row, live or expired; None when nobody holds it."""
+        rows = self.store.rows("select * from leases where name = ?", [self.name])
+        return _lease_holder(rows[0]) if rows else None
+
+
+def _lease_holder(row: Mapping[str, Any]) -> LeaseHolder:
+    return LeaseHolder(name=row["name"], owner=row["owner"], pid=int(row["pid"]),
+                       host=row["host"], started_at=row["started_at"],
+                       heartbeat_at=row["heartbeat_at"], expires_at=row["expires_at"])

@@ -287,7 +287,7 @@ def m009_set_aside(db: Database) -> None:
 
 @migrations()
 def m010_poller_lease(db: Database) -> None:
-    """Leases (``state.lease``): one poller at a time per database. A row names its holder
+    """Leases (``state.claims``): one poller at a time per database. A row names its holder
     (a random owner id per taking, pid, host), since when, its last heartbeat, and when it
     may be taken over if the heartbeat stops (the holder was killed)."""
     db.table("leases").create(

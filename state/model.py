@@ -32,6 +32,10 @@ EventGroup = Literal["comments", "bom", "revisions"]
 
 EVENT_GROUPS: Final[tuple[EventGroup, ...]] = ("comments", "bom", "revisions")
 
+BOM_ORDER: Final[tuple[EventKind, ...]] = (
+    "part_replaced", "part_removed", "part_added", "part_fitted_changed")
+"""The BOM change kinds in the order people read them, in cards and in digests."""
+
 STATUS_ACTIVE: Final = 1
 STATUS_RESOLVED: Final = 0
 

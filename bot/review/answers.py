@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.cadence import Now, Off, ScheduleError, Show, describe, parse_schedule
+from bot.digests import DigestRun
 from bot.review.request import CommandError, Request, help_text, split_project, thread_number, usage
 from bot.slack.cards import (
     NAME_LIMIT,
@@ -44,7 +46,6 @@ from bot.slack.limits import (
 )
 from bot.slack.mrkdwn import cut, escape, link
 from bot.slack.sentences import summary
-from jobs.digest import DigestRun, Now, Off, ScheduleError, Show, describe, parse_schedule
 from jobs.nexar import LibraryPart, NexarClient, Workspace
 from jobs.poll import named_threads
 from jobs.records import normalize_time

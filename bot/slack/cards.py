@@ -29,7 +29,7 @@ from bot.slack.message import Message, People
 from bot.slack.mrkdwn import escape, link, mention
 from bot.slack.sentences import summary
 from state.clock import parse_stamp
-from state.model import BomLine, Event, ProjectInfo, Snapshot, Thread, designator_key
+from state.model import BOM_ORDER, BomLine, Event, ProjectInfo, Snapshot, Thread, designator_key
 from state.store import Subscription
 
 COMMENT_LIMIT = 2500
@@ -39,7 +39,6 @@ MAX_VARIANTS = 6
 
 GROUP_NAMES = {"comments": "comment threads", "bom": "BOM changes",
                "revisions": "new revisions"}
-BOM_ORDER = ("part_replaced", "part_removed", "part_added", "part_fitted_changed")
 BOM_TITLES = {"part_replaced": "Replaced", "part_removed": "Removed", "part_added": "Added",
               "part_fitted_changed": "Fitted / not fitted"}
 

@@ -47,8 +47,7 @@ from bot.errors import (
 )
 from bot.slack.cards import Cards
 from bot.slack.client import Posted, SlackClient
-from bot.slack.message import Message as Message  # also imported from here by jobs.digest
-from bot.slack.message import Unrendered
+from bot.slack.message import Message, Unrendered
 from jobs.nexar import RetryPolicy
 from state.claims import Claims, Owner, channel_claim
 from state.clock import Clock, parse_stamp, stamp, utc_now

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from bot.slack.cards import BOM_ORDER, BOM_TITLES, bom_line, named, project_link, when
+from bot.slack.cards import BOM_TITLES, bom_line, named, project_link, when
 from bot.slack.limits import (
     FALLBACK_TEXT,
     MESSAGE,
@@ -28,8 +28,9 @@ from bot.slack.limits import (
 )
 from bot.slack.message import Message
 from bot.slack.mrkdwn import escape, link
-from jobs.digest import BomChange, Digest, OpenThread, ProjectDigest
 from state.clock import parse_stamp
+from state.digest_contents import BomChange, Digest, OpenThread, ProjectDigest
+from state.model import BOM_ORDER
 
 TITLES: Final = {"daily": "Daily design-review digest", "weekdays": "Daily design-review digest",
                  "weekly": "Weekly design-review digest", "now": "Design-review digest"}

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import PROJECT
+from state.claims import Lease
 from state.clock import stamp, utc_now
-from state.lease import Lease
 from state.store import Store
 from tests.bot.conftest import REVIEW_BOT, Run
 from tests.conftest import wait_for

@@ -15,8 +15,8 @@ from jobs.nexar import NexarClient
 from jobs.poll import LeasePolicy, Poller, PollReport, refresh_catalog
 from sandbox import AltiumSandbox
 from sandbox.scenario import play_review_round
+from state.claims import Lease
 from state.clock import stamp
-from state.lease import Lease
 from state.store import Store
 from tests.conftest import FakeClock
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from state.lease import Lease
+from state.claims import Lease
 from state.store import Store
 from tests.conftest import FakeClock
 

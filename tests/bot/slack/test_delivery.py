@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackObjectFormationError
 
+from bot.digests import DigestRunner
 from bot.service import set_aside_notice, stoppable_sleep
 from bot.slack.cards import Cards
 from bot.slack.client import SlackClient
 from bot.slack.delivery import CLAIM_LEASE, CLAIM_WAIT, Deliverer, DeliveryReport
 from bot.slack.digest_layout import render_digest
 from bot.slack.message import Message, People, Unrendered
-from jobs.digest import DigestRunner
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
 from sandbox import AltiumSandbox, SlackSandbox

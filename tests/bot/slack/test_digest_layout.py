@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.slack.digest_layout import render_digest
-from jobs.digest import Digest, OpenThread, ProjectDigest, merge_bom_changes
+from state.digest_contents import Digest, OpenThread, ProjectDigest, merge_bom_changes
 from state.model import Event, ProjectInfo
 from tests.bot.messages import HOSTILE, assert_escaped, assert_within_limits, event, texts
 from tests.factories import project

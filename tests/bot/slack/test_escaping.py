@@ -30,10 +30,10 @@ from bot.slack.digest_layout import render_digest
 from bot.slack.limits import MESSAGE, RESPONSE, UNFURL, VIEW, Room, within
 from bot.slack.message import Message
 from bot.slack.mrkdwn import Mrkdwn, cut, escape, link, mention
-from jobs.digest import build_digest
 from sandbox.slack.blocks import refusal
 from sandbox.slack.render import unescape
 from state.diff import diff
+from state.digest_contents import build_digest
 from state.model import BomLine, Comment, Person, ProjectInfo, Revision, Snapshot, Thread
 from state.store import PollStatus, Store
 from tests.bot.messages import assert_within_limits

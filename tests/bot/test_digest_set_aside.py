@@ -7,14 +7,15 @@ from datetime import timedelta
 
 import pytest
 
+from bot.digests import DigestRunner
 from bot.service import explained, set_aside_notice
 from bot.slack.cards import Cards
 from bot.slack.client import SlackClient
 from bot.slack.delivery import Deliverer
 from bot.slack.digest_layout import render_digest
 from bot.slack.message import Message
-from jobs.digest import Digest, DigestRunner
 from sandbox import SlackSandbox
+from state.digest_contents import Digest
 from state.digests import Digests, DigestSetting
 from state.outbox import Outbox
 from state.store import Store

@@ -16,34 +16,34 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.errors import SlackUnavailableError
-from bot.slack.cards import Cards, message_size
-from bot.slack.client import SlackClient
-from bot.slack.delivery import CLAIM_LEASE, Deliverer
-from bot.slack.digest_layout import render_digest
-from bot.slack.message import Message
-from jobs.digest import (
+from bot.cadence import (
     FORMS,
-    DigestRunner,
     Now,
     Off,
     ScheduleError,
     Show,
-    build_digest,
     cron_trigger,
     describe,
     last_fire,
     next_fire,
     parse_schedule,
     period_of,
-    schedule_digests,
 )
+from bot.digests import DigestRunner
+from bot.errors import SlackUnavailableError
+from bot.slack.cards import Cards, message_size
+from bot.slack.client import SlackClient
+from bot.slack.delivery import CLAIM_LEASE, Deliverer
+from bot.slack.digest_layout import render_digest
+from bot.slack.message import Message
+from bot.workers import schedule_digests
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import HOSTILE_TEXT, PROJECT
 from state.claims import Claims, Owner, channel_claim, period_claim
 from state.clock import stamp
+from state.digest_contents import build_digest
 from state.digests import Digests, DigestSetting
 from state.filters import Filters
 from state.model import Event
@@ -439,7 +439,7 @@ def test_a_digest_waits_for_a_channel_another_worker_is_delivering_then_goes_onc
     def make() -> DigestRunner:
         return DigestRunner(store=store, post=post, render=render_digest, clock=clock)
 
-    with caplog.at_level(logging.INFO, logger="jobs.digest"):
+    with caplog.at_level(logging.INFO, logger="bot.digests"):
         assert make().run_due(CHANNEL) is None
     assert f"#design-review is being delivered by pid {os.getpid()}" in caplog.text
     assert slack.messages(CHANNEL) == [] and Digests(store).entries(CHANNEL) == []
