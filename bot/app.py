@@ -11,7 +11,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.listeners import commands, home, unfurls
-from bot.review.answers import Answers, NexarFactory, Policy
+from bot.review.answers import Answers
+from bot.review.context import NexarFactory, Policy
 from jobs.digest import DigestRun
 
 
