@@ -12,7 +12,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.digests import DigestRun
 from bot.listeners import commands, home, unfurls
-from bot.review.answers import Answers, NexarFactory, Policy
+from bot.review.answers import Answers
+from bot.review.context import NexarFactory, Policy
 
 
 class _NoTokenNotice(logging.Filter):

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 import click
 from dotenv import dotenv_values
 
-from bot import logs, service
+from bot import logs, service, usecases
 from bot.cadence import Now, Off, Show, describe, parse_schedule
 from bot.config import Config
 from bot.errors import SlackAuthError, SlackChannelError, SlackError, SlackUnavailableError
@@ -30,17 +30,15 @@ from bot.slack.client import AUTH_ERRORS
 from bot.slack.delivery import DeliveryReport
 from bot.slack.sentences import summary
 from jobs.auth import DESIGN_SCOPES, TokenManager, jwt_claims
-from jobs.errors import NexarAuthError, NexarError
+from jobs.errors import NexarAuthError
 from jobs.login import login
-from jobs.poll import CATALOG_LISTED_AT, PollReport, refresh_catalog
-from jobs.records import normalize_time
-from state.clock import parse_stamp, stamp
-from state.digests import Digests
-from state.errors import ConfigError, NotFoundError, ReviewBotError
+from jobs.poll import PollReport
+from state.clock import stamp
+from state.errors import NotFoundError, ReviewBotError
 from state.filters import Filters
-from state.model import EVENT_GROUPS, ProjectInfo
+from state.model import EVENT_GROUPS
 from state.outbox import Outbox, SetAside
-from state.store import Store, StoredEvent
+from state.store import Store, StoredEvent, Subscription
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 CHANNEL_NAME = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
@@ -358,10 +356,10 @@ def _print_report(report: PollReport) -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many (the newest).")
 def events(as_json: bool, since: str | None, project: str | None, limit: int | None) -> None:
     """Show the event log: what changed in design review, oldest first."""
-    cutoff = _parse_since(since) if since else None
+    cutoff = _since(since) if since else None
     with _store() as store:
         project_id = store.find_project(project).id if project else None
-        found = store.events(since=cutoff, project_id=project_id)
+        found = usecases.changes(store, since=cutoff, project_id=project_id)
     if limit is not None:
         found = found[-limit:]
     if as_json:
@@ -380,14 +378,9 @@ def _event_json(stored: StoredEvent) -> dict[str, Any]:
     return {"id": stored.id, **stored.event.to_dict(), "detected_at": stored.detected_at}
 
 
-def _parse_since(text: str) -> str:
-    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
-    if match:
-        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
-        moment = datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
-        return stamp(moment)
+def _since(text: str) -> str:
     try:
-        return normalize_time(text)
+        return usecases.since(text, datetime.now(UTC))
     except ValueError:
         raise click.BadParameter(
             f"{text!r} is neither an ISO 8601 time (2026-11-28T09:00:00Z) nor an age "
@@ -448,13 +441,13 @@ def subscribe(project: str, channel: str, groups: str, include_doc: tuple[str, .
     config = _config()
     unchecked = _check_channel(config, target)
     with _store() as store:
-        found, cached = _find_project(store, project)
-        sub = store.subscribe(found, target, chosen, at=stamp(datetime.now(UTC)),
-                              filters=filters)
+        found = _find_project(config, store, project)
+        sub = usecases.subscribe(store, found.project, target, chosen, filters=filters,
+                                 now=datetime.now(UTC))
     extra = f"; {sub.filters.describe()}" if sub.filters.describe() else ""
     click.echo(f"Subscribed {sub.channel} to {sub.project} ({', '.join(sub.groups)}{extra}). "
                "Changes from now on are posted there.")
-    for note in (cached, unchecked):
+    for note in (found.note, unchecked):
         if note:
             click.echo(f"Note: {note}")
 
@@ -509,65 +502,11 @@ def _prefixes(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(v.upper() for v in found)
 
 
-def _find_project(store: Store, name: str) -> tuple[ProjectInfo, str | None]:
-    """A project by name, from Nexar's current list when the bot can sign in.
-
-    Without any Nexar settings the cached list is all there is: a match is used with a
-    note saying so and how old the list is, a miss says why Nexar was not asked. With
-    settings, Nexar is asked every time, so a refused token or an unreachable Nexar is
-    said plainly instead of hidden behind a cached answer.
-    """
-    config = _config()
-    if not config.can_sign_in():
-        age = _catalog_age(store)
-        try:
-            found = store.find_project(name)
-        except NotFoundError as exc:
-            raise NotFoundError(f"{_without_suggestions(exc)} ({age}; Nexar was not asked: "
-                                f"{service.NOT_SIGNED_IN}).", suggestions=exc.suggestions
-                                ) from None
-        return found, (f"{found.name} is from the {age}; Nexar was not asked "
-                       f"({service.NOT_SIGNED_IN}). Polls need a sign-in.")
-    try:
-        with service.nexar_client(config) as client:
-            refresh_catalog(client, store)
-    except (NexarAuthError, ConfigError) as exc:
-        raise NexarAuthError(f"{exc}; nothing was saved") from None
-    except NexarError as exc:
-        raise NexarError(f"could not read the project list from Nexar: {exc}; nothing was "
-                         "saved: try again when Nexar answers") from None
-    try:
-        return store.find_project(name), None
-    except NotFoundError as exc:
-        raise NotFoundError(f"{_without_suggestions(exc)} (Nexar lists "
-                            f"{len(store.project_names())} projects).",
-                            suggestions=exc.suggestions) from None
-
-
-def _without_suggestions(error: NotFoundError) -> str:
-    return str(error).split(" Did you mean:")[0].rstrip(".")
-
-
-def _catalog_age(store: Store) -> str:
-    """``project list cached 3 h ago`` (or that there is none yet)."""
-    if not store.project_names():
-        return "no project list is cached yet"
-    listed = store.get_meta(CATALOG_LISTED_AT)
-    if not listed:
-        return "project list cached at an unknown time"
-    age = datetime.now(UTC) - parse_stamp(listed)
-    return f"project list cached {_ago(age)} ({listed[:16].replace('T', ' ')} UTC)"
-
-
-def _ago(delta: timedelta) -> str:
-    minutes = max(0, int(delta.total_seconds() // 60))
-    if minutes < 1:
-        return "just now"
-    if minutes < 120:
-        return f"{minutes} min ago"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h ago"
-    return f"{minutes // (24 * 60)} days ago"
+def _find_project(config: Config, store: Store, name: str) -> usecases.Found:
+    """A project by name, from Nexar's current list when the bot can sign in."""
+    nexar = (lambda: service.nexar_client(config)) if config.can_sign_in() else None
+    return usecases.find_project(store, name, nexar=nexar, not_signed_in=service.NOT_SIGNED_IN,
+                                 now=datetime.now(UTC))
 
 
 @cli.command()
@@ -576,8 +515,8 @@ def _ago(delta: timedelta) -> str:
 def unsubscribe(project: str, channel: str) -> None:
     """Stop following PROJECT in CHANNEL."""
     target = _channel(channel)
-    with _store() as store:
-        subs = store.subscriptions(channel=target)
+
+    def choose(subs: list[Subscription]) -> Subscription:
         wanted = project.strip().casefold()
         match = [s for s in subs if s.project.casefold() == wanted] or [
             s for s in subs if s.project.casefold().startswith(wanted)]
@@ -587,8 +526,11 @@ def unsubscribe(project: str, channel: str) -> None:
                 f"{target} has no subscription to {project!r}." if not match
                 else f"{project!r} matches several subscriptions of {target}.",
                 suggestions=names[:5])
-        store.unsubscribe(match[0].project_id, target)
-    click.echo(f"Unsubscribed {target} from {match[0].project}.")
+        return match[0]
+
+    with _store() as store:
+        gone = usecases.unsubscribe(store, {target}, choose)
+    click.echo(f"Unsubscribed {target} from {gone.project}.")
 
 
 @cli.command()
@@ -596,18 +538,14 @@ def subscriptions() -> None:
     """List every subscription, with its event groups and any pause, then the posts set
     aside in each channel (how many, and why)."""
     with _store() as store:
-        subs = store.subscriptions()
-        outbox = Outbox(store)
+        following = usecases.subscriptions(store)
         held: dict[str, list[SetAside]] = {}
-        for item in outbox.set_aside_items():
+        for item in Outbox(store).set_aside_items():
             held.setdefault(item.channel, []).append(item)
-        if not subs and not held:
-            click.echo("No subscriptions. Add one with: review-bot subscribe PROJECT CHANNEL")
-            return
-        rows = [(s.project, s.channel, ",".join(s.groups) + (
-                 f" ({s.filters.describe()})" if s.filters.describe() else ""),
-                 f"paused: {s.paused_reason}" if s.paused_reason else "active",
-                 str(outbox.undelivered(s.channel))) for s in subs]
+    if not following and not held:
+        click.echo("No subscriptions. Add one with: review-bot subscribe PROJECT CHANNEL")
+        return
+    rows = [_subscription_row(f) for f in following]
     if rows:
         _table(("PROJECT", "CHANNEL", "EVENTS", "STATE", "WAITING"), rows)
     for channel, items in sorted(held.items()):
@@ -616,6 +554,14 @@ def subscriptions() -> None:
         for item in items:
             click.echo(f"  {item.kind} ({item.key}) since "
                        f"{item.set_aside_at[:16].replace('T', ' ')} UTC: {item.reason}")
+
+
+def _subscription_row(following: usecases.Following) -> tuple[str, ...]:
+    s = following.subscription
+    return (s.project, s.channel, ",".join(s.groups) + (
+            f" ({s.filters.describe()})" if s.filters.describe() else ""),
+            f"paused: {s.paused_reason}" if s.paused_reason else "active",
+            str(following.waiting))
 
 
 @cli.command()
@@ -677,16 +623,15 @@ def digest(channel: str, schedule: tuple[str, ...], quiet: bool) -> None:
                    "A digest was just posted; nothing new since.")
         return
     with _store() as store:
-        digests = Digests(store)
         if isinstance(parsed, Show):
-            current = digests.get(target)
-            click.echo(f"{target}: {describe(current.setting, now=now)}" if current else
+            current = usecases.digest_setting(store, target)
+            click.echo(f"{target}: {describe(current, now=now)}" if current else
                        f"{target} gets no digest.")
         elif isinstance(parsed, Off):
-            click.echo(f"Digest turned off for {target}." if digests.delete(target)
+            click.echo(f"Digest turned off for {target}." if usecases.stop_digest(store, target)
                        else f"{target} had no digest.")
         else:
-            digests.set(target, parsed, at=now)
+            usecases.set_digest(store, target, parsed, now=now)
             click.echo(f"{target} gets a digest {describe(parsed, now=now)}.")
             if unchecked:
                 click.echo(f"Note: {unchecked}")

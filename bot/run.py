@@ -14,7 +14,7 @@ from bot import service
 from bot.app import build_app
 from bot.config import Config
 from bot.logs import HEALTH
-from bot.review.answers import Policy
+from bot.review.context import Policy
 from bot.server import EVENTS_PATH, HttpServer, SocketMode
 from bot.workers import Schedule
 from state.errors import ConfigError

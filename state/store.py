@@ -597,6 +597,24 @@ class Store:
                           projects=r["projects"], events=r["events"],
                           failures=json.loads(r["failures"] or "{}"))
 
+    # -- reads for the /review answers
+
+    def known_project_names(self) -> list[str]:
+        """Every project name the database has known, listed or gone."""
+        return [r["name"] for r in self.rows("select distinct name from catalog")]
+
+    def bom_places(self, text: str) -> list[tuple[str, str, str, str]]:
+        """Where parts whose MPN, name or comment holds ``text`` (lower case) are placed in
+        the stored BOMs: (project, variant, designator, MPN or ""), by project, variant and
+        designator."""
+        like = f"%{text}%"
+        rows = self.rows(
+            "select p.name as project, b.variant, b.designator, b.mpn from bom_lines b "
+            "join projects p on p.id = b.project where lower(b.mpn) like ? "
+            "or lower(b.name) like ? or lower(b.comment) like ? "
+            "order by p.name, b.variant, b.designator", [like, like, like])
+        return [(r["project"], r["variant"], r["designator"], r["mpn"] or "") for r in rows]
+
 
 def _csv(values: Sequence[str]) -> str | None:
     return ",".join(values) if values else None

@@ -3,7 +3,7 @@
 ``ack()`` goes back at once; the answer follows through ``respond()`` from a bolt lazy
 listener, so a command that needs Nexar never misses Slack's three seconds. Whatever
 happens, the person gets an answer: never an exception, never silence. A long answer's
-"Next page" button carries its request (``bot.review.answers.page_value``); pressing it answers
+"Next page" button carries its request (``bot.review.reply.page_value``); pressing it answers
 the same request at that page, in place of the page shown.
 """
 
@@ -18,7 +18,9 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.review.answers import PAGE_ACTION, PROJECTS_ACTION, Answers, Asker, Reply, page_request
+from bot.review.answers import Answers
+from bot.review.context import Asker
+from bot.review.reply import PAGE_ACTION, PROJECTS_ACTION, Reply, page_request
 from bot.review.request import CommandError, Request, parse
 
 log = logging.getLogger(__name__)

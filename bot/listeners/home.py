@@ -13,7 +13,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.review.answers import Policy, every_project_name
+from bot.review.context import Policy, every_project_name
 from bot.slack.cards import NAME_LIMIT, named
 from bot.slack.limits import VIEW, Block, context, divider, fit, header, section
 from bot.slack.mrkdwn import escape, link

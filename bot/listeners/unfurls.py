@@ -13,7 +13,8 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.review.answers import Answers, Asker
+from bot.review.answers import Answers
+from bot.review.context import Asker
 from bot.review.request import Request
 from bot.slack.limits import UNFURL, fit
 from state.model import ProjectInfo

@@ -28,7 +28,7 @@ from bot.slack.limits import (
 )
 from bot.slack.message import Message
 from bot.slack.mrkdwn import escape, link
-from state.clock import parse_stamp
+from state.clock import IN_DAYS, ago
 from state.digest_contents import BomChange, Digest, OpenThread, ProjectDigest
 from state.model import BOM_ORDER
 
@@ -134,8 +134,10 @@ def _open_line(p: ProjectDigest, end: datetime) -> str:
         return "🟢 No open threads"
     oldest = p.oldest_open
     where = f" on _{named(oldest.document)}_" if oldest.document else ""
-    since = (f"reopened {_ago(oldest.open_since, end)}" if oldest.open_since != oldest.opened_at
-             else f"opened {_ago(oldest.opened_at, end)}")
+    reopened = oldest.open_since != oldest.opened_at
+    age = ago(oldest.open_since if reopened else oldest.opened_at, end, scale=IN_DAYS,
+              unknown="a while ago")
+    since = f"reopened {age}" if reopened else f"opened {age}"
     text = (f"🟢 *{p.open_threads}* open thread{'s' if p.open_threads != 1 else ''} · oldest: "
             f"#{oldest.number}{where} by {named(oldest.opened_by)}, {since}")
     if p.project.url:
@@ -147,8 +149,9 @@ def _waiting_line(t: OpenThread, end: datetime) -> str:
     where = f" on _{named(t.document)}_" if t.document else ""
     tail = (f", last word by {named(t.last_by)}" if t.quiet_since == t.last_at
             else " since it was reopened")
+    quiet = ago(t.quiet_since, end, scale=IN_DAYS, suffix="", recent="0 min", unknown="a while")
     return (f"• #{t.number}{where}: “{escape(t.text, TEXT_LIMIT, flat=True)}” · quiet for "
-            f"{_age(t.quiet_since, end)}{tail}")
+            f"{quiet}{tail}")
 
 
 def _bom_text(changes: Sequence[BomChange]) -> str:
@@ -189,27 +192,6 @@ def _pack(lines: Sequence[str], noun: str) -> str:
         out.append(line)
         used += len(line) + 1
     return "\n".join(out)
-
-
-def _ago(stamp: str, end: datetime) -> str:
-    """"just now", or how long before ``end`` followed by "ago"."""
-    span = _age(stamp, end)
-    return "just now" if span == "0 min" else f"{span} ago"
-
-
-def _age(stamp: str, end: datetime) -> str:
-    try:
-        start = parse_stamp(stamp)
-    except ValueError:
-        return "a while"
-    seconds = max(0.0, (end - start).total_seconds())
-    if seconds < 3600:
-        minutes = int(seconds // 60)
-        return f"{minutes} min"
-    if seconds < 2 * 86400:
-        hours = int(seconds // 3600)
-        return f"{hours} h"
-    return f"{int(seconds // 86400)} days"
 
 
 def _fallback(digest: Digest, title: str) -> str:

@@ -22,7 +22,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot import service
 from bot.app import build_app
 from bot.config import Config
-from bot.review.answers import Policy
+from bot.review.context import Policy
 from bot.server import HttpServer
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.review.answers import Answers, Asker, ago
+from bot.review.answers import Answers
+from bot.review.context import Asker
 from bot.review.request import Request
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
 from sandbox import AltiumSandbox
 from sandbox.scenario import PROJECT
+from state.clock import ago
 from state.model import BomLine
 from state.store import PollStatus, Store
 from tests import factories

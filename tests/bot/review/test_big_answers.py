@@ -16,7 +16,7 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.app import build_app
-from bot.review.answers import Policy
+from bot.review.context import Policy
 from bot.server import HttpServer
 from bot.slack.limits import RESPONSE, within
 from jobs.nexar import NexarClient

@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 
 from bot.listeners.home import home_view
 from bot.listeners.unfurls import unfurl_blocks
-from bot.review.answers import Answers, Asker, page_request
+from bot.review.answers import Answers
+from bot.review.context import Asker
+from bot.review.reply import page_request
 from bot.review.request import Request
 from bot.slack.cards import Cards
 from bot.slack.digest_layout import render_digest

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.listeners.home import home_view
-from bot.review.answers import Answers, Asker, Reply, page_request
+from bot.review.answers import Answers
+from bot.review.context import Asker
+from bot.review.reply import Reply, page_request
 from bot.review.request import Request
 from bot.slack.limits import (
     CUT_NOTE,
