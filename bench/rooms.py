@@ -6,28 +6,32 @@ Prints the largest modules by lines, and every import from one room (``bot``, ``
 - ``state`` imports nothing of ours;
 - ``jobs`` imports neither ``bot`` nor Slack's libraries (``slack_sdk``, ``slack_bolt``);
 - ``bot`` has no HTTP client of its own for Nexar (no ``httpx`` in ``bot``);
-- one production module imports ``sandbox`` (the demo).
+- one production module imports ``sandbox`` (the demo);
+- no SQL outside ``state`` (no ``sqlite3`` or ``sqlite_utils`` import, no ``.rows(...)``
+  call, no string that starts a statement);
+- every module of ``bot/listeners`` has its ``register(app)``.
 
 With ``--check`` it exits 1 when a rule is broken. Run it from the project root:
 
-    .venv/bin/python bench/rooms.py [--check] [--top 10]
+    .venv/bin/python bench/rooms.py [--check] [--top 10] [--root DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 ROOMS = ("bot", "jobs", "state", "sandbox")
 SLACK_LIBRARIES = ("slack_sdk", "slack_bolt")
+SQL = re.compile(r"^\s*(select|insert|update|delete|create|drop|alter|pragma)\s", re.IGNORECASE)
 
 
-def imports(path: Path) -> set[str]:
-    """The top-level names of every module ``path`` imports."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+def imports(tree: ast.Module) -> set[str]:
+    """The full names of every module ``tree`` imports."""
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -37,26 +41,28 @@ def imports(path: Path) -> set[str]:
     return found
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when a rule is broken")
-    parser.add_argument("--top", type=int, default=10, help="how many of the largest modules")
-    args = parser.parse_args()
-    root = Path(__file__).resolve().parents[1]
-    modules = sorted(p for room in ROOMS for p in (root / room).rglob("*.py"))
-    sizes = sorted(((len(p.read_text(encoding="utf-8").splitlines()), p.relative_to(root))
-                    for p in modules if not p.is_relative_to(root / "sandbox")), reverse=True)
-    print("Largest modules of bot, jobs and state (lines):")
-    for lines, module in sizes[:args.top]:
-        print(f"  {lines:5d}  {module}")
+def sql_outside_state(tree: ast.Module) -> list[int]:
+    """Lines that call ``.rows(...)`` or hold a string that starts an SQL statement."""
+    lines = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "rows") or (
+                isinstance(node, ast.Constant) and isinstance(node.value, str)
+                and SQL.match(node.value)):
+            lines.append(node.lineno)
+    return sorted(lines)
 
+
+def rules(root: Path) -> tuple[dict[tuple[str, str], set[str]], list[str]]:
+    """The imports between rooms, and every broken rule as one line."""
     edges: dict[tuple[str, str], set[str]] = defaultdict(set)
     broken: list[str] = []
-    sandbox_users: list[str] = []
-    for path in modules:
+    sandbox_users: set[str] = set()
+    for path in sorted(p for room in ROOMS for p in (root / room).rglob("*.py")):
         room = path.relative_to(root).parts[0]
-        name = str(path.relative_to(root))
-        for target in imports(path):
+        name = path.relative_to(root).as_posix()
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=name)
+        for target in imports(tree):
             top = target.split(".")[0]
             if top in ROOMS and top != room:
                 edges[(room, top)].add(name)
@@ -66,12 +72,38 @@ def main() -> int:
                 broken.append(f"{name}: jobs imports {target}")
             if room == "bot" and top == "httpx":
                 broken.append(f"{name}: bot has an HTTP client of its own ({target})")
+            if room in ("bot", "jobs") and top in ("sqlite3", "sqlite_utils"):
+                broken.append(f"{name}: SQL outside state (imports {target})")
             if room != "sandbox" and top == "sandbox":
-                sandbox_users.append(name)
-    if len(set(sandbox_users)) > 1:
+                sandbox_users.add(name)
+        if room in ("bot", "jobs"):
+            for line in sorted(set(sql_outside_state(tree))):
+                broken.append(f"{name}:{line}: SQL outside state")
+        if name.startswith("bot/listeners/") and path.name != "__init__.py" and not any(
+                isinstance(n, ast.FunctionDef) and n.name == "register" for n in tree.body):
+            broken.append(f"{name}: a listener module without register(app)")
+    if len(sandbox_users) > 1:
         broken.append(f"more than one production module imports sandbox: "
-                      f"{', '.join(sorted(set(sandbox_users)))}")
+                      f"{', '.join(sorted(sandbox_users))}")
+    return edges, broken
 
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when a rule is broken")
+    parser.add_argument("--top", type=int, default=10, help="how many of the largest modules")
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1],
+                        help="the project folder (default: this script's project)")
+    args = parser.parse_args()
+    root: Path = args.root
+    modules = sorted(p for room in ("bot", "jobs", "state") for p in (root / room).rglob("*.py"))
+    sizes = sorted(((len(p.read_text(encoding="utf-8").splitlines()),
+                     p.relative_to(root).as_posix()) for p in modules), reverse=True)
+    print("Largest modules of bot, jobs and state (lines):")
+    for lines, module in sizes[:args.top]:
+        print(f"  {lines:5d}  {module}")
+
+    edges, broken = rules(root)
     print("\nImports between rooms (from -> to: modules):")
     for (source, target), names in sorted(edges.items()):
         print(f"  {source:7s} -> {target:7s} {len(names):3d}: {', '.join(sorted(names))}")
