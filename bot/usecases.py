@@ -13,7 +13,6 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.review.request import split_project
 from jobs.errors import NexarAuthError, NexarError
 from jobs.nexar import NexarClient
 from jobs.poll import CATALOG_LISTED_AT, refresh_catalog
@@ -95,16 +94,6 @@ def find_project(store: Store, name: str, *, nexar: Callable[[], NexarClient] | 
         raise NotFoundError(f"{_without_suggestions(exc)} (Nexar lists "
                             f"{len(store.project_names())} projects).",
                             suggestions=exc.suggestions) from None
-
-
-def project_in_words(store: Store, words: tuple[str, ...], *,
-                     shared: Callable[[str], bool] = _everything
-                     ) -> tuple[ProjectInfo, tuple[str, ...]]:
-    """The listed project the first of ``words`` name, among those ``shared`` lets be
-    seen, and the words after its name (``CommandError`` when none or several fit)."""
-    names = [n for n in store.project_names() if shared(n)]
-    project, rest = split_project(words, names)
-    return store.catalog_project(project), rest
 
 
 def _without_suggestions(error: NotFoundError) -> str:

@@ -14,9 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot import usecases
 from bot.digests import DigestRun
-from bot.review.context import Asker, Context, LibraryCache, NexarFactory, Policy
+from bot.review.context import (
+    Asker,
+    Context,
+    LibraryCache,
+    NexarFactory,
+    Policy,
+    project_in_words,
+)
 from bot.review.reply import Reply
 from bot.review.request import CommandError, Request, help_text
 from bot.review.table import COMMANDS, NEXAR_COMMANDS, SNAPSHOT_OR_NEXAR
@@ -49,7 +55,7 @@ class Answers:
         if request.name in SNAPSHOT_OR_NEXAR:
             with Store.open(self.db_path) as store:
                 try:
-                    info = usecases.project_in_words(store, request.words,
+                    info = project_in_words(store, request.words,
                                                      shared=self.policy.is_shared)[0]
                 except CommandError:
                     return False

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot import usecases
 from bot.digests import DigestRun
-from bot.review.request import CommandError, Request
+from bot.review.request import CommandError, Request, split_project
 from jobs.nexar import LibraryPart, NexarClient, Workspace
 from jobs.poll import named_threads
 from state.clock import ago
@@ -55,6 +54,16 @@ class Policy:
         return {k: v for k, v in by_name.items() if k.casefold() not in hidden}
 
 
+def project_in_words(store: Store, words: tuple[str, ...], *,
+                     shared: Callable[[str], bool] = lambda name: True
+                     ) -> tuple[ProjectInfo, tuple[str, ...]]:
+    """The listed project the first of ``words`` name, among those ``shared`` lets be
+    seen, and the words after its name (``CommandError`` when none or several fit)."""
+    names = [n for n in store.project_names() if shared(n)]
+    project, rest = split_project(words, names)
+    return store.catalog_project(project), rest
+
+
 def every_project_name(store: Store) -> list[str]:
     """Every project name the database has known, listed or gone."""
     return store.known_project_names()
@@ -78,7 +87,7 @@ class Context:
 
     def resolve(self, words: tuple[str, ...]) -> tuple[ProjectInfo, tuple[str, ...]]:
         """The shared project ``words`` start with, and the words after its name."""
-        return usecases.project_in_words(self.store, words, shared=self.policy.is_shared)
+        return project_in_words(self.store, words, shared=self.policy.is_shared)
 
     def shown(self, failures: Mapping[str, str]) -> dict[str, str]:
         """Failures without those of projects not shared with Slack (a failure of Nexar

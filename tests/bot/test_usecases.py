@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import usecases
+from bot.review.context import project_in_words
 from bot.review.request import CommandError
-from state.clock import BRIEF, IN_DAYS, LISTING, ago, stamp
+from state.clock import stamp
 from state.errors import NotFoundError
 from state.filters import Filters
 from state.model import EVENT_GROUPS
@@ -35,25 +36,12 @@ def test_since_reads_a_time_and_refuses_anything_else() -> None:
             usecases.since(text, NOW)
 
 
-def test_one_age_formatter_keeps_each_wording() -> None:
-    minutes_90 = NOW - timedelta(minutes=90)
-    days_3 = NOW - timedelta(days=3)
-    assert [ago(minutes_90, NOW, scale=s) for s in (BRIEF, IN_DAYS, LISTING)] == [
-        "1 h ago", "1 h ago", "90 min ago"]
-    assert [ago(days_3, NOW, scale=s) for s in (BRIEF, IN_DAYS, LISTING)] == [
-        "3 d ago", "3 days ago", "3 days ago"]
-    assert ago(NOW - timedelta(seconds=20), NOW, scale=IN_DAYS, suffix="",
-               recent="0 min") == "0 min"
-    assert ago("not a time", NOW) == "at an unknown time"
-    assert ago(NOW + timedelta(hours=1), NOW) == "just now"
-
-
 def test_projects_are_found_by_words_or_by_name(store: Store) -> None:
     store.sync_catalog("https://acme.example", [factories.project()])
-    info, rest = usecases.project_in_words(store, ("motor", "controller", "open"))
+    info, rest = project_in_words(store, ("motor", "controller", "open"))
     assert (info.name, rest) == ("Motor Controller", ("open",))
     with pytest.raises(CommandError):
-        usecases.project_in_words(store, ("motor",), shared=lambda name: False)
+        project_in_words(store, ("motor",), shared=lambda name: False)
     found = usecases.find_project(store, "motor c", nexar=None, not_signed_in="no sign-in",
                                   now=NOW)
     assert found.project.name == "Motor Controller"
