@@ -1,4 +1,4 @@
-"""Wiring: the poller, delivery and schedule built from the configuration.
+"""Wiring: the poller, delivery, digests and the run workers built from the configuration.
 
 The one place that knows which concrete pieces go together; the CLI calls it, tests call
 the pieces directly with their own servers and clocks.

@@ -1,4 +1,4 @@
-"""The schedule of ``review-bot run``: poll every interval, deliver after each poll and on
+"""The workers of ``review-bot run``: poll every interval, deliver after each poll and on
 a short retry timer, and stop cleanly between steps.
 
 Polls and deliveries run on two workers, so a delivery waiting on Slack (a rate limit, a
