@@ -1,0 +1,101 @@
+"""``poll`` (one time or on an interval, delivering when Slack is configured) and ``run``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+
+from bot import service
+from bot.cli.delivery import _print_delivery, _print_pauses, _print_set_aside
+from bot.cli.group import _config, _on_interrupt, _store, cli
+from bot.config import Config
+from bot.slack.delivery import DeliveryReport
+from jobs.poll import PollReport
+from state.outbox import Outbox
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Poll one time and exit (for cron).")
+@click.option("--interval", type=float, metavar="SECONDS",
+              help="Seconds between polls without --once (default $REVIEW_BOT_POLL_INTERVAL "
+                   "or 300).")
+def poll(once: bool, interval: float | None) -> None:
+    """Snapshot every subscribed project and record what changed.
+
+    Exits non-zero when any project could not be read; the others are still recorded,
+    and nothing is recorded for a project that failed (no false removals). With Slack
+    configured it delivers too, and exits non-zero while a channel is paused or Slack kept
+    failing; a post set aside (it could not be rendered, or Slack refused it) is reported
+    but does not fail the run: everything else went out, and 'review-bot resume' tries it
+    again after an upgrade. One poller at a time per database: while another (a 'run', a
+    second cron job) polls, it says which process and exits 0, as that one does the work.
+    """
+    _on_interrupt("Interrupted: every project written so far is complete; "
+                  "the rest is picked up by the next poll.")
+    config = _config()
+    while True:
+        report = service.poll_once(config)
+        if report.held_by is not None:
+            # Not a failure: the poller that holds the lease does this poll's work.
+            click.echo(f"Another poller holds this database: {report.held_by.describe()}; "
+                       "it does this poll.")
+            if once:
+                return
+            time.sleep(interval or config.poll_interval)
+            continue
+        _print_report(report)
+        delivered = _deliver_if_configured(config)
+        if once:
+            if not report.ok or not delivered:
+                sys.exit(1)
+            return
+        time.sleep(interval or config.poll_interval)
+
+
+def _deliver_if_configured(config: Config) -> bool:
+    """Deliver when Slack is configured; False while anything failed or is paused."""
+    if not config.slack_bot_token:
+        click.echo("Slack is not configured (SLACK_BOT_TOKEN): events are kept for delivery.")
+        report = DeliveryReport()
+        with _store() as store:
+            report.note_paused(store.paused_subscriptions())
+            report.note_set_aside(Outbox(store).set_aside_items())
+        _print_pauses(report)
+        _print_set_aside(report.set_aside)
+        return report.ok
+    report = service.deliver_once(config)
+    _print_delivery(report)
+    return report.ok
+
+
+@cli.command()
+def run() -> None:
+    """Run the bot: Slack connection, polling every interval, delivery, until stopped.
+
+    Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT at /slack/events
+    (verifying SLACK_SIGNING_SECRET). Polls keep their interval while a delivery waits on
+    Slack, and no Slack wait is longer than the poll interval. SIGTERM or Ctrl-C stops it
+    within 10 seconds: between steps, or by ending a step's wait (its work is kept).
+    """
+    from bot.run import run_bot
+
+    if not run_bot(_config(), echo=click.echo):
+        # A step's thread is stuck in a request; nothing it did is lost (every write is
+        # its own transaction, a post in flight is reconciled at the next start), and a
+        # worker thread would otherwise hold the process open.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _print_report(report: PollReport) -> None:
+    click.echo(f"Polled {report.projects} project(s): {report.events} new event(s), "
+               f"{report.boms_read} BOM(s) read, {report.requests} request(s).")
+    for name in report.unlisted:
+        click.echo(f"Warning: {name} is no longer listed in its workspace "
+                   "(deleted, or the token lost access).", err=True)
+    for name, reason in sorted(report.failures.items()):
+        click.echo(f"Failed: {name}: {reason}", err=True)
