@@ -8,9 +8,9 @@ from __future__ import annotations
 
 # Imported for their effect: each module adds its commands to ``cli``.
 from bot.cli import auth, delivery, demo, events, follow, poll  # noqa: F401
-from bot.cli.group import _add_common_options, cli, main
+from bot.cli.group import add_common_options, cli, main
 
 # Every command is registered by now, so each gets ``--db`` and ``--log-level``.
-_add_common_options(cli)
+add_common_options(cli)
 
 __all__ = ["cli", "main"]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from bot import service
-from bot.cli.group import _config, _on_interrupt, cli
+from bot.cli.group import cli, load_config, on_interrupt
 from jobs.auth import DESIGN_SCOPES, TokenManager, jwt_claims
 from jobs.errors import NexarAuthError
 from jobs.login import login
@@ -31,9 +31,9 @@ def auth() -> None:
               help="Seconds to wait for the browser to come back.")
 def auth_login(supply: bool, no_browser: bool, timeout: float) -> None:
     """Sign in through the browser (authorization code with PKCE) and keep the tokens."""
-    _on_interrupt("Interrupted: the sign-in was not finished and nothing was changed "
+    on_interrupt("Interrupted: the sign-in was not finished and nothing was changed "
                   "(an earlier sign-in is kept).")
-    config = _config()
+    config = load_config()
     manager = TokenManager(settings=config.oauth(), store=config.tokens())
     scopes = DESIGN_SCOPES + (("supply.domain",) if supply else ())
     tokens = login(manager, scopes=scopes, echo=click.echo, open_browser=not no_browser,
@@ -46,7 +46,7 @@ def auth_login(supply: bool, no_browser: bool, timeout: float) -> None:
 @auth.command("status")
 def auth_status() -> None:
     """Who is signed in, to which workspaces, and until when."""
-    config = _config()
+    config = load_config()
     if config.nexar_token:
         click.echo("Using the fixed NEXAR_TOKEN (it is never refreshed).")
         claims = jwt_claims(config.nexar_token)
@@ -81,6 +81,6 @@ def _duration(delta: timedelta) -> str:
 @auth.command("logout")
 def auth_logout() -> None:
     """Forget the stored tokens."""
-    store = _config().tokens()
+    store = load_config().tokens()
     click.echo(f"Signed out; removed the tokens from {store.describe()}." if store.clear()
                else "Not signed in; nothing to remove.")

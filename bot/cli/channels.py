@@ -15,7 +15,7 @@ CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 CHANNEL_NAME = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
 
 
-def _channel(value: str) -> str:
+def parse_channel(value: str) -> str:
     channel = value.strip()
     if CHANNEL_ID.match(channel):
         return channel
@@ -25,7 +25,7 @@ def _channel(value: str) -> str:
                              "or a name like #hw-review", param_hint="CHANNEL")
 
 
-def _check_channel(config: Config, channel: str) -> str | None:
+def check_channel(config: Config, channel: str) -> str | None:
     """Refuse a channel the bot cannot post to, before anything is saved.
 
     With a Slack token: the channel must exist for the bot, be unarchived and have the bot

@@ -8,25 +8,25 @@ from collections.abc import Sequence
 import click
 
 from bot import service
-from bot.cli.channels import _channel
-from bot.cli.group import _config, _on_interrupt, _store, cli
+from bot.cli.channels import parse_channel
+from bot.cli.group import cli, load_config, on_interrupt, open_store
 from bot.slack.client import AUTH_ERRORS
 from bot.slack.delivery import DeliveryReport
 from state.outbox import Outbox, SetAside
 
 
-def _print_delivery(report: DeliveryReport) -> None:
+def print_delivery(report: DeliveryReport) -> None:
     click.echo(f"Delivered {report.posted} Slack post(s), updated {report.updated} card(s); "
                f"{report.pending} event(s) waiting.")
-    _print_pauses(report)
-    _print_set_aside(report.set_aside)
+    print_pauses(report)
+    print_set_aside(report.set_aside)
     for channel, holder in sorted(report.busy.items()):
         click.echo(f"Skipped: {channel}: being delivered by {holder}; it goes out from there.")
     for channel, reason in sorted(report.failures.items()):
         click.echo(f"Failed: {channel}: {reason} (will retry)", err=True)
 
 
-def _print_pauses(report: DeliveryReport) -> None:
+def print_pauses(report: DeliveryReport) -> None:
     """One line per paused channel: why, since when, and what lifts it."""
     for channel, reason in sorted(report.paused.items()):
         since = report.paused_since.get(channel, "")
@@ -35,7 +35,7 @@ def _print_pauses(report: DeliveryReport) -> None:
                    f"'review-bot resume {channel}' (its events are kept)", err=True)
 
 
-def _print_set_aside(items: dict[str, list[SetAside]]) -> None:
+def print_set_aside(items: dict[str, list[SetAside]]) -> None:
     """One line per channel with posts set aside: how many, and why."""
     for channel, held in sorted(items.items()):
         click.echo(f"Set aside: {channel}: {len(held)} post(s) that could not be sent "
@@ -74,10 +74,10 @@ def deliver() -> None:
     even as plain text, is set aside with its reason and reported (exit 0: everything
     else went out); 'review-bot resume' tries it again.
     """
-    _on_interrupt("Interrupted: every post made so far is recorded; the rest goes out "
+    on_interrupt("Interrupted: every post made so far is recorded; the rest goes out "
                   "with the next delivery.")
-    report = service.deliver_once(_config())
-    _print_delivery(report)
+    report = service.deliver_once(load_config())
+    print_delivery(report)
     if not report.ok:
         sys.exit(1)
 
@@ -91,8 +91,8 @@ def resume(channel: str | None) -> None:
     Run it after fixing the channel, or after an upgrade that fixes what a set-aside post
     met (see 'review-bot subscriptions'); a post that still fails is set aside again.
     """
-    target = _channel(channel) if channel else None
-    with _store() as store:
+    target = parse_channel(channel) if channel else None
+    with open_store() as store:
         count = store.resume(channel=target)
         held = Outbox(store).resume_set_aside(target)
     said = []

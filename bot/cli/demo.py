@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from bot.cli.channels import _channel, _check_channel
-from bot.cli.group import DB_GIVEN, _config, _on_interrupt, cli
+from bot.cli.channels import check_channel, parse_channel
+from bot.cli.group import DB_GIVEN, cli, load_config, on_interrupt
 
 
 @cli.command()
@@ -23,12 +23,12 @@ def demo(channel: str | None) -> None:
     """
     from bot.demo import run_demo
 
-    _on_interrupt("Interrupted: the demo stopped and its local stand-ins are shut down.")
-    config = _config()
+    on_interrupt("Interrupted: the demo stopped and its local stand-ins are shut down.")
+    config = load_config()
     if channel:
         config.require_slack()
-        channel = _channel(channel)
-        _check_channel(config, channel)
+        channel = parse_channel(channel)
+        check_channel(config, channel)
     explicit = bool(click.get_current_context().meta.get(DB_GIVEN))
     with tempfile.TemporaryDirectory(prefix="review-bot-demo-") as scratch:
         path = Path(config.db_path) if explicit else Path(scratch) / "demo.db"

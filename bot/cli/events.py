@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from bot import usecases
-from bot.cli.group import _store, _table, cli
+from bot.cli.group import cli, open_store, print_table
 from bot.slack.sentences import summary
 from state.store import StoredEvent
 
@@ -23,7 +23,7 @@ from state.store import StoredEvent
 def events(as_json: bool, since: str | None, project: str | None, limit: int | None) -> None:
     """Show the event log: what changed in design review, oldest first."""
     cutoff = _since(since) if since else None
-    with _store() as store:
+    with open_store() as store:
         project_id = store.find_project(project).id if project else None
         found = usecases.changes(store, since=cutoff, project_id=project_id)
     if limit is not None:
@@ -37,7 +37,7 @@ def events(as_json: bool, since: str | None, project: str | None, limit: int | N
         return
     rows = [(str(s.id), s.event.at[:16].replace("T", " "), s.event.project, s.event.kind,
              summary(s.event)) for s in found]
-    _table(("ID", "AT (UTC)", "PROJECT", "KIND", "WHAT"), rows)
+    print_table(("ID", "AT (UTC)", "PROJECT", "KIND", "WHAT"), rows)
 
 
 def _event_json(stored: StoredEvent) -> dict[str, Any]:

@@ -8,8 +8,8 @@ import click
 
 from bot import service, usecases
 from bot.cadence import Now, Off, Show, describe, parse_schedule
-from bot.cli.channels import _channel, _check_channel
-from bot.cli.group import _config, _store, _table, cli
+from bot.cli.channels import check_channel, parse_channel
+from bot.cli.group import cli, load_config, open_store, print_table
 from bot.config import Config
 from state.errors import NotFoundError
 from state.filters import Filters
@@ -48,14 +48,14 @@ def subscribe(project: str, channel: str, groups: str, include_doc: tuple[str, .
     The channel receives changes from now on, never history: a "now tracking" summary
     first, then each change as it is polled.
     """
-    target, chosen = _channel(channel), _groups(groups)
+    target, chosen = parse_channel(channel), _groups(groups)
     filters = Filters(include_documents=_values(include_doc),
                       exclude_documents=_values(exclude_doc),
                       include_designators=_prefixes(include_designator),
                       exclude_designators=_prefixes(exclude_designator))
-    config = _config()
-    unchecked = _check_channel(config, target)
-    with _store() as store:
+    config = load_config()
+    unchecked = check_channel(config, target)
+    with open_store() as store:
         found = _find_project(config, store, project)
         sub = usecases.subscribe(store, found.project, target, chosen, filters=filters,
                                  now=datetime.now(UTC))
@@ -96,7 +96,7 @@ def _find_project(config: Config, store: Store, name: str) -> usecases.Found:
 @click.argument("channel")
 def unsubscribe(project: str, channel: str) -> None:
     """Stop following PROJECT in CHANNEL."""
-    target = _channel(channel)
+    target = parse_channel(channel)
 
     def choose(subs: list[Subscription]) -> Subscription:
         wanted = project.strip().casefold()
@@ -110,7 +110,7 @@ def unsubscribe(project: str, channel: str) -> None:
                 suggestions=names[:5])
         return match[0]
 
-    with _store() as store:
+    with open_store() as store:
         gone = usecases.unsubscribe(store, {target}, choose)
     click.echo(f"Unsubscribed {target} from {gone.project}.")
 
@@ -119,7 +119,7 @@ def unsubscribe(project: str, channel: str) -> None:
 def subscriptions() -> None:
     """List every subscription, with its event groups and any pause, then the posts set
     aside in each channel (how many, and why)."""
-    with _store() as store:
+    with open_store() as store:
         following = usecases.subscriptions(store)
         held: dict[str, list[SetAside]] = {}
         for item in Outbox(store).set_aside_items():
@@ -129,7 +129,7 @@ def subscriptions() -> None:
         return
     rows = [_subscription_row(f) for f in following]
     if rows:
-        _table(("PROJECT", "CHANNEL", "EVENTS", "STATE", "WAITING"), rows)
+        print_table(("PROJECT", "CHANNEL", "EVENTS", "STATE", "WAITING"), rows)
     for channel, items in sorted(held.items()):
         click.echo(f"Set aside in {channel}: {len(items)} post(s); "
                    f"'review-bot resume {channel}' tries them again:")
@@ -163,20 +163,20 @@ def digest(channel: str, schedule: tuple[str, ...], quiet: bool) -> None:
     Add --quiet to skip periods with no activity. TZ defaults to $REVIEW_BOT_TZ (UTC).
     A running bot picks the change up within half a minute.
     """
-    config = _config()
-    target = _channel(channel)
+    config = load_config()
+    target = parse_channel(channel)
     parsed = parse_schedule(schedule + (("--quiet",) if quiet else ()),
                             default_tz=config.digest_tz)
     now = datetime.now(UTC)
     unchecked = None
     if not isinstance(parsed, Now | Show | Off):
-        unchecked = _check_channel(config, target)
+        unchecked = check_channel(config, target)
     if isinstance(parsed, Now):
         run = service.digest_runner(config).run_now(target)
         click.echo(f"Posted the digest to {target}." if run else
                    "A digest was just posted; nothing new since.")
         return
-    with _store() as store:
+    with open_store() as store:
         if isinstance(parsed, Show):
             current = usecases.digest_setting(store, target)
             click.echo(f"{target}: {describe(current, now=now)}" if current else

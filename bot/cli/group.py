@@ -35,7 +35,7 @@ INTERRUPTED = "interrupted"
 class ReviewBotGroup(click.Group):
     """Turns our errors into one ``Error:`` line; Ctrl-C into a short notice.
 
-    The notice is the running command's own (set with ``_on_interrupt``), else
+    The notice is the running command's own (set with ``on_interrupt``), else
     "Interrupted.": only a poll can promise that every project written is complete.
     """
 
@@ -64,7 +64,7 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def _on_interrupt(message: str) -> None:
+def on_interrupt(message: str) -> None:
     """What Ctrl-C during the running command says (it must be true for that command)."""
     click.get_current_context().meta[INTERRUPTED] = message
 
@@ -123,14 +123,14 @@ def _sub_log_level(ctx: click.Context, param: click.Parameter, value: str | None
     return value
 
 
-def _add_common_options(group: click.Group) -> None:
+def add_common_options(group: click.Group) -> None:
     """Give every command ``--db`` and ``--log-level``, so either place works.
 
     Called once, after every command module has registered its commands.
     """
     for command in group.commands.values():
         if isinstance(command, click.Group):
-            _add_common_options(command)
+            add_common_options(command)
             continue
         command.params.extend([
             click.Option(["--db"], metavar="PATH", help=DB_HELP, expose_value=False,
@@ -149,19 +149,19 @@ def _load_dotenv(path: Path) -> None:
             os.environ[key] = value
 
 
-def _config() -> Config:
+def load_config() -> Config:
     config = click.get_current_context().obj
     assert isinstance(config, Config)
     return config
 
 
 @contextmanager
-def _store() -> Iterator[Store]:
-    with Store.open(_config().db_path) as store:
+def open_store() -> Iterator[Store]:
+    with Store.open(load_config().db_path) as store:
         yield store
 
 
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+def print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

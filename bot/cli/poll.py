@@ -9,8 +9,8 @@ import time
 import click
 
 from bot import service
-from bot.cli.delivery import _print_delivery, _print_pauses, _print_set_aside
-from bot.cli.group import _config, _on_interrupt, _store, cli
+from bot.cli.delivery import print_delivery, print_pauses, print_set_aside
+from bot.cli.group import cli, load_config, on_interrupt, open_store
 from bot.config import Config
 from bot.slack.delivery import DeliveryReport
 from jobs.poll import PollReport
@@ -33,9 +33,9 @@ def poll(once: bool, interval: float | None) -> None:
     again after an upgrade. One poller at a time per database: while another (a 'run', a
     second cron job) polls, it says which process and exits 0, as that one does the work.
     """
-    _on_interrupt("Interrupted: every project written so far is complete; "
+    on_interrupt("Interrupted: every project written so far is complete; "
                   "the rest is picked up by the next poll.")
-    config = _config()
+    config = load_config()
     while True:
         report = service.poll_once(config)
         if report.held_by is not None:
@@ -60,14 +60,14 @@ def _deliver_if_configured(config: Config) -> bool:
     if not config.slack_bot_token:
         click.echo("Slack is not configured (SLACK_BOT_TOKEN): events are kept for delivery.")
         report = DeliveryReport()
-        with _store() as store:
+        with open_store() as store:
             report.note_paused(store.paused_subscriptions())
             report.note_set_aside(Outbox(store).set_aside_items())
-        _print_pauses(report)
-        _print_set_aside(report.set_aside)
+        print_pauses(report)
+        print_set_aside(report.set_aside)
         return report.ok
     report = service.deliver_once(config)
-    _print_delivery(report)
+    print_delivery(report)
     return report.ok
 
 
@@ -82,7 +82,7 @@ def run() -> None:
     """
     from bot.run import run_bot
 
-    if not run_bot(_config(), echo=click.echo):
+    if not run_bot(load_config(), echo=click.echo):
         # A step's thread is stuck in a request; nothing it did is lost (every write is
         # its own transaction, a post in flight is reconciled at the next start), and a
         # worker thread would otherwise hold the process open.
