@@ -43,7 +43,7 @@ BREAKS = {
     "jobs/nexar.py": ("from bot.app import build_app\n", "jobs imports bot.app"),
     "bot/config.py": ("import httpx\n", "bot has an HTTP client of its own"),
     "bot/run.py": ("import sandbox\n", "more than one production module imports sandbox"),
-    "bot/cli.py": ("QUERY = 'select * from events'\n", "SQL outside state"),
+    "bot/cli/events.py": ("QUERY = 'select * from events'\n", "SQL outside state"),
     "bot/service.py": ("def f(store): return store.rows('')\n", "SQL outside state"),
     "jobs/records.py": ("import sqlite_utils\n", "SQL outside state (imports sqlite_utils)"),
     "bot/listeners/home.py": (None, "a listener module without register(app)"),
