@@ -17,6 +17,9 @@ One mechanism serves every kind of posting work:
   go out only under it too. Because nobody else posts in a channel while its claim is held,
   a post left ``attempting`` there is certainly a leftover of a worker that is gone, and is
   reconciled from the channel's history before anything is posted again.
+- ``webhook:<endpoint id>`` (``endpoint_claim``): the right to send to one webhook
+  endpoint (``state.webhooks``). The sender takes it per endpoint, so every endpoint is
+  sent to by one worker at a time, each in parallel with the others and with Slack.
 - ``digest-period:<channel>:<period>`` (``period_claim``): the right to build and send one
   digest period (``state.digests``), so two schedulers do not both build it; the post
   itself still goes out under the channel claim.
@@ -50,6 +53,7 @@ from typing import Any
 
 from state.clock import stamp
 from state.store import Store
+from state.webhooks import WEBHOOK_PREFIX
 
 POLLER = "poller"
 """The name of the poller's lease."""
@@ -58,6 +62,11 @@ POLLER = "poller"
 def channel_claim(channel: str) -> str:
     """The claim to post in ``channel``."""
     return f"channel:{channel}"
+
+
+def endpoint_claim(endpoint_id: str) -> str:
+    """The claim to send to webhook endpoint ``endpoint_id``."""
+    return f"{WEBHOOK_PREFIX}{endpoint_id}"
 
 
 def period_claim(channel: str, period: str) -> str:

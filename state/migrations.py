@@ -328,3 +328,78 @@ def m011_delivery_claims(db: Database) -> None:
         not_null={"owner", "claimed_at", "expires_at"},
     )
     db.execute("delete from digest_ledger where state = 'claimed'")
+
+
+@migrations()
+def m012_webhooks(db: Database) -> None:
+    """Webhook endpoints (``state.webhooks``): each endpoint, the messages owed to it (one per
+    event and endpoint, and pings) and the log of every attempt to send one.
+
+    An endpoint receives only events logged after it was added (``after_event_id``), so
+    upgrading, like adding one, replays nothing. Back-off is the endpoint's (``retry_at``):
+    a dead endpoint costs one attempt per retry, not one per message.
+    """
+    db.table("webhook_endpoints").create(
+        {
+            "id": str,
+            "url": str,
+            "project_ids": str,
+            "groups": str,
+            "include_documents": str,
+            "exclude_documents": str,
+            "include_designators": str,
+            "exclude_designators": str,
+            "allow_http": int,
+            "secret": str,
+            "previous_secret": str,
+            "previous_until": str,
+            "state": str,
+            "disabled_reason": str,
+            "disabled_at": str,
+            "disabled_notified_at": str,
+            "created_at": str,
+            "after_event_id": int,
+            "last_success_at": str,
+            "failing_since": str,
+            "failures": int,
+            "retry_at": str,
+        },
+        pk="id",
+        not_null={"url", "groups", "secret", "state", "created_at", "after_event_id"},
+        defaults={"allow_http": 0, "failures": 0},
+    )
+    db.table("webhook_messages").create(
+        {
+            "id": str,
+            "endpoint_id": str,
+            "event_id": int,
+            "state": str,
+            "attempts": int,
+            "created_at": str,
+            "delivered_at": str,
+            "requeued_at": str,
+        },
+        pk="id",
+        foreign_keys=[("endpoint_id", "webhook_endpoints", "id")],
+        not_null={"endpoint_id", "state", "created_at"},
+        defaults={"attempts": 0},
+    )
+    db.table("webhook_messages").create_index(["endpoint_id", "state", "event_id"])
+    db.table("webhook_attempts").create(
+        {
+            "id": int,
+            "message_id": str,
+            "endpoint_id": str,
+            "event_id": int,
+            "attempted_at": str,
+            "status": int,
+            "latency_ms": int,
+            "error": str,
+            "succeeded": int,
+        },
+        pk="id",
+        foreign_keys=[("message_id", "webhook_messages", "id")],
+        not_null={"message_id", "endpoint_id", "attempted_at", "latency_ms", "succeeded"},
+    )
+    db.table("webhook_attempts").create_index(["endpoint_id", "id"])
+    db.table("webhook_attempts").create_index(["message_id"])

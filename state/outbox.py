@@ -1,8 +1,8 @@
 """The outbox over the event log: which event is owed to which target, and what was posted.
 
-A *target* is any string naming where posts go: a Slack channel (``#design-review``) today,
-a webhook endpoint next. Every post to a target has a key (``event:12``, ``bom:40``,
-``thread:<project>:<thread>``, ``welcome:3``) and is recorded *before* it is sent (state
+A *target* is any string naming where posts go: a Slack channel (``#design-review``), or
+any other address a subscription names. Every post to a target has a key (``event:12``,
+``bom:40``, ``thread:<project>:<thread>``, ``welcome:3``) and is recorded *before* it is sent (state
 ``attempting``) and again after (``posted``, with its remote id: the id the far side gave
 it). A process killed in between leaves an ``attempting`` row, which delivery reconciles
 against the target (the post carries its key, so the far side can be asked for it) before
@@ -17,6 +17,10 @@ plain text) is *set aside*: kept in ``set_aside`` with its reason, its deliverie
 The columns keep the names they were created with: ``channel`` holds the target,
 ``channel_id`` the target's remote id, ``ts`` and ``thread_ts`` the remote ids of a post and
 of the post it replies under.
+
+Planning also owes each new event to the webhook endpoints that want it, in the same
+transaction under the same high-water mark; their messages live in ``state.webhooks`` and
+never show here: ``pending``, ``channels_with_work`` and ``undelivered`` are Slack's alone.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from state.filters import wants
 from state.model import Event
 from state.store import Store, StoredEvent, Subscription, stored_event
+from state.webhooks import Webhooks
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,8 @@ class Outbox:
     # -- planning --------------------------------------------------------------------------
 
     def plan(self, *, at: str) -> int:
-        """Owe each new event to every subscription that wants it; returns rows added."""
+        """Owe each new event to every subscription and webhook endpoint that wants it;
+        returns deliveries and webhook messages added."""
         with self.store.transaction():
             planned = int(self.store.get_meta("planned_event_id") or 0)
             events = self.store.events(after_id=planned)
@@ -103,8 +109,9 @@ class Outbox:
             ]
             if rows:
                 self.db.table("deliveries").insert_all(rows, ignore=True, batch_size=500)
+            messages = Webhooks(self.store).plan(events, at=at)
             self.store.set_meta("planned_event_id", str(events[-1].id))
-            return len(rows)
+            return len(rows) + messages
 
     # -- what is owed ----------------------------------------------------------------------
 
