@@ -133,7 +133,7 @@ def post(client: httpx.Client, url: str, *, body: str | bytes, headers: Mapping[
                     read = min(limit, read + len(chunk))
                     if read >= limit or watchdog.expired:
                         break
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
         return outcome(_late(deadline) if watchdog.expired else describe(exc, deadline))
     return outcome(_status_error(status))
 
@@ -152,7 +152,7 @@ def _status_error(status: int) -> str | None:
     return f"HTTP {status}"
 
 
-def describe(exc: httpx.HTTPError, deadline: float = DEADLINE) -> str:
+def describe(exc: Exception, deadline: float = DEADLINE) -> str:
     """One line for an httpx error: fixed words and the system's reason, nothing of the
     request (httpx's own messages may quote the URL)."""
     reason = _reason(exc)
@@ -169,7 +169,7 @@ def describe(exc: httpx.HTTPError, deadline: float = DEADLINE) -> str:
         case httpx.ReadError() | httpx.WriteError() | httpx.CloseError():
             return f"the connection failed{suffix}"
         case httpx.UnsupportedProtocol() | httpx.InvalidURL():
-            return "the URL cannot be sent to (only http:// and https://)"
+            return "the URL is not a complete http:// or https:// address"
         case httpx.ProxyError():
             return f"the proxy refused the request{suffix}"
         case _:

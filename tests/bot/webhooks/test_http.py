@@ -130,6 +130,8 @@ def test_a_refused_connection_says_so(http: httpx.Client, receiver: WebhookRecei
     assert outcome.status is None and outcome.error == "could not connect (Connection refused)"
 
 
-def test_a_url_that_is_not_http_is_an_outcome_too(http: httpx.Client) -> None:
-    outcome, _ = send(http, "ftp://files.example/hooks")
-    assert outcome.status is None and outcome.error is not None and "URL" in outcome.error
+@pytest.mark.parametrize("url", ["ftp://files.example/hooks", "https:///hooks", "http://[::1"])
+def test_a_url_that_cannot_be_sent_to_is_an_outcome_too(http: httpx.Client, url: str) -> None:
+    outcome, _ = send(http, url)
+    assert (outcome.status, outcome.error) == (
+        None, "the URL is not a complete http:// or https:// address")
