@@ -24,7 +24,7 @@ import hashlib
 import ipaddress
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
@@ -104,9 +104,9 @@ class Endpoint:
     filters: Filters
     """Documents/designators, meaning as for subscriptions."""
     allow_http: bool
-    secret: str
-    """The current signing secret."""
-    previous_secret: str | None
+    secret: str = field(repr=False)
+    """The current signing secret (never in a repr, so never in a log line)."""
+    previous_secret: str | None = field(repr=False)
     previous_until: str | None
     """Store-form time the previous secret stops being sent."""
     state: EndpointState
