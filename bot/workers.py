@@ -84,6 +84,9 @@ class Schedule:
         self._asked = threading.Lock()
         self._delivery_asked = False
         self._webhooks_asked = False
+        self.left_behind: list[str] = []
+        """After ``stop``: the workers whose step was still running at its deadline
+        (``poll``, ``post``, ``webhooks``)."""
 
     def start(self) -> None:
         common = {"coalesce": True, "max_instances": 1}
@@ -190,12 +193,15 @@ class Schedule:
         finished = True
         if wait:
             deadline = None if timeout is None else time.monotonic() + timeout
-            for lock in (self._poll_step, self._post_step, self._webhook_step):
+            steps = (("poll", self._poll_step), ("post", self._post_step),
+                     ("webhooks", self._webhook_step))
+            for name, lock in steps:
                 left = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
                 if lock.acquire(timeout=left):
                     lock.release()
                 else:
                     finished = False
+                    self.left_behind.append(name)
         if self.scheduler.running:
             # shutdown(wait=True) would hold the scheduler's job-store lock while waiting,
             # and a finishing step may need that lock (digest jobs are rebuilt in a step);

@@ -154,7 +154,8 @@ def test(endpoint_id: str) -> None:
     """Send endpoint ID a ping now (a 'ping' event), whatever its state, and say how it
     answered. Exits 1 when it did not answer 2xx."""
     attempt = service.ping_webhook(load_config(), endpoint_id)
-    _said(attempt, f"Ping to {endpoint_id}")
+    _said(attempt, f"Ping to {endpoint_id}", f"The ping to {endpoint_id} failed",
+          failed=" (it stays queued: the next run tries again)")
 
 
 @webhooks.command("rotate-secret")
@@ -200,6 +201,7 @@ def resend(delivery_id: str) -> None:
     run."""
     attempt = service.resend_webhook(load_config(), delivery_id)
     _said(attempt, f"Resent {delivery_id} to {attempt.endpoint_id}",
+          f"Resending {delivery_id} to {attempt.endpoint_id} failed",
           failed=" (it stays queued: the next run tries again)")
 
 
@@ -220,18 +222,16 @@ def _now() -> str:
     return stamp(datetime.now(UTC))
 
 
-def _said(attempt: Attempt, what: str, *, failed: str = "") -> None:
+def _said(attempt: Attempt, done: str, failure: str, *, failed: str = "") -> None:
     """One line for an attempt; a failed one is an ``Error:`` line (exit 1)."""
     status = "no answer" if attempt.status is None else f"HTTP {attempt.status}"
     if attempt.succeeded:
-        click.echo(f"{what}: {status} in {attempt.latency_ms} ms.")
+        click.echo(f"{done}: {status} in {attempt.latency_ms} ms.")
         return
     error = attempt.error or status
-    disabled = ""
     if attempt.status == 410:
-        disabled = f"; the endpoint is disabled: {ENABLE_HINT.format(id=attempt.endpoint_id)}"
-    raise WebhookError(f"{what} failed after {attempt.latency_ms} ms: {error}{failed}"
-                         f"{disabled}")
+        failed = f"; the endpoint is disabled: {ENABLE_HINT.format(id=attempt.endpoint_id)}"
+    raise WebhookError(f"{failure} after {attempt.latency_ms} ms: {error}{failed}")
 
 
 # -- the lines of a webhook run in 'poll' and 'deliver' -------------------------------------
