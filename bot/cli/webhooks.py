@@ -7,6 +7,9 @@ and nowhere else: ``list`` shows it masked, errors never carry it.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import click
@@ -24,6 +27,24 @@ from state.store import Store
 from state.webhooks import Attempt, Endpoint, Webhooks, check_url, mask_secret
 
 ENABLE_HINT = "'review-bot webhooks enable {id}' resumes it (its events are kept)"
+SENDER_LOG = "bot.webhooks.sender"
+
+
+@contextmanager
+def reported_here() -> Iterator[None]:
+    """For a command that prints every endpoint's problem itself (a ``Failed:``,
+    ``Disabled:`` or ``Error:`` line): the sender's own warnings about them are not said a
+    second time at the default level (``--log-level info`` shows them all)."""
+    logger = logging.getLogger(SENDER_LOG)
+    if logging.getLogger().getEffectiveLevel() < logging.WARNING:
+        yield
+        return
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 @cli.group()
@@ -153,7 +174,8 @@ def remove(endpoint_id: str) -> None:
 def test(endpoint_id: str) -> None:
     """Send endpoint ID a ping now (a 'ping' event), whatever its state, and say how it
     answered. Exits 1 when it did not answer 2xx."""
-    attempt = service.ping_webhook(load_config(), endpoint_id)
+    with reported_here():
+        attempt = service.ping_webhook(load_config(), endpoint_id)
     _said(attempt, f"Ping to {endpoint_id}", f"The ping to {endpoint_id} failed",
           failed=" (it stays queued: the next run tries again)")
 
@@ -199,7 +221,8 @@ def resend(delivery_id: str) -> None:
     """Send one message again now (DELIVERY_ID from 'webhooks deliveries'), with the same
     webhook-id. Exits 1 when it did not answer 2xx; the message then waits for the next
     run."""
-    attempt = service.resend_webhook(load_config(), delivery_id)
+    with reported_here():
+        attempt = service.resend_webhook(load_config(), delivery_id)
     _said(attempt, f"Resent {delivery_id} to {attempt.endpoint_id}",
           f"Resending {delivery_id} to {attempt.endpoint_id} failed",
           failed=" (it stays queued: the next run tries again)")
