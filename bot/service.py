@@ -228,7 +228,7 @@ def disabled_webhook_notice(endpoint: Endpoint) -> Message:
 def tell_disabled_webhooks(config: Config, store: Store, slack: Deliverer) -> int:
     """Tell the ops channel, once each, about endpoints disabled since it was last told (a
     keyed post, so a crash never repeats it); returns how many were told. Without an ops
-    channel the sender's log line is all; when Slack fails, a later delivery tells them."""
+    channel the runs' report lines are all; when Slack fails, a later delivery tells them."""
     if not config.ops_channel:
         return 0
     webhooks = Webhooks(store)

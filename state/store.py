@@ -564,8 +564,13 @@ class Store:
         return [_subscription(r) for r in rows]
 
     def watched_project_ids(self) -> set[str]:
+        """The projects the poller reads: those a channel subscribes to, and those a webhook
+        endpoint names (an endpoint naming none follows these, adding nothing)."""
         rows = self.rows("select distinct project_id from subscriptions")
-        return {r["project_id"] for r in rows}
+        named = self.rows("select project_ids from webhook_endpoints "
+                          "where project_ids is not null")
+        return {r["project_id"] for r in rows} | {
+            p for r in named for p in _split(r["project_ids"])}
 
     # -- small settings ----------------------------------------------------------------------
 

@@ -207,10 +207,11 @@ class WebhookSender:
             log.info("%s", exc)
         except ReviewBotError as exc:
             part.errors[endpoint_id] = str(exc)
-            log.warning("webhook endpoint %s: %s", endpoint_id, exc)
+            log.info("webhook endpoint %s: %s", endpoint_id, exc)
         except Exception as exc:  # one endpoint's fault never stops the others
-            part.errors[endpoint_id] = f"unexpected error ({type(exc).__name__}); see the log"
-            log.exception("webhook endpoint %s: unexpected error", endpoint_id)
+            part.errors[endpoint_id] = (f"unexpected error ({type(exc).__name__}); "
+                                        "--log-level debug shows where")
+            log.debug("webhook endpoint %s: unexpected error", endpoint_id, exc_info=True)
         return part
 
     def _send_due(self, store: Store, endpoint_id: str, held: _Held,
@@ -314,8 +315,8 @@ class WebhookSender:
                  part: WebhookReport) -> None:
         webhooks.disable(endpoint_id, reason=reason, at=stamp(self.clock()))
         part.disabled[endpoint_id] = reason
-        log.warning("webhook endpoint %s disabled: %s; 'review-bot webhooks enable %s' "
-                    "resumes it", endpoint_id, reason, endpoint_id)
+        log.info("webhook endpoint %s disabled: %s; 'review-bot webhooks enable %s' "
+                 "resumes it", endpoint_id, reason, endpoint_id)
 
     # -- claims ----------------------------------------------------------------------------
 

@@ -392,3 +392,11 @@ def test_an_endpoint_never_shows_its_secrets(store: Store) -> None:
     rotated = hooks.rotate(endpoint.id, secret=new_secret(), now=T)
     assert endpoint.secret not in repr(rotated) and rotated.secret not in repr(rotated)
     assert endpoint.id in repr(rotated)
+
+
+def test_a_project_an_endpoint_names_is_watched_without_a_channel(store: Store) -> None:
+    hooks = Webhooks(store)
+    add(hooks)  # every watched project: watches nothing by itself
+    assert store.watched_project_ids() == set()
+    add(hooks, project_ids=["P1", "P2"])
+    assert store.watched_project_ids() == {"P1", "P2"}
