@@ -1,5 +1,6 @@
-"""Slack's errors, raised where ``bot.slack.client`` meets slack_sdk (the whole tree is drawn
-in ``state.errors``)."""
+"""Slack's errors, raised where ``bot.slack.client`` meets slack_sdk, and the webhook sender's,
+raised where ``bot.webhooks`` meets httpx and standardwebhooks (the whole tree is drawn in
+``state.errors``)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,8 @@ class SlackRateLimitedError(SlackError):
 
 class SlackUnavailableError(SlackError):
     """Slack could not be reached, timed out or answered 5xx."""
+
+
+class WebhookError(ReviewBotError):
+    """A webhook endpoint could not be sent to as it is (its secret unreadable, its sending
+    failed in a way no retry heals); the message never shows a secret or a header value."""

@@ -3,7 +3,7 @@
 The CLI prints any of them as one ``Error: ...`` line; third-party exceptions (httpx,
 sqlite3, slack_sdk) are translated into these where they are met, never passed through.
 Each side owns its errors under this one base: ``state`` the store's and the shared ones
-(here), ``jobs.errors`` Nexar's, ``bot.errors`` Slack's::
+(here), ``jobs.errors`` Nexar's, ``bot.errors`` Slack's and the webhook sender's::
 
     ReviewBotError                  anything the user can cause or meet
     ├── ConfigError                 missing or malformed setting (env var, .env, flag)
@@ -19,12 +19,14 @@ Each side owns its errors under this one base: ``state`` the store's and the sha
     │   ├── NexarAuthError          token missing, invalid or expired: sign in again
     │   ├── NexarUnavailableError   network failure, timeout, 429 or 5xx after every retry
     │   └── NexarQueryError         the answer carried GraphQL ``errors`` (even beside data)
-    └── SlackError  (bot.errors)    a Slack Web API call failed (``code`` is Slack's error)
-        ├── SlackAuthError          the bot token is invalid or revoked: nothing can post
-        ├── SlackChannelError       this channel refuses posts (not found, archived, not in it)
-        ├── SlackMessageError       Slack refused this message's content (blocks too long)
-        ├── SlackRateLimitedError   HTTP 429: wait ``retry_after`` seconds, then try again
-        └── SlackUnavailableError   network failure, timeout or 5xx: try again later
+    ├── SlackError  (bot.errors)    a Slack Web API call failed (``code`` is Slack's error)
+    │   ├── SlackAuthError          the bot token is invalid or revoked: nothing can post
+    │   ├── SlackChannelError       this channel refuses posts (not found, archived, not in it)
+    │   ├── SlackMessageError       Slack refused this message's content (blocks too long)
+    │   ├── SlackRateLimitedError   HTTP 429: wait ``retry_after`` seconds, then try again
+    │   └── SlackUnavailableError   network failure, timeout or 5xx: try again later
+    └── WebhookError  (bot.errors)  a webhook endpoint cannot be sent to as it is (its
+                                    secret unreadable); a failed attempt is an outcome
 """
 
 from __future__ import annotations

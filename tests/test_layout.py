@@ -42,6 +42,7 @@ BREAKS = {
     "jobs/poll.py": ("import slack_sdk\n", "jobs imports slack_sdk"),
     "jobs/nexar.py": ("from bot.app import build_app\n", "jobs imports bot.app"),
     "bot/config.py": ("import httpx\n", "bot has an HTTP client of its own"),
+    "bot/slack/client.py": ("import httpx\n", "bot has an HTTP client of its own"),
     "bot/run.py": ("import sandbox\n", "more than one production module imports sandbox"),
     "bot/cli/events.py": ("QUERY = 'select * from events'\n", "SQL outside state"),
     "bot/service.py": ("def f(store): return store.rows('')\n", "SQL outside state"),
@@ -63,3 +64,16 @@ def test_the_check_finds_each_kind_of_break(tmp_path: Path, module: str) -> None
     result = check(tmp_path)
     assert result.returncode == 1
     assert said in result.stdout
+
+
+def test_httpx_is_allowed_in_the_webhook_sender_only(tmp_path: Path) -> None:
+    for room in ("bot", "jobs", "state", "sandbox"):
+        shutil.copytree(ROOT / room, tmp_path / room,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    sender = tmp_path / "bot" / "webhooks" / "extra.py"
+    sender.write_text("import httpx\nfrom httpx import Client\n", encoding="utf-8")
+    assert check(tmp_path).returncode == 0
+    (tmp_path / "bot" / "webhooks_elsewhere.py").write_text("import httpx\n", encoding="utf-8")
+    result = check(tmp_path)
+    assert result.returncode == 1
+    assert "bot/webhooks_elsewhere.py: bot has an HTTP client of its own" in result.stdout

@@ -1,0 +1,92 @@
+"""Payloads: type names, what ``data`` carries, and every kind valid against the schema."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.webhooks.payload import body, event_type, payload, ping_payload, schema
+from state.store import Store, StoredEvent
+from tests.bot.webhooks.history import (
+    CHANGED_AT,
+    SENT_KINDS,
+    log_baseline,
+    log_changes,
+    validator,
+)
+from tests.factories import project
+
+LINK = project().url
+
+
+@pytest.fixture
+def logged(store: Store) -> list[StoredEvent]:
+    log_baseline(store)
+    return log_changes(store)
+
+
+@pytest.mark.parametrize(("kind", "name"), [
+    ("thread_opened", "thread.opened"), ("part_fitted_changed", "part.fitted_changed"),
+    ("revision_committed", "revision.committed"), ("comment_edited", "comment.edited"),
+])
+def test_a_type_is_the_kind_with_its_first_underscore_made_a_dot(kind: str, name: str) -> None:
+    assert event_type(kind) == name
+
+
+def test_the_payload_of_every_kind_validates_against_the_schema(
+        logged: list[StoredEvent]) -> None:
+    check = validator()
+    documents = [payload(s, project()) for s in logged]
+    assert {d["type"] for d in documents} == {event_type(k) for k in SENT_KINDS}
+    for document in documents:
+        check.validate(json.loads(body(document)))
+
+
+def test_data_is_what_events_json_prints_with_the_project_and_thread_as_objects(
+        logged: list[StoredEvent]) -> None:
+    stored = next(s for s in logged if s.event.kind == "thread_replied")
+    document = payload(stored, project())
+    assert document["type"] == "thread.replied" and document["timestamp"] == CHANGED_AT
+    data = document["data"]
+    event = stored.event.to_dict()
+    assert data["project"] == {"id": "P1", "name": event.pop("project"), "link": LINK}
+    assert {k: data[k] for k in event} == event
+    assert data["id"] == stored.id and data["detected_at"] == stored.detected_at
+    assert data["thread"] == {"id": "t1", "number": 1, "link": LINK}
+
+
+def test_only_thread_events_carry_a_thread_and_unknown_projects_have_no_link(
+        logged: list[StoredEvent]) -> None:
+    check = validator()
+    for stored in logged:
+        document = payload(stored, None)
+        check.validate(document)
+        assert document["data"]["project"]["link"] is None
+        assert ("thread" in document["data"]) == stored.event.kind.startswith(
+            ("thread_", "comment_"))
+
+
+def test_the_schema_refuses_what_is_not_a_payload(logged: list[StoredEvent]) -> None:
+    check = validator()
+    opened = payload(next(s for s in logged if s.event.kind == "thread_opened"), project())
+    no_thread = json.loads(body(opened))
+    del no_thread["data"]["thread"]
+    wrong_kind = json.loads(body(opened))
+    wrong_kind["data"]["kind"] = "part_added"
+    created = json.loads(body(opened))
+    created["type"] = "project.created"
+    bad_time = json.loads(body(opened))
+    bad_time["timestamp"] = "yesterday"
+    for broken in (no_thread, wrong_kind, created, bad_time):
+        assert not check.is_valid(broken)
+
+
+def test_a_ping_validates_and_the_schema_is_draft_2020_12() -> None:
+    check = validator()
+    check.validate(ping_payload(endpoint_id="ep_abcdefghijkl", at=CHANGED_AT))
+    assert schema()["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_a_body_is_compact_json_that_keeps_unicode() -> None:
+    assert body({"text": "Ω ok", "n": 1}) == '{"text":"Ω ok","n":1}'
