@@ -23,8 +23,9 @@ from state.store import Store, Subscription
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 7.0
-"""Seconds a stop waits for the running steps (which end their waits at once) before
-leaving them: whatever Slack or Nexar does, ``run`` ends within 10 s of SIGTERM."""
+"""Seconds a stop waits for the running steps (which end their waits at once, and webhook
+runs at their next attempt) before leaving them: whatever Slack, Nexar or a webhook
+endpoint does (an attempt may take its full 15 s), ``run`` ends within 10 s of SIGTERM."""
 
 
 def run_bot(config: Config, *, echo: Callable[[str], None],
@@ -78,9 +79,12 @@ def run_bot(config: Config, *, echo: Callable[[str], None],
         finished = schedule.stop(wait=True, timeout=grace)
         connection.stop()
         _restore(signals)
-        if not finished:
+        if set(schedule.left_behind) - {"webhooks"}:
             echo(f"A step was still waiting on Slack or Nexar after {grace:g}s: left "
                  "behind (what it recorded is kept; the next start picks up the rest).")
+        if "webhooks" in schedule.left_behind:
+            echo(f"A webhook attempt was still in flight after {grace:g}s: left behind (its "
+                 "message is sent again, with the same webhook-id, after the next start).")
         echo("Stopped.")
     return finished
 

@@ -1,4 +1,5 @@
-"""Wiring: the poller, delivery, digests and the run workers built from the configuration.
+"""Wiring: the poller, delivery, webhooks, digests and the run workers built from the
+configuration.
 
 The one place that knows which concrete pieces go together; the CLI calls it, tests call
 the pieces directly with their own servers and clocks.
@@ -9,7 +10,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 from bot.config import Config
 from bot.digests import DigestRunner
@@ -20,6 +23,8 @@ from bot.slack.delivery import Deliverer, DeliveryReport, render_failure
 from bot.slack.digest_layout import render_digest
 from bot.slack.message import Message, Unrendered
 from bot.slack.mrkdwn import escape
+from bot.webhooks.client import new_client
+from bot.webhooks.sender import WebhookReport, WebhookSender
 from bot.workers import Schedule, schedule_digests
 from jobs.auth import TokenManager
 from jobs.errors import NexarAuthError
@@ -27,9 +32,10 @@ from jobs.nexar import NexarClient, TokenSource
 from jobs.poll import LeasePolicy, Poller, PollReport
 from state.clock import Clock, stamp, utc_now
 from state.digest_contents import Digest
-from state.errors import ConfigError, ReviewBotError, StoppedError
+from state.errors import BusyError, ConfigError, ReviewBotError, SetAsideError, StoppedError
 from state.outbox import SetAside
 from state.store import Store
+from state.webhooks import Attempt, Endpoint, Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +156,106 @@ def deliverer(config: Config, store: Store, *, clock: Clock = utc_now,
 
 def deliver_once(config: Config, *, clock: Clock = utc_now,
                  sleep: Callable[[float], None] = time.sleep) -> DeliveryReport:
-    """Post everything the outbox owes to Slack."""
+    """Post everything the outbox owes to Slack, then tell the ops channel about webhook
+    endpoints disabled since it was last told."""
     with Store.open(config.db_path) as store:
-        return deliverer(config, store, clock=clock, sleep=sleep).deliver()
+        slack = deliverer(config, store, clock=clock, sleep=sleep)
+        report = slack.deliver()
+        if not report.stopped:
+            tell_disabled_webhooks(config, store, slack)
+        return report
+
+
+# -- webhooks --------------------------------------------------------------------------------
+
+@contextmanager
+def webhook_sender(config: Config, *, clock: Clock = utc_now,
+                   stop: threading.Event | None = None) -> Iterator[WebhookSender]:
+    """The webhook sender for the configured database, on an HTTP client of its own (no
+    redirect followed) that is closed when the block ends. Setting ``stop`` ends a run
+    between two attempts; one attempt in flight ends within its 15 s deadline."""
+    with new_client() as http:
+        yield WebhookSender(db_path=config.db_path, http=http, clock=clock, stop=stop)
+
+
+def has_webhooks(config: Config) -> bool:
+    """Whether any webhook endpoint exists (without one, sending is skipped altogether)."""
+    with Store.open(config.db_path) as store:
+        return bool(Webhooks(store).endpoints())
+
+
+def send_webhooks(config: Config, *, clock: Clock = utc_now,
+                  stop: threading.Event | None = None) -> WebhookReport | None:
+    """Plan new events and send every endpoint what it is owed, endpoints in parallel;
+    None when there is no endpoint at all (then nothing is planned or sent)."""
+    if not has_webhooks(config):
+        return None
+    with webhook_sender(config, clock=clock, stop=stop) as sender:
+        return sender.deliver()
+
+
+def ping_webhook(config: Config, endpoint_id: str, *, clock: Clock = utc_now) -> Attempt:
+    """Owe ``endpoint_id`` a ``ping`` and send it now, whatever its back-off or state."""
+    with Store.open(config.db_path) as store:
+        ping = Webhooks(store).ping(endpoint_id, at=stamp(clock()))
+    with webhook_sender(config, clock=clock) as sender:
+        return sender.send(ping.id)
+
+
+def resend_webhook(config: Config, message_id: str, *, clock: Clock = utc_now) -> Attempt:
+    """Put a message back in its endpoint's queue (same ``webhook-id``) and send it now;
+    when this attempt fails too, the runs keep trying it."""
+    with Store.open(config.db_path) as store:
+        Webhooks(store).resend(message_id, at=stamp(clock()))
+    with webhook_sender(config, clock=clock) as sender:
+        return sender.send(message_id)
+
+
+def disabled_webhook_notice(endpoint: Endpoint) -> Message:
+    """The ops channel's one message about a disabled endpoint: its id, its URL's host, why,
+    and the command that resumes it; never its secret, nor the rest of its URL."""
+    host = urlsplit(endpoint.url).hostname or "?"
+    reason = endpoint.disabled_reason or "no reason recorded"
+    text = (f":warning: design-review-bot stopped sending to webhook endpoint "
+            f"`{escape(endpoint.id, 100, flat=True)}` ({escape(host, 200, flat=True)}): "
+            f"{escape(reason, 500, flat=True)}. Its events are kept; run 'review-bot webhooks "
+            f"enable {escape(endpoint.id, 100, flat=True)}' once it is fixed to resume it and "
+            "send what waited.")
+    return Message(text=f"design-review-bot disabled webhook endpoint {endpoint.id}",
+                   blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+
+
+def tell_disabled_webhooks(config: Config, store: Store, slack: Deliverer) -> int:
+    """Tell the ops channel, once each, about endpoints disabled since it was last told (a
+    keyed post, so a crash never repeats it); returns how many were told. Without an ops
+    channel the sender's log line is all; when Slack fails, a later delivery tells them."""
+    if not config.ops_channel:
+        return 0
+    webhooks = Webhooks(store)
+    told = 0
+    for endpoint in webhooks.unnotified():
+        key = f"webhook-disabled:{endpoint.id}:{endpoint.disabled_at}"
+        try:
+            slack.post_once(config.ops_channel, key, disabled_webhook_notice(endpoint),
+                            kind="notice")
+        except SetAsideError as exc:
+            log.warning("could not tell %s that webhook endpoint %s is disabled: %s",
+                        config.ops_channel, endpoint.id, exc)
+        except (SlackError, BusyError) as exc:
+            log.warning("could not tell %s that webhook endpoint %s is disabled: %s; trying "
+                        "again next delivery", config.ops_channel, endpoint.id, exc)
+            break
+        webhooks.mark_notified([endpoint.id], at=stamp(utc_now()))
+        told += 1
+    return told
+
+
+def tell_disabled_webhooks_now(config: Config) -> int:
+    """``tell_disabled_webhooks`` on its own (after a webhook run), when Slack is configured."""
+    if not (config.slack_bot_token and config.ops_channel):
+        return 0
+    with Store.open(config.db_path) as store:
+        return tell_disabled_webhooks(config, store, deliverer(config, store))
 
 
 def post_once(config: Config, channel: str, key: str, message: Message, *,
@@ -191,20 +294,27 @@ def schedule(config: Config, runner: DigestRunner | None = None, *,
              health: Callable[[str], None] | None = None,
              stopping: threading.Event | None = None,
              ) -> tuple[Schedule, Callable[[], None]]:
-    """Poll every interval, deliver after each poll and on a retry timer, and send digests.
+    """Poll every interval, deliver after each poll and on a retry timer, send webhooks
+    likewise (on a shorter timer, for their first retry), and send digests.
 
-    Polls run on their own worker, so posting never delays them; every wait of delivery
-    ends when ``stopping`` is set (the schedule sets it on stop).
+    Polls, Slack posting and webhooks run on a worker each, so neither posting nor a slow
+    webhook endpoint delays a poll, and no endpoint delays Slack; every wait of delivery
+    ends when ``stopping`` is set (the schedule sets it on stop), and webhook runs end at
+    the next attempt. A webhook run that disables an endpoint asks for a delivery, which
+    tells the ops channel.
 
     Returns the schedule and a function that rebuilds the digest jobs from the database
     (at start, and on each delivery tick, which picks up changes made from Slack or the
     CLI) and sends a digest missed while the bot was down. ``health`` hears one line per
     poll and per delivery after a poll; a delivery on the retry timer only when its line
-    differs from the last one (Slack down for an hour is not 120 identical lines).
+    differs from the last one (Slack down for an hour is not 120 identical lines); webhook
+    runs the same way, and nothing at all while there is no endpoint.
     """
     say = health or (lambda line: None)
     last_delivery: list[str] = []
+    last_webhooks: list[str] = []
     after_poll = [False]
+    webhooks_after_poll = [False]
     stop = stopping or threading.Event()
     sleep = stoppable_sleep(stop)
     runner = runner or digest_runner(config, sleep=sleep)
@@ -229,11 +339,23 @@ def schedule(config: Config, runner: DigestRunner | None = None, *,
             last_delivery[:] = [line]
         sync_digests()
 
+    def webhooks() -> None:
+        always, webhooks_after_poll[0] = webhooks_after_poll[0], False
+        report = send_webhooks(config, stop=stop)
+        if report is None or report.stopped:
+            return
+        if report.disabled:
+            plan.ask_delivery()
+        line = report.health_line()
+        if always or last_webhooks[-1:] != [line]:
+            say(line)
+            last_webhooks[:] = [line]
+
     def poll() -> None:
         report = poll_once(config, tokens=tokens)
-        after_poll[0] = True
+        after_poll[0] = webhooks_after_poll[0] = True
         say(report.health_line())
 
-    plan = Schedule(poll=poll, deliver=deliver, interval=config.poll_interval,
-                    stopping=stop)
+    plan = Schedule(poll=poll, deliver=deliver, webhooks=webhooks,
+                    interval=config.poll_interval, stopping=stop)
     return plan, sync_digests

@@ -1,5 +1,5 @@
 """What the command line and ``/review`` both do, once: follow a project, digests, changes
-since a moment, and finding a project by name.
+since a moment, finding a project by name, and the webhook endpoints' book-keeping.
 
 The front ends parse their input, call these and say the result in their own words; what
 goes wrong comes back as an exception that each front end turns into its own message (an
@@ -24,6 +24,7 @@ from state.filters import Filters
 from state.model import EVENT_GROUPS, ProjectInfo
 from state.outbox import Outbox
 from state.store import Store, StoredEvent, Subscription
+from state.webhooks import Endpoint, Webhooks, new_secret
 
 AGE = re.compile(r"\s*(\d+)\s*([mhdw])\s*", re.IGNORECASE)
 AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -170,3 +171,54 @@ def set_digest(store: Store, channel: str, setting: DigestSetting, *, now: datet
 def stop_digest(store: Store, channel: str) -> bool:
     """Turn ``channel``'s digest off; False when it had none."""
     return Digests(store).delete(channel)
+
+
+# -- webhook endpoints ---------------------------------------------------------------------
+
+def add_webhook(store: Store, url: str, *, projects: Sequence[ProjectInfo],
+                groups: Sequence[str], filters: Filters, allow_http: bool,
+                now: datetime) -> Endpoint:
+    """A new endpoint for ``url`` with a fresh signing secret, receiving the events of
+    ``projects`` (every watched project when empty) logged from now on. ``ConfigError`` for
+    a URL it may not use (not https, unless loopback or ``allow_http``) or an unknown group."""
+    chosen = event_groups(groups)
+    ids = list(dict.fromkeys(p.id for p in projects))
+    return Webhooks(store).add(url, secret=new_secret(), at=stamp(now), project_ids=ids,
+                               groups=chosen, filters=filters, allow_http=allow_http)
+
+
+def event_groups(names: Sequence[str]) -> list[str]:
+    """``names`` when each is an event group (lower case, no repeats); ``ConfigError`` when
+    one is not, or none is given."""
+    chosen = list(dict.fromkeys(n.strip().lower() for n in names if n.strip()))
+    unknown = [g for g in chosen if g not in EVENT_GROUPS]
+    if unknown or not chosen:
+        raise ConfigError(f"unknown event group {', '.join(unknown) or '(none)'}: choose from "
+                          f"{','.join(EVENT_GROUPS)}")
+    return chosen
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointStatus:
+    """One endpoint, the names of its projects (empty: every watched project) and how many
+    of its messages wait."""
+
+    endpoint: Endpoint
+    projects: tuple[str, ...]
+    pending: int
+
+
+def webhook_endpoints(store: Store) -> list[EndpointStatus]:
+    """Every endpoint, oldest first, with its projects' names (an id when the project is no
+    longer listed) and its waiting messages."""
+    webhooks = Webhooks(store)
+    names = {info.id: info.name for info in store.catalog()}
+    return [EndpointStatus(endpoint=e, projects=tuple(names.get(p, p) for p in e.project_ids),
+                           pending=webhooks.pending(e.id))
+            for e in webhooks.endpoints()]
+
+
+def rotate_webhook_secret(store: Store, endpoint_id: str, *, now: datetime) -> Endpoint:
+    """Sign ``endpoint_id``'s messages with a fresh secret from now on; the one it replaces
+    stays valid (both signatures are sent) for 24 hours."""
+    return Webhooks(store).rotate(endpoint_id, secret=new_secret(), now=now)

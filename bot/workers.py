@@ -1,12 +1,18 @@
 """The workers of ``review-bot run``: poll every interval, deliver after each poll and on
-a short retry timer, and stop cleanly between steps.
+a short retry timer, send webhooks the same way on a worker of their own, and stop cleanly
+between steps.
 
-Polls and deliveries run on two workers, so a delivery waiting on Slack (a rate limit, a
-slow answer) never delays a poll: polls keep their interval. Deliveries (and every other
-step that posts: digests, ``run_soon``) share one worker, so two never run at once; a
-poll that ends while a delivery runs asks for one more delivery after it, never a queue
-of them. ``stopping`` is set on stop, and steps that wait are expected to watch it (see
-``bot.service.stoppable_sleep``), so a stop never waits out a long ``Retry-After``.
+Polls, Slack deliveries and webhook runs have a worker each, so a delivery waiting on Slack
+(a rate limit, a slow answer) never delays a poll, and a slow or dead webhook endpoint
+delays neither: polls keep their interval and Slack posts go out on time. Deliveries (and
+every other step that posts to Slack: digests, ``run_soon``) share one worker, so two never
+run at once; a poll that ends while a delivery runs asks for one more delivery after it,
+never a queue of them; webhook runs follow the same rule on theirs. ``stopping`` is set on
+stop, and steps that wait are expected to watch it (see ``bot.service.stoppable_sleep``),
+so a stop never waits out a long ``Retry-After``. A webhook run watches it between two
+attempts; an attempt already in flight is not cut (it ends within its 15 s deadline), so a
+stop may have to leave that one behind: it was not recorded, and the next start sends the
+message again with the same ``webhook-id`` (at least once on the wire).
 Each channel with digests has a cron job of its own (``schedule_digests``), on the posting
 worker too.
 """
@@ -36,35 +42,51 @@ Job = Callable[[], Any]
 POLL_EXECUTOR = "poll"
 DELIVER_EXECUTOR = "default"
 """APScheduler's default executor: deliveries, digests and one-off steps."""
+WEBHOOK_EXECUTOR = "webhooks"
+WEBHOOK_RETRY_INTERVAL: Final = 5.0
+"""Seconds between webhook runs besides those after each poll: an endpoint's first retry is
+due about 5 s after its failure, and a run with nothing due costs two small queries."""
 MISFIRE_GRACE_SECONDS: Final = 3600
 """How late a digest's cron job may still start after its fire time."""
 
 
 def new_scheduler() -> BackgroundScheduler:
-    """A scheduler with one worker for polls and one for everything that posts."""
+    """A scheduler with one worker for polls, one for everything that posts to Slack and
+    one for webhook runs."""
     return BackgroundScheduler(timezone=UTC, executors={
         DELIVER_EXECUTOR: {"type": "threadpool", "max_workers": 1},
-        POLL_EXECUTOR: {"type": "threadpool", "max_workers": 1}})
+        POLL_EXECUTOR: {"type": "threadpool", "max_workers": 1},
+        WEBHOOK_EXECUTOR: {"type": "threadpool", "max_workers": 1}})
 
 
 class Schedule:
-    """Runs ``poll`` every ``interval`` seconds on its own worker, and ``deliver`` after
-    each poll and every ``retry_interval`` seconds on the posting worker."""
+    """Runs ``poll`` every ``interval`` seconds on its own worker, ``deliver`` after each
+    poll and every ``retry_interval`` seconds on the posting worker, and ``webhooks`` (when
+    given) after each poll and every ``webhook_interval`` seconds on the webhook worker."""
 
     def __init__(self, *, poll: Job, deliver: Job, interval: float,
                  retry_interval: float = 30.0,
+                 webhooks: Job | None = None,
+                 webhook_interval: float = WEBHOOK_RETRY_INTERVAL,
                  scheduler: BackgroundScheduler | None = None,
                  stopping: threading.Event | None = None) -> None:
         self.poll = poll
         self.deliver = deliver
         self.interval = interval
         self.retry_interval = retry_interval
+        self.webhooks = webhooks
+        self.webhook_interval = webhook_interval
         self.scheduler = scheduler or new_scheduler()
         self.stopping = stopping or threading.Event()
         self._poll_step = threading.Lock()
         self._post_step = threading.Lock()
+        self._webhook_step = threading.Lock()
         self._asked = threading.Lock()
         self._delivery_asked = False
+        self._webhooks_asked = False
+        self.left_behind: list[str] = []
+        """After ``stop``: the workers whose step was still running at its deadline
+        (``poll``, ``post``, ``webhooks``)."""
 
     def start(self) -> None:
         common = {"coalesce": True, "max_instances": 1}
@@ -75,12 +97,20 @@ class Schedule:
         self.scheduler.add_job(self.deliver_only, "interval", seconds=self.retry_interval,
                                id="deliver", executor=DELIVER_EXECUTOR,
                                misfire_grace_time=max(1, int(self.retry_interval)), **common)
+        if self.webhooks is not None:
+            self.scheduler.add_job(self.webhooks_only, "interval",
+                                   seconds=self.webhook_interval, id="webhooks",
+                                   executor=WEBHOOK_EXECUTOR,
+                                   misfire_grace_time=max(1, int(self.webhook_interval)),
+                                   **common)
         self.scheduler.start()
 
     def poll_and_ask(self) -> None:
-        """One poll, then a delivery asked for on the posting worker (not waited for)."""
+        """One poll, then a delivery and a webhook run asked for on their workers (neither
+        waited for)."""
         if self._run("poll", self.poll, self._poll_step):
             self.ask_delivery()
+            self.ask_webhooks()
 
     def ask_delivery(self) -> None:
         """Deliver soon on the posting worker; asking again before it starts adds nothing."""
@@ -100,6 +130,27 @@ class Schedule:
 
     def deliver_only(self) -> None:
         self._run("deliver", self.deliver, self._post_step)
+
+    def ask_webhooks(self) -> None:
+        """Send webhooks soon on their worker; asking again before it starts adds nothing."""
+        if self.webhooks is None:
+            return
+        with self._asked:
+            if self._webhooks_asked or self.stopping.is_set():
+                return
+            self._webhooks_asked = True
+        self.scheduler.add_job(self._asked_webhooks, id="webhooks-after-poll",
+                               executor=WEBHOOK_EXECUTOR, misfire_grace_time=None,
+                               max_instances=2, replace_existing=True)
+
+    def _asked_webhooks(self) -> None:
+        with self._asked:
+            self._webhooks_asked = False
+        self.webhooks_only()
+
+    def webhooks_only(self) -> None:
+        if self.webhooks is not None:
+            self._run("webhooks", self.webhooks, self._webhook_step)
 
     def step(self, name: str, job: Job) -> None:
         """Run ``job`` as a posting step (never beside a delivery), logging its failure."""
@@ -132,7 +183,9 @@ class Schedule:
 
     def stop(self, *, wait: bool = True, timeout: float | None = None) -> bool:
         """No new step starts and waiting steps are told to end (``stopping``); with
-        ``wait``, running steps are waited for, at most ``timeout`` seconds in all.
+        ``wait``, running steps are waited for, at most ``timeout`` seconds in all (a webhook
+        run ends after its attempt in flight, which may take up to 15 s: past ``timeout`` it
+        is left behind like any other step).
 
         Returns False when a step was still running at the deadline.
         """
@@ -140,12 +193,15 @@ class Schedule:
         finished = True
         if wait:
             deadline = None if timeout is None else time.monotonic() + timeout
-            for lock in (self._poll_step, self._post_step):
+            steps = (("poll", self._poll_step), ("post", self._post_step),
+                     ("webhooks", self._webhook_step))
+            for name, lock in steps:
                 left = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
                 if lock.acquire(timeout=left):
                     lock.release()
                 else:
                     finished = False
+                    self.left_behind.append(name)
         if self.scheduler.running:
             # shutdown(wait=True) would hold the scheduler's job-store lock while waiting,
             # and a finishing step may need that lock (digest jobs are rebuilt in a step);

@@ -7,7 +7,7 @@ group of commands and registers them on the root group when it is imported, here
 from __future__ import annotations
 
 # Imported for their effect: each module adds its commands to ``cli``.
-from bot.cli import auth, delivery, demo, events, follow, poll  # noqa: F401
+from bot.cli import auth, delivery, demo, events, follow, poll, webhooks  # noqa: F401
 from bot.cli.group import add_common_options, cli, main
 
 # Every command is registered by now, so each gets ``--db`` and ``--log-level``.

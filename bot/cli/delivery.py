@@ -1,4 +1,5 @@
-"""``deliver`` and ``resume``, and the lines that report a delivery (pauses, set-aside posts)."""
+"""``deliver`` and ``resume``, and the lines that report a delivery (pauses, set-aside posts)
+and, after it, a webhook run."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import click
 from bot import service
 from bot.cli.channels import parse_channel
 from bot.cli.group import cli, load_config, on_interrupt, open_store
+from bot.cli.webhooks import print_webhooks
+from bot.config import Config
 from bot.slack.client import AUTH_ERRORS
 from bot.slack.delivery import DeliveryReport
 from state.outbox import Outbox, SetAside
@@ -67,19 +70,40 @@ def _pause_fix(reason: str, channel: str) -> str:
 
 @cli.command()
 def deliver() -> None:
-    """Post every event the outbox owes to Slack, then exit.
+    """Post every event the outbox owes to Slack, and to webhook endpoints, then exit.
 
-    Exits non-zero while a channel is paused (this run or an earlier one) or Slack kept
-    failing; nothing is dropped. A post that cannot be rendered, or that Slack refuses
-    even as plain text, is set aside with its reason and reported (exit 0: everything
-    else went out); 'review-bot resume' tries it again.
+    Webhooks go out after Slack, and without Slack configured too when there is an
+    endpoint. Exits non-zero while a channel is paused (this run or an earlier one),
+    Slack kept failing, or a webhook endpoint failed or is disabled; nothing is dropped.
+    A post that cannot be rendered, or that Slack refuses even as plain text, is set
+    aside with its reason and reported (exit 0: everything else went out); 'review-bot
+    resume' tries it again.
     """
     on_interrupt("Interrupted: every post made so far is recorded; the rest goes out "
                   "with the next delivery.")
-    report = service.deliver_once(load_config())
-    print_delivery(report)
-    if not report.ok:
+    config = load_config()
+    if not config.slack_bot_token and service.has_webhooks(config):
+        click.echo("Slack is not configured (SLACK_BOT_TOKEN): events are kept for delivery.")
+        ok = True
+    else:
+        report = service.deliver_once(config)
+        print_delivery(report)
+        ok = report.ok
+    if not send_webhooks(config) or not ok:
         sys.exit(1)
+
+
+def send_webhooks(config: Config) -> bool:
+    """Send webhook endpoints what they are owed and say so (nothing at all while there is
+    no endpoint); then, with Slack, tell the ops channel about endpoints just disabled.
+    False while an endpoint failed this run or is disabled."""
+    report = service.send_webhooks(config)
+    if report is None:
+        return True
+    ok = print_webhooks(report)
+    if report.disabled:
+        service.tell_disabled_webhooks_now(config)
+    return ok
 
 
 @cli.command()

@@ -1,4 +1,5 @@
-"""``poll`` (one time or on an interval, delivering when Slack is configured) and ``run``."""
+"""``poll`` (one time or on an interval, delivering when Slack is configured, and sending
+webhooks) and ``run``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 import click
 
 from bot import service
-from bot.cli.delivery import print_delivery, print_pauses, print_set_aside
+from bot.cli.delivery import print_delivery, print_pauses, print_set_aside, send_webhooks
 from bot.cli.group import cli, load_config, on_interrupt, open_store
 from bot.config import Config
 from bot.slack.delivery import DeliveryReport
@@ -30,8 +31,10 @@ def poll(once: bool, interval: float | None) -> None:
     configured it delivers too, and exits non-zero while a channel is paused or Slack kept
     failing; a post set aside (it could not be rendered, or Slack refused it) is reported
     but does not fail the run: everything else went out, and 'review-bot resume' tries it
-    again after an upgrade. One poller at a time per database: while another (a 'run', a
-    second cron job) polls, it says which process and exits 0, as that one does the work.
+    again after an upgrade. With webhook endpoints it sends them their events too (with
+    Slack or without), and exits non-zero while an endpoint failed or is disabled. One
+    poller at a time per database: while another (a 'run', a second cron job) polls, it
+    says which process and exits 0, as that one does the work.
     """
     on_interrupt("Interrupted: every project written so far is complete; "
                   "the rest is picked up by the next poll.")
@@ -48,8 +51,9 @@ def poll(once: bool, interval: float | None) -> None:
             continue
         _print_report(report)
         delivered = _deliver_if_configured(config)
+        sent = send_webhooks(config)
         if once:
-            if not report.ok or not delivered:
+            if not report.ok or not delivered or not sent:
                 sys.exit(1)
             return
         time.sleep(interval or config.poll_interval)
@@ -73,12 +77,15 @@ def _deliver_if_configured(config: Config) -> bool:
 
 @cli.command()
 def run() -> None:
-    """Run the bot: Slack connection, polling every interval, delivery, until stopped.
+    """Run the bot: Slack connection, polling every interval, delivery, webhooks, until
+    stopped.
 
     Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT at /slack/events
     (verifying SLACK_SIGNING_SECRET). Polls keep their interval while a delivery waits on
-    Slack, and no Slack wait is longer than the poll interval. SIGTERM or Ctrl-C stops it
-    within 10 seconds: between steps, or by ending a step's wait (its work is kept).
+    Slack, and no Slack wait is longer than the poll interval; webhooks go out on a worker
+    of their own, so no endpoint delays Slack or a poll. SIGTERM or Ctrl-C stops it within
+    10 seconds: between steps, or by ending a step's wait (its work is kept; a webhook
+    attempt in flight is left behind and sent again, with the same webhook-id, next start).
     """
     from bot.run import run_bot
 
