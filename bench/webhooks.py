@@ -49,11 +49,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
 from bot.slack.cards import Cards
 from bot.slack.client import SlackClient
 from bot.slack.delivery import Deliverer
+from bot.webhooks.client import new_client
 from bot.webhooks.http import DEADLINE
 from bot.webhooks.sender import WebhookReport, WebhookSender
 from jobs.nexar import NexarClient
@@ -205,7 +204,7 @@ def throughput(receivers: int, options: Options) -> Throughput:
             started = time.perf_counter()
             Outbox(store).plan(at=now_text())
             plan = time.perf_counter() - started
-        with httpx.Client(follow_redirects=False) as http:
+        with new_client() as http:
             sender = WebhookSender(db_path=db_path, http=http, workers=options.workers)
             started = time.perf_counter()
             report = sender.deliver()
@@ -266,7 +265,7 @@ def slack_beside_webhooks(down: bool, options: Options) -> SlackRun:
         if polled.events != threads:
             raise RuntimeError(f"the backlog poll found {polled.events} events of {threads}")
         slack.faults.latency(options.latency)
-        http = stack.enter_context(httpx.Client(follow_redirects=False))
+        http = stack.enter_context(new_client())
         stop = threading.Event()
         sender = WebhookSender(db_path=db_path, http=http, workers=options.workers, stop=stop)
         reports: list[WebhookReport] = []
