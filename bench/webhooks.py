@@ -138,7 +138,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--latency", type=float, default=0.05,
                         help="seconds every Slack answer takes (0.05)")
     parser.add_argument("--tick", type=float, default=1.0,
-                        help="seconds between two webhook runs beside Slack (1)")
+                        help="seconds between two webhook runs beside Slack (1; `run` waits 5)")
     args = parser.parse_args(argv)
     if args.events < 1 or args.receivers < 2 or args.workers < 1:
         parser.error("--events and --workers must be at least 1, --receivers at least 2")
