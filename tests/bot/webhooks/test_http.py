@@ -98,7 +98,10 @@ def trickled_headers() -> Iterator[str]:
     stop = threading.Event()
 
     def serve() -> None:
-        connection, _ = listener.accept()
+        try:
+            connection, _ = listener.accept()
+        except OSError:
+            return
         with connection:
             connection.recv(65536)
             for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 500:
