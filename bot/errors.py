@@ -1,6 +1,6 @@
-"""Slack's errors, raised where ``bot.slack.client`` meets slack_sdk, and the webhook sender's,
-raised where ``bot.webhooks`` meets httpx and standardwebhooks (the whole tree is drawn in
-``state.errors``)."""
+"""The downstream side's errors: Slack's, raised where ``bot.slack.client`` meets slack_sdk,
+and the webhook sender's (the whole tree is drawn in ``state.errors``); and the one-line
+reason given for a message that cannot be rendered."""
 
 from __future__ import annotations
 
@@ -42,3 +42,15 @@ class SlackUnavailableError(SlackError):
 class WebhookError(ReviewBotError):
     """A webhook endpoint could not be sent to as it is (its secret unreadable, its sending
     failed in a way no retry heals); the message never shows a secret or a header value."""
+
+
+REASON_LIMIT = 300
+
+
+def render_failure(exc: Exception) -> str:
+    """The reason a renderer failed, short and on one line."""
+    detail = " ".join(str(exc).split())
+    if len(detail) > REASON_LIMIT:
+        detail = detail[:REASON_LIMIT - 1] + "…"
+    return f"could not be rendered ({type(exc).__name__}: {detail})" if detail else (
+        f"could not be rendered ({type(exc).__name__})")

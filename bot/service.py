@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 from bot.config import Config
 from bot.digests import DigestRunner
-from bot.errors import SlackError
+from bot.errors import SlackError, render_failure
 from bot.slack.cards import Cards
 from bot.slack.client import SlackClient
-from bot.slack.delivery import Deliverer, DeliveryReport, render_failure
+from bot.slack.delivery import Deliverer, DeliveryReport
 from bot.slack.digest_layout import render_digest
 from bot.slack.message import Message, Unrendered
 from bot.slack.mrkdwn import escape

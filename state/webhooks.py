@@ -36,7 +36,7 @@ from state.model import EVENT_GROUPS, Event
 from state.store import Store, StoredEvent, stored_event
 
 EndpointState = Literal["enabled", "disabled"]
-MessageState = Literal["pending", "delivered"]
+MessageState = Literal["pending", "delivered", "set_aside"]
 
 WEBHOOK_PREFIX: Final = "webhook:"
 """The prefix of an endpoint's claim name (``webhook:<endpoint id>``)."""
@@ -398,6 +398,17 @@ class Webhooks:
             sql += " and succeeded = 0"
         return [_attempt(r) for r in self.store.rows(sql + " order by id desc limit ?",
                                                      [endpoint_id, int(limit)])]
+
+    def set_aside(self, message_id: str, *, reason: str, at: str) -> Attempt:
+        """Keep a message that cannot be sent as it is (it cannot be rendered) out of its
+        endpoint's queue, with ``reason`` logged as a failed attempt, so the messages after it
+        go on; ``resend`` puts it back."""
+        with self.store.transaction():
+            attempt = self.record_attempt(message_id, at=at, status=None, latency_ms=0,
+                                          error=reason, succeeded=False)
+            self.db.execute("update webhook_messages set state = 'set_aside' where id = ?",
+                            [message_id])
+        return attempt
 
     def resend(self, message_id: str, *, at: str) -> WebhookMessage:
         """Put a message back in its endpoint's queue, with the same ``webhook-id``."""

@@ -11,7 +11,7 @@ import click
 from bot import service
 from bot.cli.channels import parse_channel
 from bot.cli.group import cli, load_config, on_interrupt, open_store
-from bot.cli.webhooks import print_webhooks
+from bot.cli.webhooks import print_webhooks, reported_here
 from bot.config import Config
 from bot.slack.client import AUTH_ERRORS
 from bot.slack.delivery import DeliveryReport
@@ -97,7 +97,8 @@ def send_webhooks(config: Config) -> bool:
     """Send webhook endpoints what they are owed and say so (nothing at all while there is
     no endpoint); then, with Slack, tell the ops channel about endpoints just disabled.
     False while an endpoint failed this run or is disabled."""
-    report = service.send_webhooks(config)
+    with reported_here():
+        report = service.send_webhooks(config)
     if report is None:
         return True
     ok = print_webhooks(report)

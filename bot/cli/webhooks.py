@@ -7,6 +7,9 @@ and nowhere else: ``list`` shows it masked, errors never carry it.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import click
@@ -24,6 +27,40 @@ from state.store import Store
 from state.webhooks import Attempt, Endpoint, Webhooks, check_url, mask_secret
 
 ENABLE_HINT = "'review-bot webhooks enable {id}' resumes it (its events are kept)"
+SENDER_LOG = "bot.webhooks.sender"
+
+
+class _SaidByTheCommand(logging.Filter):
+    """The sender's records about what the command prints itself: an endpoint that failed
+    (its ``Failed:`` line, whose "see the log" a higher level answers) or was disabled (its
+    ``Disabled:`` or ``Error:`` line). Anything else it logs (a message set aside, with its
+    id and the command that resends it) still shows."""
+
+    SAID = frozenset({
+        "webhook endpoint %s: %s",
+        "webhook endpoint %s: unexpected error",
+        "webhook endpoint %s disabled: %s; 'review-bot webhooks enable %s' resumes it",
+    })
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in self.SAID
+
+
+@contextmanager
+def reported_here() -> Iterator[None]:
+    """For a command that prints every endpoint's problem itself: at the default level the
+    sender does not say it a second time, nor with a traceback (``--log-level info`` shows
+    every record)."""
+    logger = logging.getLogger(SENDER_LOG)
+    if logging.getLogger().getEffectiveLevel() < logging.WARNING:
+        yield
+        return
+    said = _SaidByTheCommand()
+    logger.addFilter(said)
+    try:
+        yield
+    finally:
+        logger.removeFilter(said)
 
 
 @cli.group()
@@ -153,7 +190,8 @@ def remove(endpoint_id: str) -> None:
 def test(endpoint_id: str) -> None:
     """Send endpoint ID a ping now (a 'ping' event), whatever its state, and say how it
     answered. Exits 1 when it did not answer 2xx."""
-    attempt = service.ping_webhook(load_config(), endpoint_id)
+    with reported_here():
+        attempt = service.ping_webhook(load_config(), endpoint_id)
     _said(attempt, f"Ping to {endpoint_id}", f"The ping to {endpoint_id} failed",
           failed=" (it stays queued: the next run tries again)")
 
@@ -199,7 +237,8 @@ def resend(delivery_id: str) -> None:
     """Send one message again now (DELIVERY_ID from 'webhooks deliveries'), with the same
     webhook-id. Exits 1 when it did not answer 2xx; the message then waits for the next
     run."""
-    attempt = service.resend_webhook(load_config(), delivery_id)
+    with reported_here():
+        attempt = service.resend_webhook(load_config(), delivery_id)
     _said(attempt, f"Resent {delivery_id} to {attempt.endpoint_id}",
           f"Resending {delivery_id} to {attempt.endpoint_id} failed",
           failed=" (it stays queued: the next run tries again)")
@@ -239,9 +278,11 @@ def _said(attempt: Attempt, done: str, failure: str, *, failed: str = "") -> Non
 def print_webhooks(report: WebhookReport) -> bool:
     """Say what a webhook run did, one line, then one per endpoint that failed, is being
     sent by another process or is disabled (this run or before); False while one failed
-    this run or is disabled."""
-    click.echo(f"Sent {report.sent} webhook(s), {report.failed} failed attempt(s); "
-               f"{report.pending} waiting.")
+    this run or is disabled. A message set aside (it could not be rendered) is counted and
+    does not fail the run: the sender's log line names it and the command that resends it."""
+    set_aside = f", {report.set_aside} set aside" if report.set_aside else ""
+    click.echo(f"Sent {report.sent} webhook(s), {report.failed} failed attempt(s)"
+               f"{set_aside}; {report.pending} waiting.")
     for endpoint_id, holder in sorted(report.busy.items()):
         click.echo(f"Skipped: {endpoint_id}: being sent by {holder}; it goes out from there.")
     for endpoint_id, reason in sorted(report.errors.items()):

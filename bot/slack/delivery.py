@@ -44,6 +44,7 @@ from bot.errors import (
     SlackMessageError,
     SlackRateLimitedError,
     SlackUnavailableError,
+    render_failure,
 )
 from bot.slack.cards import Cards
 from bot.slack.client import Posted, SlackClient
@@ -63,22 +64,12 @@ RECONCILE_WINDOW = 60.0
 T = TypeVar("T")
 MISS_TTL = timedelta(days=1)
 HIT_TTL = timedelta(days=30)
-REASON_LIMIT = 300
 CLAIM_LEASE = timedelta(minutes=2)
 """How long a channel claim holds without renewal: longer than any one Slack request (the
 client's timeout), renewed before each post and during every wait."""
 CLAIM_WAIT = 30.0
 """How long a keyed post (a digest) waits for a channel another worker is delivering."""
 CLAIM_POLL = 0.5
-
-
-def render_failure(exc: Exception) -> str:
-    """The reason a renderer failed, short and on one line."""
-    detail = " ".join(str(exc).split())
-    if len(detail) > REASON_LIMIT:
-        detail = detail[:REASON_LIMIT - 1] + "…"
-    return f"could not be rendered ({type(exc).__name__}: {detail})" if detail else (
-        f"could not be rendered ({type(exc).__name__})")
 
 
 OpsNotice = Callable[[Sequence[SetAside]], Message]

@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from bot.errors import WebhookError
+from bot.errors import WebhookError, render_failure
 from bot.webhooks import backoff, signing
 from bot.webhooks.http import DEADLINE, Outcome, post
 from bot.webhooks.payload import body, payload, ping_payload
@@ -67,14 +67,16 @@ GONE = "the receiver answered 410 Gone"
 class WebhookReport:
     """What one run did: messages ``sent`` and attempts ``failed``; endpoints ``disabled``
     this run (id -> reason), ``busy`` (id -> the live process sending to it) and their
-    ``errors`` (id -> the failure that stopped it this run, one line); ``pending``:
-    messages still waiting, for every endpoint, when the run ended."""
+    ``errors`` (id -> the failure that stopped it this run, one line); ``set_aside``:
+    messages that could not be rendered and wait for ``resend``; ``pending``: messages still
+    waiting, for every endpoint, when the run ended."""
 
     sent: int = 0
     failed: int = 0
     disabled: dict[str, str] = field(default_factory=dict)
     busy: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    set_aside: int = 0
     pending: int = 0
     stopped: bool = False
 
@@ -87,6 +89,7 @@ class WebhookReport:
         """Fold one endpoint's part into the run's report."""
         self.sent += other.sent
         self.failed += other.failed
+        self.set_aside += other.set_aside
         self.disabled.update(other.disabled)
         self.busy.update(other.busy)
         self.errors.update(other.errors)
@@ -94,7 +97,7 @@ class WebhookReport:
 
     def health_line(self) -> str:
         line = (f"webhooks: {self.sent} sent, {self.failed} failed, {self.pending} pending, "
-                f"{len(self.disabled)} disabled")
+                f"{len(self.disabled)} disabled, {self.set_aside} set aside")
         problems = {**self.errors, **{k: f"disabled, {v}" for k, v in self.disabled.items()},
                     **{k: f"being sent by {v}" for k, v in self.busy.items()}}
         if problems:
@@ -181,8 +184,11 @@ class WebhookSender:
             message = webhooks.message(message_id)
             with self._claimed(store, message.endpoint_id, wait=self.claim_wait):
                 endpoint = webhooks.get(message.endpoint_id)
-                attempt, outcome = self._attempt(webhooks, endpoint, message,
-                                                 _catalog(store))
+                try:
+                    text = self._render(endpoint, message, _catalog(store))
+                except Exception as exc:
+                    raise WebhookError(f"{message.id} {render_failure(exc)}") from None
+                attempt, outcome = self._attempt(webhooks, endpoint, message, text)
                 if outcome.gone:
                     self._disable(webhooks, endpoint.id, GONE, WebhookReport())
                 return attempt
@@ -223,8 +229,18 @@ class WebhookSender:
                 endpoint = webhooks.get(endpoint_id)
                 if not self._sendable(endpoint):
                     return
+                try:
+                    text = self._render(endpoint, message, catalog)
+                except Exception as exc:  # one message that cannot be rendered waits alone
+                    reason = render_failure(exc)
+                    webhooks.set_aside(message.id, reason=reason, at=stamp(self.clock()))
+                    part.set_aside += 1
+                    log.warning("webhook endpoint %s: %s set aside: %s; 'review-bot webhooks "
+                                "resend %s' tries it again", endpoint_id, message.id, reason,
+                                message.id)
+                    continue
                 held.keep()
-                _, outcome = self._attempt(webhooks, endpoint, message, catalog)
+                _, outcome = self._attempt(webhooks, endpoint, message, text)
                 if outcome.succeeded:
                     part.sent += 1
                     continue
@@ -238,11 +254,17 @@ class WebhookSender:
         return endpoint.enabled and (
             endpoint.retry_at is None or parse_stamp(endpoint.retry_at) <= self.clock())
 
+    def _render(self, endpoint: Endpoint, message: WebhookMessage,
+                catalog: Mapping[str, ProjectInfo]) -> str:
+        """The message's JSON body, checked to encode as UTF-8 before anything is sent."""
+        text = body(self._document(endpoint, message, catalog))
+        text.encode("utf-8")
+        return text
+
     def _attempt(self, webhooks: Webhooks, endpoint: Endpoint, message: WebhookMessage,
-                 catalog: Mapping[str, ProjectInfo]) -> tuple[Attempt, Outcome]:
+                 text: str) -> tuple[Attempt, Outcome]:
         """POST one message, signed with every secret valid now, and record the attempt."""
         now = self.clock()
-        text = body(self._document(endpoint, message, catalog))
         headers = signing.headers(message_id=message.id, body=text,
                                   secrets=endpoint.signing_secrets(now), at=now,
                                   version=self.version)

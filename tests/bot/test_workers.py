@@ -143,3 +143,29 @@ def test_run_soon_is_a_step_like_the_others() -> None:
     wait_for(lambda: "once" in calls)
     schedule.stop()
     assert calls[0] == "poll" and "once" in calls
+
+
+def test_a_webhook_run_stuck_on_an_endpoint_delays_neither_polls_nor_deliveries() -> None:
+    polls: list[float] = []
+    deliveries: list[float] = []
+    webhook_runs: list[float] = []
+    release = threading.Event()
+
+    def webhooks() -> None:
+        webhook_runs.append(time.monotonic())
+        release.wait(30)  # an attempt in flight: it does not watch ``stopping``
+
+    schedule = Schedule(poll=lambda: polls.append(time.monotonic()),
+                        deliver=lambda: deliveries.append(time.monotonic()),
+                        webhooks=webhooks, interval=0.2, retry_interval=0.1,
+                        webhook_interval=0.1)
+    schedule.start()
+    try:
+        wait_for(lambda: len(polls) >= 4 and len(deliveries) >= 4, timeout=10)
+        assert len(webhook_runs) == 1
+        started = time.monotonic()
+        assert schedule.stop(wait=True, timeout=0.5) is False
+        assert time.monotonic() - started < 1.5
+        assert schedule.left_behind == ["webhooks"]
+    finally:
+        release.set()

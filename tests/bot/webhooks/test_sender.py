@@ -14,6 +14,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
+from bot.errors import WebhookError
 from bot.webhooks.payload import event_type
 from bot.webhooks.sender import WebhookReport, WebhookSender
 from sandbox import WebhookReceiver
@@ -21,6 +22,7 @@ from sandbox.webhooks import Received, Respond
 from state.claims import Claims, Owner, endpoint_claim
 from state.clock import Clock, parse_stamp, stamp, utc_now
 from state.filters import Filters
+from state.outbox import Outbox
 from state.store import Store, StoredEvent
 from state.webhooks import Endpoint, Webhooks, new_secret
 from tests.bot.webhooks.history import SENT_KINDS, log_baseline, log_changes, validator
@@ -296,3 +298,25 @@ def test_send_delivers_a_ping_now_whatever_the_back_off(
     gone = sender(db_path, http, utc_now).send(Webhooks(store).ping(
         endpoint.id, at=stamp(utc_now())).id)
     assert gone.status == 410 and Webhooks(store).get(endpoint.id).state == "disabled"
+
+
+def test_a_message_that_cannot_be_rendered_is_set_aside_and_the_rest_go_on(
+        store: Store, db_path: Path, http: httpx.Client, receiver: WebhookReceiver) -> None:
+    [endpoint], events = logged(store, utc_now, receiver.url)
+    lost = events[2]
+    Outbox(store).plan(at=stamp(utc_now()))
+    store.db.execute("delete from events where id = ?", [lost.id])  # owed, then gone
+    report = sender(db_path, http, utc_now).deliver()
+    assert (report.sent, report.set_aside, report.failed, report.pending) == (11, 1, 0, 0)
+    assert [d["data"]["id"] for d in receiver.delivered()] == [
+        s.id for s in events if s.id != lost.id]
+    [failed] = Webhooks(store).attempts(endpoint.id, failed_only=True)
+    assert failed.status is None and failed.error is not None
+    assert "could not be rendered" in failed.error and str(lost.id) in failed.error
+    assert "1 set aside" in report.health_line()
+    assert sender(db_path, http, utc_now).deliver().set_aside == 0  # not tried every run
+    message = Webhooks(store).resend(failed.message_id, at=stamp(utc_now()))
+    assert message.state == "pending"
+    with pytest.raises(WebhookError, match="could not be rendered"):
+        sender(db_path, http, utc_now).send(message.id)
+    assert len(receiver.received()) == 11
