@@ -4,6 +4,11 @@ Starts a local Altium 365 and a local Slack, subscribes a channel, takes the sil
 baseline, plays a scripted round of review activity, polls and delivers, then prints the
 channel as a person would read it in Slack. With a real bot token and ``channel`` the same
 messages go to a real Slack channel instead.
+
+The same events also go out as webhooks, signed, to a local receiver (an endpoint of the
+project on its 127.0.0.1 address, a ``ping`` first), which verifies each request with the
+``standardwebhooks`` library; after the channel the demo prints one line per request it
+got: type, ``webhook-id``, verified or not, the status it answered.
 """
 
 from __future__ import annotations
@@ -19,14 +24,18 @@ from bot.slack.cards import Cards
 from bot.slack.client import SlackClient
 from bot.slack.delivery import Deliverer
 from bot.slack.digest_layout import render_digest
+from bot.webhooks.client import new_client
+from bot.webhooks.sender import WebhookSender
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
-from sandbox import AltiumSandbox, SlackSandbox
+from sandbox import AltiumSandbox, SlackSandbox, WebhookReceiver
 from sandbox.scenario import PROJECT, play_review_round
 from sandbox.slack.render import render_channel
+from sandbox.webhooks import Received
 from state.clock import stamp
 from state.digests import Digests, DigestSetting
 from state.store import Store
+from state.webhooks import Webhooks, new_secret
 
 DEMO_CHANNEL = "#design-review"
 
@@ -58,11 +67,19 @@ def run_demo(db_path: Path, echo: Echo, *, slack_token: str | None = None,
         project = store.find_project(PROJECT)
         store.subscribe(project, target, ["comments", "bom", "revisions"],
                         at=stamp(datetime.now(UTC)))
+        secret = new_secret()
+        receiver = stack.enter_context(WebhookReceiver(secrets=[secret]))
+        webhooks = Webhooks(store)
+        endpoint = webhooks.add(receiver.url, secret=secret, at=stamp(datetime.now(UTC)),
+                                project_ids=[project.id])
+        webhooks.ping(endpoint.id, at=stamp(datetime.now(UTC)))
+        sender = WebhookSender(db_path=db_path, http=stack.enter_context(new_client()))
         poller = Poller(client=nexar, store=store)
         deliverer = Deliverer(store=store, slack=slack, renderer=Cards(),
                               min_interval=0.0 if local else post_interval)
         baseline = poller.poll_once()
         first = deliverer.deliver()
+        sender.deliver()
         echo(f"Subscribed {target} to {project.name}; baseline poll read "
              f"{baseline.boms_read} BOM, posted {first.posted} summary (no history replayed).")
 
@@ -71,10 +88,12 @@ def run_demo(db_path: Path, echo: Echo, *, slack_token: str | None = None,
         play_review_round(altium)
         report = poller.poll_once()
         delivered = deliverer.deliver()
+        sender.deliver()
         echo(f"Next poll: {report.events} events in {report.requests} requests; "
              f"{delivered.posted} Slack posts, {delivered.updated} thread cards updated.")
         again = poller.poll_once()
         quiet = deliverer.deliver()
+        sender.deliver()
         echo(f"A poll with nothing new: {again.events} events, {quiet.posted} posts.")
         digests = Digests(store)
         digests.set(target, DigestSetting(kind="daily", time="09:00", tz="UTC"),
@@ -84,5 +103,19 @@ def run_demo(db_path: Path, echo: Echo, *, slack_token: str | None = None,
         echo(f"Daily digest set for {target}; one posted now ({'yes' if digest else 'no'}).\n")
         if local is not None:
             echo(render_channel(local, target))
+        echo(render_received(endpoint.id, receiver.url, receiver.received()))
         echo(f"Done in {time.monotonic() - started:.1f}s.")
         return first.posted + delivered.posted + quiet.posted + (1 if digest else 0)
+
+
+def render_received(endpoint_id: str, url: str, received: list[Received]) -> str:
+    """What the local webhook receiver got: a heading, then one line per request."""
+    verified = sum(r.verified for r in received)
+    lines = [f"Webhook endpoint {endpoint_id}: the local receiver at {url} got "
+             f"{len(received)} requests, {verified} verified with its signing secret:"]
+    for request in received:
+        kind = request.payload.get("type", "?") if isinstance(request.payload, dict) else "?"
+        lines.append(f"  {kind:<22} {request.webhook_id or '(no webhook-id)'}  "
+                     f"{'verified' if request.verified else 'NOT verified':<12}  "
+                     f"HTTP {request.status}")
+    return "\n".join(lines) + "\n"

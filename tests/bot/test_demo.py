@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from sandbox import SlackSandbox
@@ -39,3 +40,25 @@ def test_demo_posts_to_a_given_slack(run: Run, slack: SlackSandbox) -> None:
     assert done.returncode == 0, done.stderr
     assert "Posting to #hw-review" in done.stdout
     assert len(slack.messages("#hw-review")) == 9
+
+
+WEBHOOK_LINE = re.compile(r"^  (\S+) +(msg_\w+)  (verified|NOT verified) +HTTP (\d+)$")
+
+
+def test_demo_shows_the_local_receiver_verified_every_webhook(run: Run) -> None:
+    done = run("demo", env={"NEXAR_TOKEN": "", "NEXAR_API_URL": "", "SLACK_BOT_TOKEN": ""})
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    heading = out.index("Webhook endpoint ep_")
+    assert out.index("Design-review digest") < heading < out.index("Done in")
+    assert "got 11 requests, 11 verified with its signing secret" in out
+    lines = [m.groups() for m in map(WEBHOOK_LINE.match, out[heading:].splitlines()) if m]
+    assert len(lines) == 11
+    assert all(verified == "verified" and status == "204" for _, _, verified, status in lines)
+    assert len({webhook_id for _, webhook_id, _, _ in lines}) == 11
+    kinds = [kind for kind, _, _, _ in lines]
+    assert kinds[0] == "ping"
+    assert sorted(kinds[1:]) == sorted(
+        ["thread.opened", "thread.replied", "thread.resolved", "thread.reopened",
+         "part.replaced", "part.replaced", "part.removed", "part.added",
+         "part.fitted_changed", "revision.committed"])
