@@ -299,9 +299,11 @@ def schedule(config: Config, runner: DigestRunner | None = None, *,
 
     Polls, Slack posting and webhooks run on a worker each, so neither posting nor a slow
     webhook endpoint delays a poll, and no endpoint delays Slack; every wait of delivery
-    ends when ``stopping`` is set (the schedule sets it on stop), and webhook runs end at
-    the next attempt. A webhook run that disables an endpoint asks for a delivery, which
-    tells the ops channel.
+    ends when ``stopping`` is set (the schedule sets it on stop), and each endpoint's
+    sending ends after its attempt in flight. One sender lives as long as the run: each
+    webhook step starts the endpoints with work that are not still being sent, so a hanging
+    endpoint never holds back the others. A webhook step that disables an endpoint asks
+    for a delivery, which tells the ops channel.
 
     Returns the schedule and a function that rebuilds the digest jobs from the database
     (at start, and on each delivery tick, which picks up changes made from Slack or the
@@ -339,10 +341,18 @@ def schedule(config: Config, runner: DigestRunner | None = None, *,
             last_delivery[:] = [line]
         sync_digests()
 
+    senders: list[WebhookSender] = []
+    """The run's one webhook sender, made at the first step that finds an endpoint."""
+
     def webhooks() -> None:
         always, webhooks_after_poll[0] = webhooks_after_poll[0], False
-        report = send_webhooks(config, stop=stop)
-        if report is None or report.stopped:
+        if not senders:
+            if not has_webhooks(config):
+                return
+            senders.append(WebhookSender(db_path=config.db_path, http=new_client(),
+                                         stop=stop))
+        report = senders[0].tick()
+        if report.stopped:
             return
         if report.disabled:
             plan.ask_delivery()
@@ -356,6 +366,13 @@ def schedule(config: Config, runner: DigestRunner | None = None, *,
         after_poll[0] = webhooks_after_poll[0] = True
         say(report.health_line())
 
+    def finish_webhooks(timeout: float | None) -> bool:
+        if not senders or not senders[0].close(timeout):
+            return not senders
+        senders[0].http.close()
+        return True
+
     plan = Schedule(poll=poll, deliver=deliver, webhooks=webhooks,
-                    interval=config.poll_interval, stopping=stop)
+                    finish_webhooks=finish_webhooks, interval=config.poll_interval,
+                    stopping=stop)
     return plan, sync_digests

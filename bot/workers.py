@@ -67,6 +67,7 @@ class Schedule:
     def __init__(self, *, poll: Job, deliver: Job, interval: float,
                  retry_interval: float = 30.0,
                  webhooks: Job | None = None,
+                 finish_webhooks: Callable[[float | None], bool] | None = None,
                  webhook_interval: float = WEBHOOK_RETRY_INTERVAL,
                  scheduler: BackgroundScheduler | None = None,
                  stopping: threading.Event | None = None) -> None:
@@ -75,6 +76,9 @@ class Schedule:
         self.interval = interval
         self.retry_interval = retry_interval
         self.webhooks = webhooks
+        self.finish_webhooks = finish_webhooks
+        """Waits up to the given seconds for webhook sending still in flight after the
+        steps (the sender's threads outlive its steps); False when some was left."""
         self.webhook_interval = webhook_interval
         self.scheduler = scheduler or new_scheduler()
         self.stopping = stopping or threading.Event()
@@ -183,9 +187,10 @@ class Schedule:
 
     def stop(self, *, wait: bool = True, timeout: float | None = None) -> bool:
         """No new step starts and waiting steps are told to end (``stopping``); with
-        ``wait``, running steps are waited for, at most ``timeout`` seconds in all (a webhook
-        run ends after its attempt in flight, which may take up to 15 s: past ``timeout`` it
-        is left behind like any other step).
+        ``wait``, running steps are waited for, and then the webhook sending still in flight
+        (``finish_webhooks``), at most ``timeout`` seconds in all (an endpoint's sending ends
+        after its attempt in flight, which may take up to 15 s: past ``timeout`` it is left
+        behind like any step).
 
         Returns False when a step was still running at the deadline.
         """
@@ -202,6 +207,11 @@ class Schedule:
                 else:
                     finished = False
                     self.left_behind.append(name)
+            if self.finish_webhooks is not None and "webhooks" not in self.left_behind:
+                rest = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if not self.finish_webhooks(rest):
+                    finished = False
+                    self.left_behind.append("webhooks")
         if self.scheduler.running:
             # shutdown(wait=True) would hold the scheduler's job-store lock while waiting,
             # and a finishing step may need that lock (digest jobs are rebuilt in a step);

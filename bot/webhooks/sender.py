@@ -12,6 +12,10 @@ this run: 410 Gone disables it at once; anything else backs it off (``backoff``)
 endpoint failing for 3 days without a success is disabled. A disabled endpoint's messages
 keep being planned and wait for ``enable``.
 
+``deliver`` waits for every endpoint (``poll --once``, ``deliver``); the long-running bot
+calls ``tick`` instead, which starts every endpoint with work that is not still being sent
+and returns at once, so one hanging endpoint never holds back the others' next messages.
+
 ``send`` sends one message now, whatever the back-off (``review-bot webhooks test`` and
 ``resend``): it records the attempt and a 410 disables, but a failure does not move the
 endpoint's back-off, which belongs to the runs.
@@ -29,10 +33,11 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +161,10 @@ class WebhookSender:
         self.stop = stop or threading.Event()
         """Set it to end a run between two attempts (each attempt ends within its deadline)."""
         self._rng_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._running: dict[str, Future[WebhookReport]] = {}
+        self._finished: list[WebhookReport] = []
 
     # -- a run -----------------------------------------------------------------------------
 
@@ -174,6 +183,51 @@ class WebhookSender:
             report.pending = Webhooks(store).pending()
         log.debug("%s", report.health_line())
         return report
+
+    def tick(self) -> WebhookReport:
+        """One step of the long-running bot: plan, start sending to every endpoint with work
+        that is not still being sent from an earlier step, and return at once with what the
+        endpoints finished since the last step. An endpoint that hangs holds only its own
+        thread (for at most its 15 s deadline): every other endpoint goes on being sent at
+        every step. ``close`` ends it."""
+        with Store.open(self.db_path) as store:
+            Outbox(store).plan(at=stamp(self.clock()))
+            endpoints = [e.id for e in Webhooks(store).with_work(self.clock())]
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.workers,
+                                                thread_name_prefix="webhook")
+            for endpoint_id in endpoints:
+                if endpoint_id not in self._running and not self.stop.is_set():
+                    future = self._pool.submit(self._drain, endpoint_id)
+                    self._running[endpoint_id] = future
+                    future.add_done_callback(partial(self._done, endpoint_id))
+            report = WebhookReport()
+            for part in self._finished:
+                report.add(part)
+            self._finished.clear()
+        with Store.open(self.db_path) as store:
+            report.pending = Webhooks(store).pending()
+        return report
+
+    def _done(self, endpoint_id: str, future: Future[WebhookReport]) -> None:
+        with self._lock:
+            self._running.pop(endpoint_id, None)
+            if not future.cancelled():
+                self._finished.append(future.result())
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Start nothing more and wait up to ``timeout`` seconds for the endpoints still
+        being sent (set ``stop`` first: each ends after its attempt in flight); False when
+        one was still sending at the deadline."""
+        with self._lock:
+            pool, running = self._pool, list(self._running.values())
+            self._pool = None
+        if pool is None:
+            return True
+        pool.shutdown(wait=False, cancel_futures=True)
+        _, not_done = wait(running, timeout=timeout)
+        return not not_done
 
     def send(self, message_id: str) -> Attempt:
         """Send one message now, whatever its endpoint's back-off or state; returns the

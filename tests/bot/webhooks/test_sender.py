@@ -21,14 +21,21 @@ from sandbox import WebhookReceiver
 from sandbox.webhooks import Received, Respond
 from state.claims import Claims, Owner, endpoint_claim
 from state.clock import Clock, parse_stamp, stamp, utc_now
+from state.diff import diff
 from state.filters import Filters
 from state.outbox import Outbox
 from state.store import Store, StoredEvent
 from state.webhooks import Endpoint, Webhooks, new_secret
-from tests.bot.webhooks.history import SENT_KINDS, log_baseline, log_changes, validator
-from tests.conftest import FakeClock
+from tests.bot.webhooks.history import NEW, SENT_KINDS, log_baseline, log_changes, validator
+from tests.conftest import FakeClock, wait_for
+from tests.factories import comment, snapshot, thread
 
 SECRET = new_secret()
+LATER_AT = "2026-11-28T09:10:00.000Z"
+NEWER = snapshot([*NEW.threads.values(),
+                  thread("t6", 6, comment("c6", "One more", at=LATER_AT), at=LATER_AT)],
+                 list(NEW.bom.values()) if NEW.bom else [], revision="r2",
+                 updated_at=NEW.project.updated_at)
 EVERY_TYPE = {event_type(k) for k in SENT_KINDS}
 
 
@@ -320,3 +327,28 @@ def test_a_message_that_cannot_be_rendered_is_set_aside_and_the_rest_go_on(
     with pytest.raises(WebhookError, match="could not be rendered"):
         sender(db_path, http, utc_now).send(message.id)
     assert len(receiver.received()) == 11
+
+
+def test_in_a_long_running_bot_a_hanging_endpoint_holds_back_no_other_step(
+        store: Store, db_path: Path, http: httpx.Client, receiver: WebhookReceiver) -> None:
+    with WebhookReceiver(secrets=[SECRET]) as hanging:
+        hanging.always(Respond(hang=60.0))
+        [live, stuck], events = logged(store, utc_now, receiver.url, hanging.url)
+        bot = sender(db_path, http, utc_now, deadline=8.0)
+        started = time.monotonic()
+        reports = [bot.tick()]  # starts both endpoints and returns at once
+        assert time.monotonic() - started < 2.0 and reports[0].sent == 0
+        hanging.wait_for(1, timeout=10)
+        wait_for(lambda: reports.append(bot.tick()) or sum(r.sent for r in reports) == 12)
+        later = store.save_snapshot(NEW, NEWER, diff(NEW, NEWER, at=LATER_AT),
+                                    detected_at=LATER_AT)
+        bot.tick()  # the live endpoint's next step, while the other one still hangs
+        receiver.wait_for(13, timeout=5)
+        assert time.monotonic() - started < 8.0  # before the hanging attempt's deadline
+        assert [d["data"]["id"] for d in receiver.delivered()] == [
+            *(s.id for s in events), *later]
+        assert len(hanging.received()) == 1  # never started twice, never reported busy
+        assert not any(r.busy for r in reports)
+        assert bot.close(timeout=15)  # the hanging attempt ends at its deadline
+    assert Webhooks(store).get(stuck.id).failures == 1
+    assert Webhooks(store).get(live.id).failures == 0
