@@ -41,6 +41,7 @@ pollers starting together exactly one gets it and the other learns who holds it.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import uuid
@@ -146,6 +147,18 @@ class Claims:
                 return Taken(granted=False, holder=current)
             self.db.table("claims").upsert(row, pk="name")
         return Taken(granted=True, lapsed=current)
+
+    def take_within(self, name: str, owner: Owner, *, clock: Callable[[], datetime],
+                    lease: timedelta, wait: float, sleep: Callable[[float], None],
+                    poll: float = 0.5) -> Taken:
+        """``take``, tried again every ``poll`` seconds (through ``sleep``) for up to ``wait``
+        seconds while a live worker holds ``name``; the last answer, granted or not."""
+        for attempt in range(math.ceil(wait / poll) + 1):
+            taken = self.take(name, owner, now=clock(), lease=lease)
+            if taken.granted or attempt * poll >= wait:
+                return taken
+            sleep(poll)
+        return taken
 
     def renew(self, name: str, owner: Owner, *, now: datetime, lease: timedelta) -> bool:
         """Extend ``owner``'s claim to ``now + lease``; False when it is no longer theirs."""

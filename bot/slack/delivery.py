@@ -28,7 +28,6 @@ there; a claim whose owner was killed is taken over, and the posts it left
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -299,16 +298,12 @@ class Deliverer:
         if name in self._held:
             yield
             return
-        for attempt in range(math.ceil(wait / CLAIM_POLL) + 1):
-            taken = self.claims.take(name, self.owner, now=self.clock(), lease=self.lease)
-            if taken.granted:
-                break
-            if attempt * CLAIM_POLL >= wait:
-                assert taken.holder is not None
-                holder = taken.holder.describe()
-                raise BusyError(f"{channel} is being delivered by {holder}; it goes out from "
-                                "there", holder=holder)
-            self._wait(CLAIM_POLL)
+        taken = self.claims.take_within(name, self.owner, clock=self.clock, lease=self.lease,
+                                        wait=wait, sleep=self._wait, poll=CLAIM_POLL)
+        if not taken.granted:
+            holder = taken.holder.describe() if taken.holder else "another process"
+            raise BusyError(f"{channel} is being delivered by {holder}; it goes out from "
+                            "there", holder=holder)
         if taken.lapsed is not None:
             log.warning("taking over %s from %s, which stopped before it finished; "
                         "checking the channel for what it posted", channel,

@@ -28,7 +28,6 @@ an unreadable secret a ``WebhookError`` reported for its endpoint alone.
 from __future__ import annotations
 
 import logging
-import math
 import random
 import threading
 import time
@@ -381,16 +380,12 @@ class WebhookSender:
         claims = Claims(store)
         owner = Owner.new()
         name = endpoint_claim(endpoint_id)
-        for attempt in range(math.ceil(wait / CLAIM_POLL) + 1):
-            taken = claims.take(name, owner, now=self.clock(), lease=self.lease)
-            if taken.granted:
-                break
-            if attempt * CLAIM_POLL >= wait:
-                assert taken.holder is not None
-                holder = taken.holder.describe()
-                raise BusyError(f"webhook endpoint {endpoint_id} is being sent to by "
-                                f"{holder}; it is sent from there", holder=holder)
-            self.sleep(CLAIM_POLL)
+        taken = claims.take_within(name, owner, clock=self.clock, lease=self.lease,
+                                   wait=wait, sleep=self.sleep, poll=CLAIM_POLL)
+        if not taken.granted:
+            holder = taken.holder.describe() if taken.holder else "another process"
+            raise BusyError(f"webhook endpoint {endpoint_id} is being sent to by {holder}; "
+                            "it is sent from there", holder=holder)
         if taken.lapsed is not None:
             log.warning("taking over webhook endpoint %s from %s, which stopped before it "
                         "finished", endpoint_id, taken.lapsed.describe())

@@ -137,3 +137,25 @@ def test_racing_takers_on_many_connections_grant_one(db_path: Path, store: Store
     for t in threads:
         t.join(20)
     assert sorted(granted) == [False] * 7 + [True]
+
+
+def test_taking_within_a_wait_tries_again_until_the_holder_lets_go(store: Store,
+                                                                  clock: FakeClock) -> None:
+    claims = Claims(store)
+    first, second = Owner.new(), Owner.new()
+    claims.take("channel:#hw", first, now=clock(), lease=LEASE)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 3:
+            claims.release("channel:#hw", first.id)
+
+    taken = claims.take_within("channel:#hw", second, clock=clock, lease=LEASE, wait=10.0,
+                               sleep=sleep, poll=0.5)
+    assert taken.granted and slept == [0.5, 0.5, 0.5]
+    slept.clear()
+    refused = claims.take_within("channel:#hw", first, clock=clock, lease=LEASE, wait=1.0,
+                                 sleep=slept.append, poll=0.5)
+    assert not refused.granted and refused.holder is not None
+    assert refused.holder.owner == second.id and slept == [0.5, 0.5]
