@@ -15,13 +15,13 @@ every receiver verified each event exactly once.
 
 Slack beside a dead endpoint: ``--posts`` new threads (default 60) owed to ``--channels``
 Slack channels (default 3) of the local Slack, drained by one Slack deliverer while a
-webhook worker runs beside it, as ``review-bot run`` does (its own thread, a run every
-``--tick`` seconds). The same Slack run is measured twice, each on a fresh backlog built the
-same way: with no webhook endpoint, and with one dead endpoint (connections refused) and one
-hanging endpoint (accepts and never answers; each attempt is cut at the 15 s deadline). The
-ratio is the second Slack wall time over the first. Slack is paced as in
-``bench/deliver_two.py``: ``--interval`` seconds between posts to a channel, every answer
-``--latency`` seconds late.
+webhook worker runs beside it, as ``review-bot run`` does (its own thread, the sender's
+``tick`` every ``--tick`` seconds). The same Slack run is measured twice, each on a fresh
+backlog built the same way: with no webhook endpoint, and with one dead endpoint
+(connections refused) and one hanging endpoint (accepts and never answers; each attempt is
+cut at the 15 s deadline). The ratio is the second Slack wall time over the first. Slack is
+paced as in ``bench/deliver_two.py``: ``--interval`` seconds between posts to a channel,
+every answer ``--latency`` seconds late.
 
 It ends with a PASS/FAIL line per target: each event verified once by every receiver, nothing
 left pending; Slack slowed by less than 1.25x; every Slack post made in both runs.
@@ -272,7 +272,7 @@ def slack_beside_webhooks(down: bool, options: Options) -> SlackRun:
 
         def webhook_worker() -> None:
             while not stop.is_set():
-                reports.append(sender.deliver())
+                reports.append(sender.tick())
                 stop.wait(options.tick)
 
         worker = threading.Thread(target=webhook_worker, name="bench-webhooks", daemon=True)
@@ -284,6 +284,8 @@ def slack_beside_webhooks(down: bool, options: Options) -> SlackRun:
         if down:
             hanging.close()  # releases the attempt in flight at once
         worker.join(DEADLINE + 5)
+        sender.close(DEADLINE + 5)
+        reports.append(sender.tick())
         posted = len(slack.all_posts()) - backlog_at
         return SlackRun(label="dead + hanging endpoint" if down else "no endpoint", wall=wall,
                         posted=posted if report.ok else -1, expected=threads * len(channels),
@@ -324,7 +326,7 @@ def run(options: Options) -> int:
     threads = options.posts // options.channels
     say(f"Slack beside webhooks: {threads * options.channels} posts to {options.channels} "
         f"channel(s), {options.interval:g}s between posts to a channel, Slack answers in "
-        f"{options.latency:g}s; a webhook run every {options.tick:g}s beside it")
+        f"{options.latency:g}s; a webhook step every {options.tick:g}s beside it")
     beside: list[SlackRun] = []
     for down in (False, True):
         measured_run = slack_beside_webhooks(down, options)
