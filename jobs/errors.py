@@ -26,3 +26,18 @@ class NexarUnavailableError(NexarError):
 
 class NexarQueryError(NexarError):
     """Nexar answered with GraphQL errors; the fetch counts as failed, not as empty."""
+
+
+class NexarWriteError(NexarError):
+    """Nexar refused a write: the mutation's payload listed ``errors`` (thread deleted, no
+    permission, not the comment's author). Nothing was written; ``messages`` are Nexar's."""
+
+    def __init__(self, message: str, *, messages: tuple[str, ...] = (),
+                 request_id: str | None = None) -> None:
+        self.messages = messages
+        super().__init__(message, request_id=request_id)
+
+
+class NexarUnknownOutcomeError(NexarError):
+    """A write was sent but its answer was lost (timeout, dropped connection, a gateway's
+    bare 5xx): it may or may not have been applied. Read before writing it again."""

@@ -9,6 +9,13 @@ never an empty one.
 The client asks for ``application/json`` and reads a GraphQL body on any HTTP status before
 deciding what failed: a HotChocolate 13+ gateway answers ``application/graphql-response+json``
 with 400 for invalid queries and 500 when ``data`` is null, so a status alone says little.
+
+Writes (``create_comment``, ``update_comment``) are retried only while Nexar cannot have
+applied them: a connection never made, HTTP 429 (rate limited before execution) and 503
+(not served). Once the request may have reached Nexar, a lost answer (a read timeout, a
+dropped connection, a gateway's bare 500, 502 or 504) raises ``NexarUnknownOutcomeError``
+at once instead of sending the write again: the comment may exist, and only a read of the
+thread can tell. A payload whose ``errors`` list is not empty raises ``NexarWriteError``.
 """
 
 from __future__ import annotations
@@ -26,24 +33,47 @@ from typing import Any, Protocol
 import httpx
 
 from jobs import records
-from jobs.errors import NexarAuthError, NexarError, NexarQueryError, NexarUnavailableError
+from jobs.errors import (
+    NexarAuthError,
+    NexarError,
+    NexarQueryError,
+    NexarUnavailableError,
+    NexarUnknownOutcomeError,
+    NexarWriteError,
+)
 from state.model import BomLine, Person, ProjectInfo, Thread
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.nexar.com/graphql"
 MAX_PAGE_SIZE = 100
-_OPERATION = re.compile(r"^\s*query\s+(\w+)", re.MULTILINE)
+_OPERATION = re.compile(r"^\s*(?:query|mutation)\s+(\w+)", re.MULTILINE)
 AUTH_CODES = {"AuthExpiredToken", "AuthInvalidToken", "AUTH_NOT_AUTHORIZED",
               "AUTH_NOT_AUTHENTICATED"}
 ACCEPT = "application/json"
 """What the client asks for: the classic GraphQL JSON answer, HTTP 200 for any GraphQL result."""
+UNPROCESSED_STATUSES = frozenset({429, 503})
+"""HTTP statuses that say the request was turned away before it ran: a write may be resent."""
+NEVER_SENT: tuple[type[httpx.TransportError], ...] = (
+    httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError,
+    httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+"""Transport failures before the request left this process: a write may be resent."""
 
 
 @cache
 def query(name: str) -> str:
     """The text of ``jobs/queries/<name>.graphql``."""
     return resources.files("jobs.queries").joinpath(f"{name}.graphql").read_text("utf-8")
+
+
+@cache
+def thread_query() -> str:
+    """``CommentThread``: one thread of one project, with the fields of a snapshot's thread."""
+    source = query("comment_threads")
+    fragments = source[source.index("fragment "):]
+    return ("query CommentThread($projectId: ID!, $threadId: String!) {\n"
+            "  desCommentThread(projectId: $projectId, threadId: $threadId) {\n"
+            "    ...ThreadFields\n  }\n}\n\n" + fragments)
 
 
 def batch_threads_query(count: int) -> str:
@@ -151,7 +181,8 @@ class Response:
 
 
 class NexarClient:
-    """Reads workspaces, projects, comment threads and BOMs from Nexar over HTTP."""
+    """Reads workspaces, projects, comment threads and BOMs from Nexar over HTTP, and writes
+    comments into comment threads."""
 
     def __init__(
         self,
@@ -196,29 +227,32 @@ class NexarClient:
     # -- transport -------------------------------------------------------------------------
 
     def execute(self, url: str, document: str, variables: Mapping[str, Any] | None = None,
-                *, scoped: bool = False) -> Response:
+                *, scoped: bool = False, write: bool = False) -> Response:
         """POST one GraphQL document with retries; auth failures raise, other errors return.
 
         An ``AuthExpiredToken`` answer refreshes the token once (when the token source can)
-        and sends the request again. With ``scoped``, the document reads per-project fields
-        (aliased threads, ``desProjectById``): an authorisation error with a ``path`` there is
-        that project's failure, returned like any field error, not a dead sign-in.
+        and sends the request again (Nexar checks the token before running anything). With
+        ``scoped``, the document reads per-project fields (aliased threads,
+        ``desProjectById``): an authorisation error with a ``path`` there is that project's
+        failure, returned like any field error, not a dead sign-in. With ``write``, the
+        document is a mutation: it is sent again only after a failure that proves it did not
+        run, and ``NexarUnknownOutcomeError`` is raised once it may have run.
         """
         token = self._source.token()
         try:
-            return self._send(url, document, variables, token, scoped)
+            return self._send(url, document, variables, token, scoped, write)
         except _Expired as expired:
             fresh = self._source.refresh(token)
             if fresh is None:
                 raise expired.error from None
             log.info("Nexar token expired mid-request; refreshed and retrying")
             try:
-                return self._send(url, document, variables, fresh, scoped)
+                return self._send(url, document, variables, fresh, scoped, write)
             except _Expired as again:
                 raise again.error from None
 
     def _send(self, url: str, document: str, variables: Mapping[str, Any] | None,
-              token: str, scoped: bool) -> Response:
+              token: str, scoped: bool, write: bool = False) -> Response:
         payload: dict[str, Any] = {"query": document, "variables": dict(variables or {})}
         named = _OPERATION.search(document)
         if named:
@@ -231,15 +265,20 @@ class NexarClient:
                 self.requests += 1
             try:
                 reply = self._http.post(url, json=payload, headers=headers)
-            except httpx.TimeoutException:
-                problem = f"timed out talking to {_host(url)}"
             except httpx.TransportError as exc:
-                problem = f"could not reach {_host(url)} ({type(exc).__name__})"
+                if isinstance(exc, httpx.TimeoutException):
+                    problem = f"timed out talking to {_host(url)}"
+                else:
+                    problem = f"could not reach {_host(url)} ({type(exc).__name__})"
+                if write and not isinstance(exc, NEVER_SENT):
+                    raise _unknown_outcome(payload, problem) from None
             else:
                 answer = self._answer(url, reply, scoped)
                 if isinstance(answer, Response):
                     return answer
                 problem = answer
+                if write and reply.status_code not in UNPROCESSED_STATUSES:
+                    raise _unknown_outcome(payload, problem)
                 retry_after = _retry_after(reply.headers.get("Retry-After"))
             if attempt < self.retry.attempts:
                 wait = self.retry.delay(attempt, retry_after)
@@ -380,6 +419,18 @@ class NexarClient:
                 results[pid] = [records.thread(t) for t in raw]
         return results
 
+    def comment_thread(self, workspace: Workspace, project_id: str, thread_id: str,
+                       ) -> Thread | None:
+        """One thread with every comment (id, text, author, times); None once it is gone.
+
+        The read to reconcile a write whose outcome is unknown: look for the comment there
+        before writing it again.
+        """
+        data = self._data(workspace.api_url, thread_query(),
+                          {"projectId": project_id, "threadId": thread_id}, scoped=True)
+        raw = data.get("desCommentThread")
+        return records.thread(raw) if raw is not None else None
+
     def _threads_one_by_one(self, workspace: Workspace, ids: Sequence[str],
                             ) -> dict[str, list[Thread] | NexarError]:
         results: dict[str, list[Thread] | NexarError] = {}
@@ -452,6 +503,61 @@ class NexarClient:
             after = info["endCursor"]
         return found
 
+    # -- writes ----------------------------------------------------------------------------
+
+    def create_comment(self, workspace: Workspace, *, project_id: str, thread_id: str,
+                       text: str) -> str:
+        """Add a comment, as the signed-in user, to a thread of a project; its ``commentId``.
+
+        ``project_id`` is the project's ``DesProject.id`` (Nexar's ``entityId``). Nexar's
+        payload says only the new id: its times are read with ``comment_thread``. Raises
+        ``NexarWriteError`` when Nexar refuses (the thread was deleted, no permission),
+        ``NexarUnavailableError`` when every attempt was turned away unexecuted, and
+        ``NexarUnknownOutcomeError`` when the answer was lost: the comment may exist, so
+        read the thread before creating it again.
+        """
+        payload = self._write(workspace, "create_comment", "desCreateComment", {
+            "entityId": project_id, "threadId": thread_id, "text": text},
+            action=f"add a comment to thread {thread_id}")
+        comment_id = payload.get("commentId")
+        if not comment_id:
+            raise NexarUnknownOutcomeError(
+                f"Nexar accepted a comment on thread {thread_id} without saying its id; read the "
+                "thread before writing it again")
+        return str(comment_id)
+
+    def update_comment(self, workspace: Workspace, *, project_id: str, thread_id: str,
+                       comment_id: str, text: str) -> None:
+        """Replace the text of a comment the signed-in user wrote (its ``modifiedAt`` moves).
+
+        Raises as ``create_comment`` does; ``NexarWriteError`` also when the comment is gone
+        or another user wrote it. Sending the same text again is harmless, so after
+        ``NexarUnknownOutcomeError`` the update may simply be repeated.
+        """
+        self._write(workspace, "update_comment", "desUpdateComment", {
+            "entityId": project_id, "threadId": thread_id, "commentId": comment_id,
+            "text": text}, action=f"update comment {comment_id}")
+
+    def _write(self, workspace: Workspace, name: str, field_name: str,
+               variables: Mapping[str, Any], *, action: str) -> Mapping[str, Any]:
+        """Send the mutation ``name`` once (see ``execute``); its payload when it has no errors."""
+        response = self.execute(workspace.api_url, query(name), variables, scoped=True,
+                                write=True)
+        if response.errors or response.data is None:
+            text = response.error_text() if response.errors else "no data"
+            raise NexarQueryError(f"Nexar could not {action}: {text}",
+                                  request_id=response.request_id)
+        payload = response.data.get(field_name)
+        if not isinstance(payload, Mapping):
+            raise NexarQueryError(f"Nexar answered the request to {action} without its payload",
+                                  request_id=response.request_id)
+        errors = [e for e in payload.get("errors") or () if isinstance(e, Mapping)]
+        if errors or payload.get("errors"):
+            messages = tuple(str(e.get("message") or "error") for e in errors) or ("error",)
+            raise NexarWriteError(f"Nexar refused to {action}: {'; '.join(messages)}",
+                                  messages=messages, request_id=response.request_id)
+        return payload
+
     def _bom_page(self, workspace: Workspace, project_id: str, variant: str,
                   after: str | None) -> Mapping[str, Any]:
         if not after:
@@ -463,6 +569,13 @@ class NexarClient:
         if not match:
             raise NexarQueryError(f"BOM of variant {variant!r} vanished while paging")
         return _bom_items(match[0], variant)
+
+
+def _unknown_outcome(payload: Mapping[str, Any], problem: str) -> NexarUnknownOutcomeError:
+    operation = payload.get("operationName") or "a write"
+    return NexarUnknownOutcomeError(
+        f"Nexar's answer to {operation} was lost ({problem}): it may have been applied; read "
+        "before writing it again")
 
 
 def _graphql_body(reply: httpx.Response) -> Mapping[str, Any] | None:

@@ -15,10 +15,12 @@ Each side owns its errors under this one base: ``state`` the store's and the sha
     ├── NotFoundError               a project, channel or subscription name matched nothing
     ├── StoreError                  the SQLite database cannot be opened, read or written
     │   └── StoreLockedError        another process holds the write lock too long
-    ├── NexarError  (jobs.errors)   a fetch from Nexar failed; nothing was written for it
+    ├── NexarError  (jobs.errors)   a request to Nexar failed
     │   ├── NexarAuthError          token missing, invalid or expired: sign in again
     │   ├── NexarUnavailableError   network failure, timeout, 429 or 5xx after every retry
-    │   └── NexarQueryError         the answer carried GraphQL ``errors`` (even beside data)
+    │   ├── NexarQueryError         the answer carried GraphQL ``errors`` (even beside data)
+    │   ├── NexarWriteError         a mutation's payload listed ``errors``: nothing written
+    │   └── NexarUnknownOutcomeError  a write's answer was lost: read before writing again
     ├── SlackError  (bot.errors)    a Slack Web API call failed (``code`` is Slack's error)
     │   ├── SlackAuthError          the bot token is invalid or revoked: nothing can post
     │   ├── SlackChannelError       this channel refuses posts (not found, archived, not in it)
