@@ -1,5 +1,5 @@
 """Fault injection for the sandbox: HTTP errors, GraphQL field errors, odd answers, latency,
-dropped sockets, and a gateway that ignores the request's ``Accept``.
+dropped sockets, lost answers to mutations, and a gateway that ignores the request's ``Accept``.
 
 Tests arm faults on ``sandbox.faults``; the server consumes them. Everything is guarded by one
 lock so faults can be armed while requests are in flight. ``times=None`` means "until cleared".
@@ -85,6 +85,7 @@ class Faults:
         self._graphql_response: int | None = 0
         self._latency = 0.0
         self._drops: int | None = 0
+        self._lost_answers: int | None = 0
 
     def http_error(
         self,
@@ -172,6 +173,13 @@ class Faults:
         with self._lock:
             self._drops = times
 
+    def lose_answer(self, times: int | None = 1) -> None:
+        """Run the next ``times`` mutations, then close the socket without answering: the
+        write happened but the client cannot know it (a timeout or a proxy cut after the
+        request reached Nexar). Queries are answered as usual."""
+        with self._lock:
+            self._lost_answers = times
+
     def clear(self) -> None:
         """Disarm every fault."""
         with self._lock:
@@ -181,6 +189,7 @@ class Faults:
             self._graphql_response = 0
             self._latency = 0.0
             self._drops = 0
+            self._lost_answers = 0
 
     @property
     def delay(self) -> float:
@@ -192,6 +201,12 @@ class Faults:
         """Whether this request's socket should be dropped (consumes one drop)."""
         with self._lock:
             hit, self._drops = _take(self._drops)
+            return hit
+
+    def take_lost_answer(self) -> bool:
+        """Whether this executed mutation's answer is to be lost (consumes one)."""
+        with self._lock:
+            hit, self._lost_answers = _take(self._lost_answers)
             return hit
 
     def take_graphql_response(self) -> bool:

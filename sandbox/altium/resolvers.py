@@ -706,31 +706,51 @@ def _m_create_thread(ctx: RequestContext, info: Info, **args: Any) -> Any:
     return {"commentThreadId": thread_id, "commentId": thread.comments[0].comment_id, "errors": []}
 
 
-def _m_create_comment(ctx: RequestContext, info: Info, **args: Any) -> Any:
-    data = args["input"]
+def _mutation_thread(ctx: RequestContext, data: Mapping[str, Any]) -> CommentThread | str:
+    """The thread a comment mutation names, checked as Nexar does: the project (``entityId``)
+    must be one the token may see here, and the thread must be in it; else the payload's
+    error message."""
     project = _mutation_project(ctx, data["entityId"])
     if project is None:
-        return _payload("commentId", errors=["The project was not found."])
-    try:
-        comment_id = ctx.store.reply(
-            project, data["commentThreadId"], author=ctx.user, text=data["text"]
-        )
-    except LookupError as error:
-        return _payload("commentId", errors=[str(error)])
+        return "The project was not found."
+    for thread in project.threads:
+        if thread.comment_thread_id == data["commentThreadId"]:
+            return thread
+    return f"The comment thread `{data['commentThreadId']}` was not found."
+
+
+def _m_create_comment(ctx: RequestContext, info: Info, **args: Any) -> Any:
+    data = args["input"]
+    thread = _mutation_thread(ctx, data)
+    if isinstance(thread, str):
+        return _payload("commentId", errors=[thread])
+    if not data["text"].strip():
+        return _payload("commentId", errors=["The comment text must not be empty."])
+    project = ctx.store.project(data["entityId"])
+    comment_id = ctx.store.reply(
+        project, thread.comment_thread_id, author=ctx.user, text=data["text"]
+    )
     return {"commentId": comment_id, "errors": []}
 
 
 def _m_update_comment(ctx: RequestContext, info: Info, **args: Any) -> Any:
     data = args["input"]
-    project = _mutation_project(ctx, data["entityId"])
-    if project is None:
-        return _payload(errors=["The project was not found."])
-    try:
-        ctx.store.edit_comment(
-            project, data["commentThreadId"], data["commentId"], text=data["text"]
-        )
-    except LookupError as error:
-        return _payload(errors=[str(error)])
+    thread = _mutation_thread(ctx, data)
+    if isinstance(thread, str):
+        return _payload(errors=[thread])
+    found = [item for item in thread.comments if item.comment_id == data["commentId"]]
+    if not found:
+        return _payload(errors=[f"The comment `{data['commentId']}` was not found."])
+    if found[0].created_by.user_id != ctx.user.user_id:
+        return _payload(errors=["Only the author of a comment can edit it."])
+    if not data["text"].strip():
+        return _payload(errors=["The comment text must not be empty."])
+    ctx.store.edit_comment(
+        ctx.store.project(data["entityId"]),
+        thread.comment_thread_id,
+        data["commentId"],
+        text=data["text"],
+    )
     return _payload()
 
 

@@ -36,6 +36,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     execute,
     parse,
@@ -467,6 +468,10 @@ class AltiumSandbox(Store, LocalServer):
             crashed["errors"][0]["extensions"]["message"] = f"{type(error).__name__}: {error}"
             exchange.finish(500, crashed)
             return
+        if _is_mutation(prepared.document, operation_name) and self.faults.take_lost_answer():
+            exchange.finish(0, fault="lost_answer")
+            exchange.handler.drop()
+            return
         response: dict[str, Any] = {}
         if result.errors:
             response["errors"] = [_format_error(error) for error in result.errors]
@@ -580,6 +585,18 @@ def prefers_graphql_response(accept: str | None) -> bool:
         if best is None or rank > best[0]:
             best = (rank, media != "application/json")
     return True if best is None else best[1]
+
+
+def _is_mutation(document: DocumentNode, operation_name: str | None) -> bool:
+    """Whether the operation executed from ``document`` is a mutation."""
+    operations = [
+        item for item in document.definitions if isinstance(item, OperationDefinitionNode)
+    ]
+    for operation in operations:
+        name = operation.name.value if operation.name else None
+        if operation_name is None or name == operation_name:
+            return operation.operation == OperationType.MUTATION
+    return False
 
 
 def _never_awaitable(_value: Any) -> TypeGuard[Awaitable[Any]]:
