@@ -679,6 +679,104 @@ def test_mutations_create_threads_and_comments(sb: AltiumSandbox, client: httpx.
     assert thread["createdBy"] == {"userName": "alice.nguyen"}
 
 
+CREATE_COMMENT = """mutation CreateComment($input: DesCreateCommentInput!) {
+  desCreateComment(input: $input) { commentId errors { message } }
+}"""
+
+UPDATE_COMMENT = """mutation UpdateComment($input: DesUpdateCommentInput!) {
+  desUpdateComment(input: $input) { errors { message } }
+}"""
+
+
+def comment_input(sb: AltiumSandbox, project: str, thread: int, **more: str) -> dict[str, Any]:
+    target = sb.project(project)
+    return {"input": {"entityId": target.id,
+                      "commentThreadId": target.thread(thread).comment_thread_id, **more}}
+
+
+def test_a_comment_is_written_as_the_signed_in_user_and_read_back(
+    sb: AltiumSandbox, client: httpx.Client, clock: FakeClock
+) -> None:
+    carla = sb.make_token("carla.rossi")
+    created = gql(client, sb, CREATE_COMMENT,
+                  comment_input(sb, "Motor Controller", 1, text="Moved C12 closer"), token=carla)
+    payload = created["desCreateComment"]
+    assert payload["errors"] == []
+    [thread] = [t for t in threads_of(client, sb, "Motor Controller") if t["threadNumber"] == 1]
+    [comment] = [c for c in thread["comments"] if c["commentId"] == payload["commentId"]]
+    assert comment["text"] == "Moved C12 closer"
+    assert comment["createdBy"] == {"userName": "carla.rossi"}
+    assert comment["modifiedAt"] == comment["createdAt"] == thread["modifiedAt"]
+
+    clock.advance(minutes=5)
+    edit = comment_input(sb, "Motor Controller", 1, commentId=payload["commentId"],
+                         text="Moved C12 and C13 closer")
+    assert gql(client, sb, UPDATE_COMMENT, edit, token=carla)["desUpdateComment"] == {"errors": []}
+    [thread] = [t for t in threads_of(client, sb, "Motor Controller") if t["threadNumber"] == 1]
+    [edited] = [c for c in thread["comments"] if c["commentId"] == payload["commentId"]]
+    assert edited["text"] == "Moved C12 and C13 closer"
+    assert edited["createdAt"] == comment["createdAt"]
+    assert edited["modifiedAt"] == "2026-11-28T09:05:00.000Z" == thread["modifiedAt"]
+
+
+def test_comment_writes_refused_with_payload_errors(
+    sb: AltiumSandbox, client: httpx.Client
+) -> None:
+    carla = sb.make_token("carla.rossi")
+    first = sb.project("Motor Controller").thread(1).comments[0]
+    assert first.created_by.user_name != "carla.rossi"
+    other = sb.project("Audio Amplifier")
+    cases = [
+        (CREATE_COMMENT, comment_input(sb, "Motor Controller", 1, text="   "),
+         "The comment text must not be empty."),
+        (CREATE_COMMENT, {"input": {**comment_input(sb, "Motor Controller", 1, text="Hi")[
+            "input"], "entityId": other.id}}, "was not found"),
+        (CREATE_COMMENT, {"input": {**comment_input(sb, "Motor Controller", 1, text="Hi")[
+            "input"], "entityId": "RGVzUHJvamVjdDpub25l"}}, "The project was not found."),
+        (UPDATE_COMMENT, comment_input(sb, "Motor Controller", 1, commentId=first.comment_id,
+                                       text="Rewritten"), "Only the author of a comment"),
+        (UPDATE_COMMENT, comment_input(sb, "Motor Controller", 1, commentId="nope", text="x"),
+         "The comment `nope` was not found."),
+    ]
+    before = threads_of(client, sb, "Motor Controller")
+    for document, variables, message in cases:
+        data = gql(client, sb, document, variables, token=carla)
+        [payload] = data.values()
+        [error] = payload["errors"]
+        assert message in error["message"]
+    assert threads_of(client, sb, "Motor Controller") == before
+
+
+def test_a_comment_on_a_deleted_thread_is_a_payload_error(
+    sb: AltiumSandbox, client: httpx.Client
+) -> None:
+    variables = comment_input(sb, "Motor Controller", 2, text="Late answer")
+    thread_id = sb.delete_thread("Motor Controller", 2)
+    payload = gql(client, sb, CREATE_COMMENT, variables)["desCreateComment"]
+    assert payload == {
+        "commentId": "",
+        "errors": [{"message": f"The comment thread `{thread_id}` was not found."}],
+    }
+
+
+def test_a_lost_answer_runs_the_mutation_then_hangs_up(
+    sb: AltiumSandbox, client: httpx.Client
+) -> None:
+    sb.faults.lose_answer()
+    assert post(client, sb, "{ desUserByAuth { userName } }").status_code == 200
+    variables = comment_input(sb, "Motor Controller", 1, text="Did this land?")
+    with pytest.raises(httpx.RemoteProtocolError):
+        post(client, sb, CREATE_COMMENT, variables)
+    texts = [c.text for c in sb.project("Motor Controller").thread(1).comments]
+    assert texts.count("Did this land?") == 1
+    assert post(client, sb, CREATE_COMMENT, variables).status_code == 200
+    assert [(r.fields, r.status, r.fault) for r in sb.requests] == [
+        (("desUserByAuth",), 200, None),
+        (("desCreateComment",), 0, "lost_answer"),
+        (("desCreateComment",), 200, None),
+    ]
+
+
 def test_activity_timestamps_strictly_increase(sb: AltiumSandbox) -> None:
     stamps = [sb.stamp() for _ in range(5)]
     assert stamps == sorted(set(stamps))
