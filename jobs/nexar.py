@@ -536,7 +536,7 @@ class NexarClient:
         """
         self._write(workspace, "update_comment", "desUpdateComment", {
             "entityId": project_id, "threadId": thread_id, "commentId": comment_id,
-            "text": text}, action=f"update comment {comment_id}")
+            "text": text}, action=f"edit comment {comment_id}")
 
     def _write(self, workspace: Workspace, name: str, field_name: str,
                variables: Mapping[str, Any], *, action: str) -> Mapping[str, Any]:
