@@ -16,6 +16,7 @@ applied them: a connection never made, HTTP 429 (rate limited before execution) 
 dropped connection, a gateway's bare 500, 502 or 504) raises ``NexarUnknownOutcomeError``
 at once instead of sending the write again: the comment may exist, and only a read of the
 thread can tell. A payload whose ``errors`` list is not empty raises ``NexarWriteError``.
+Nexar has no public mutation to resolve a thread, so the client writes comments only.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """A local Altium 365 / Nexar GraphQL stand-in (see ``server.AltiumSandbox``).
 
-``model`` holds the data classes, ``seed`` the demo and generated data, ``store`` the state
-and activity API, ``schema`` the resolvers bound to the real SDL, ``faults`` fault injection,
+``model`` holds the data classes, ``seed`` the demo and generated data, ``activity`` the state
+and activity API, ``resolvers`` the resolvers bound to the real SDL (queries, and the comment
+mutations checked as Nexar checks them), ``faults`` fault injection,
 ``server`` the HTTP server and facade, and ``identity`` a local identity.nexar.com
 (``IdentitySandbox``: OAuth2 sign-in issuing tokens the server accepts). Only the standard
 library and graphql-core are used.
