@@ -1,5 +1,8 @@
 """Fault injection for the Slack sandbox: rate limits, HTTP errors, error answers, latency, drops.
 
+``lose_event_answer`` is the one fault on the way to the app: an event the app acknowledged
+is sent again, as when its answer never reached Slack.
+
 Tests arm faults on ``sandbox.faults``; the server consumes them, one use per matching call.
 Everything is guarded by one lock so faults can be armed while requests are in flight.
 ``times=None`` means "until cleared". ``method`` (e.g. ``"chat.postMessage"``) and
@@ -91,6 +94,14 @@ class Faults:
         then posts twice.
         """
         self._arm(Fault("drop_after" if after else "drop_connection", method, times))
+
+    def lose_event_answer(self, times: int | None = 1) -> None:
+        """Treat the app's next acknowledgements of events as lost, so Slack sends them again.
+
+        Over HTTP the 2xx answer counts as a timeout (retry reason ``http_timeout``); in
+        Socket Mode the ack is ignored (``retry_reason`` ``timeout``).
+        """
+        self._arm(Fault("lose_event_answer", None, times))
 
     def latency(self, seconds: float) -> None:
         """Delay every answer by ``seconds`` (0 clears)."""

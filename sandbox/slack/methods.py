@@ -125,8 +125,13 @@ def message_json(ws: Workspace, message: Message, *, metadata: bool) -> dict[str
     if message.subtype:
         out["subtype"] = message.subtype
     out["text"] = message.text
+    if message.files is not None:
+        out["files"] = copy.deepcopy(message.files)
+        out["upload"] = False
     out["user"] = message.user
     out["ts"] = message.ts
+    if message.client_msg_id is not None:
+        out["client_msg_id"] = message.client_msg_id
     if message.bot_id:
         out["bot_id"] = message.bot_id
         out["app_id"] = ws.app_id
@@ -151,6 +156,11 @@ def message_json(ws: Workspace, message: Message, *, metadata: bool) -> dict[str
         out["subscribed"] = False
     if message.edited:
         out["edited"] = {"user": message.user, "ts": message.edited_ts}
+    if message.reactions:
+        out["reactions"] = [
+            {"name": name, "users": list(users), "count": len(users)}
+            for name, users in message.reactions.items()
+        ]
     if metadata and message.metadata is not None:
         out["metadata"] = copy.deepcopy(message.metadata)
     return out
@@ -635,6 +645,44 @@ def views_publish(ws: Workspace, params: Params, ctx: CallContext) -> dict[str, 
     return {"view": shown}
 
 
+def _reaction_target(ws: Workspace, params: Params) -> tuple[Channel, Message]:
+    """The message a ``reactions.*`` call names by ``channel`` and ``timestamp``."""
+    channel_ref = params.text("channel")
+    timestamp = params.text("timestamp")
+    if channel_ref is None or timestamp is None:
+        raise SlackError("no_item_specified")
+    channel = ws.conversation(channel_ref, by_name=False)
+    if not channel.bot_member:
+        raise SlackError("not_in_channel")
+    if parse_ts(timestamp) is None:
+        raise SlackError("bad_timestamp")
+    message = ws.find(channel.id, timestamp)
+    if message is None:
+        raise SlackError("message_not_found")
+    return channel, message
+
+
+def reactions_add(ws: Workspace, params: Params, ctx: CallContext) -> dict[str, Any]:
+    """The bot reacts to a message with an emoji (``reactions:write``)."""
+    ws.require_scope("reactions:write")
+    channel, message = _reaction_target(ws, params)
+    if channel.is_archived:
+        raise SlackError("is_archived")
+    ws.add_reaction(ws.bot_user_id, message, params.text("name") or "")
+    return {}
+
+
+def reactions_get(ws: Workspace, params: Params, ctx: CallContext) -> dict[str, Any]:
+    """A message with its reactions (``reactions:read``)."""
+    ws.require_scope("reactions:read")
+    channel, message = _reaction_target(ws, params)
+    return {
+        "type": "message",
+        "channel": channel.id,
+        "message": message_json(ws, message, metadata=False),
+    }
+
+
 def apps_connections_open(ws: Workspace, params: Params, ctx: CallContext) -> dict[str, Any]:
     """A Socket Mode WebSocket URL with a fresh ticket (the server's ``/socket`` serves it)."""
     host = ctx.base_url.removeprefix("http://").removeprefix("https://")
@@ -654,6 +702,8 @@ METHODS: dict[str, Method] = {
     "conversations.join": conversations_join,
     "conversations.list": conversations_list,
     "conversations.replies": conversations_replies,
+    "reactions.add": reactions_add,
+    "reactions.get": reactions_get,
     "users.conversations": users_conversations,
     "users.info": users_info,
     "users.lookupByEmail": users_lookup_by_email,

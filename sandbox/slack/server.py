@@ -6,11 +6,16 @@ form-encoded body (both merged with the query), the token in ``Authorization: Be
 limits (429 with ``Retry-After``) and injected server errors. ``/respond/<id>`` serves
 response URLs (5 uses within 30 minutes of the sandbox clock). ``/socket`` is Socket Mode's
 WebSocket, for the URLs ``apps.connections.open`` handed out (see ``socket.SocketHub``).
+
+The app's side of the Events API: ``subscribe_events`` chooses the bot events it gets (none
+at first), ``event_url`` and ``signing_secret`` where and how they are POSTed (Socket Mode
+when there is no URL), and ``events_sent`` what was sent (see ``events`` and ``delivery``).
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -23,18 +28,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..http import LocalHandler, LocalServer
 from .blocks import decode_json
+from .delivery import EventSender, SentEvent
+from .events import callback, changed_events, check_subscriptions, posted_events, reaction_events
 from .faults import Fault, Faults, PostPacer
 from .methods import APP_TOKEN_METHODS, METHODS, CallContext, Params
 from .socket import SocketAck, SocketHub
-from .workspace import Clock, SlackError, Workspace
+from .workspace import Clock, Message, SlackError, Workspace
 
 _JSON = "application/json; charset=utf-8"
 _TEXT = "text/plain; charset=utf-8"
 _DECODED = ("attachments", "blocks", "metadata", "view")
-_BOT_SCOPES = (
-    "app_mentions:read,channels:history,channels:join,channels:read,chat:write,commands,"
-    "groups:history,groups:read,im:write,users:read,users:read.email"
-)
 _SERVER_ERRORS = {500: "fatal_error", 503: "service_unavailable"}
 
 
@@ -192,6 +195,17 @@ class SlackSandbox(Workspace, LocalServer):
         self._sockets = SocketHub(
             team_id=self.team_id, app_id=self.app_id, clock=lambda: self.clock()
         )
+        self._subscriptions: frozenset[str] = frozenset()
+        self._events = EventSender(
+            sockets=self._sockets, faults=self.faults, clock=lambda: self.clock()
+        )
+        self.verification_token = secrets.token_urlsafe(18)
+        """The legacy ``token`` field Slack still puts in every event body."""
+
+    def stop(self) -> None:
+        """Stop sending events, then stop listening and cut open connections."""
+        self._events.close()
+        LocalServer.stop(self)
 
     @property
     def api_url(self) -> str:
@@ -261,6 +275,93 @@ class SlackSandbox(Workspace, LocalServer):
     def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> SocketAck:
         """The ack of one envelope, waiting up to ``timeout`` (``TimeoutError``)."""
         return self._sockets.wait_for_ack(envelope_id, timeout)
+
+    def subscribe_events(self, names: set[str] | frozenset[str]) -> None:
+        """Make the app's bot events exactly ``names`` (``{"message.channels"}``; empty: none).
+
+        Known events: ``message.channels``, ``message.groups``, ``message.im``,
+        ``app_mention``, ``reaction_added``; each needs its scope on the bot token
+        (``ValueError`` otherwise, as Slack's app settings refuse it).
+        """
+        with self.lock:
+            check_subscriptions(names, self.scopes)
+            self._subscriptions = frozenset(names)
+
+    @property
+    def subscriptions(self) -> frozenset[str]:
+        """The bot events the app is subscribed to."""
+        with self.lock:
+            return self._subscriptions
+
+    @property
+    def event_url(self) -> str | None:
+        """The app's Request URL for events; None sends them over Socket Mode."""
+        return self._events.url
+
+    @event_url.setter
+    def event_url(self, url: str | None) -> None:
+        self._events.url = url
+
+    @property
+    def signing_secret(self) -> str:
+        """The app's signing secret, which signs every event POSTed to ``event_url``."""
+        return self._events.signing_secret
+
+    @signing_secret.setter
+    def signing_secret(self, secret: str) -> None:
+        self._events.signing_secret = secret
+
+    @property
+    def event_timeout(self) -> float:
+        """Seconds Slack waits for the app's 2xx or ack before it retries (3)."""
+        return self._events.timeout
+
+    @event_timeout.setter
+    def event_timeout(self, seconds: float) -> None:
+        self._events.timeout = float(seconds)
+
+    @property
+    def event_retry_delays(self) -> tuple[float, ...]:
+        """Seconds before each of the three retries (Slack: 1, 60, 300; shorten in tests)."""
+        return self._events.retry_delays
+
+    @event_retry_delays.setter
+    def event_retry_delays(self, delays: tuple[float, ...]) -> None:
+        if len(delays) != 3 or any(delay < 0 for delay in delays):
+            raise ValueError("Slack retries three times: give three delays of 0 or more")
+        self._events.retry_delays = tuple(float(delay) for delay in delays)
+
+    def events_sent(self) -> list[SentEvent]:
+        """Every event sent to the app, oldest first, each with its attempts so far."""
+        return self._events.sent()
+
+    def wait_for_events(self, timeout: float = 10.0) -> list[SentEvent]:
+        """``events_sent()`` once every event is delivered or out of retries."""
+        return self._events.wait_finished(timeout)
+
+    def on_message_posted(self, message: Message) -> None:
+        """Send the app the events of a new message (the lock is held)."""
+        if self._subscriptions:
+            channel = self._channels[message.channel]
+            for event in posted_events(self, channel, message, self._subscriptions):
+                self._events.send(callback(self, event, token=self.verification_token))
+
+    def on_message_changed(self, message: Message, previous: Message) -> None:
+        """Send the app the ``message_changed`` event of an edit (the lock is held)."""
+        if self._subscriptions:
+            channel = self._channels[message.channel]
+            for event in changed_events(self, channel, message, previous, self._subscriptions):
+                self._events.send(callback(self, event, token=self.verification_token))
+
+    def on_reaction_added(self, user_id: str, message: Message, name: str) -> None:
+        """Send the app the ``reaction_added`` event (the lock is held)."""
+        if "reaction_added" in self._subscriptions:
+            channel = self._channels[message.channel]
+            events = reaction_events(
+                self, channel, user_id, message, name, self.next_ts(), self._subscriptions
+            )
+            for event in events:
+                self._events.send(callback(self, event, token=self.verification_token))
 
     def _record(self, call: SlackCall) -> None:
         with self._log_lock:
@@ -352,7 +453,8 @@ class SlackSandbox(Workspace, LocalServer):
             exchange.finish(0, payload, fault="drop_after")
             exchange.handler.drop()
             return
-        exchange.finish(200, payload, headers={"X-OAuth-Scopes": _BOT_SCOPES})
+        scopes = ",".join(sorted(self.scopes))
+        exchange.finish(200, payload, headers={"X-OAuth-Scopes": scopes})
 
     def _refuse_token(self, token: str | None, method: str) -> str | None:
         if not token:

@@ -1,5 +1,10 @@
 """The sandbox workspace's state: team, bot, users, channels, messages, views, response URLs.
 
+People act through it too (``post_as``, ``edit_as``, ``react_as``), as if in the Slack client.
+Every new message, edit and reaction is reported to ``on_message_posted``,
+``on_message_changed`` and ``on_reaction_added``, which do nothing here; the sandbox turns
+them into Events API events for the app.
+
 Everything sits behind one re-entrant lock (``Workspace.lock``); the Web API methods hold it
 for a whole call, so a call sees either all of a change or none of it. Reading helpers
 (``messages``, ``replies``, ``all_posts`` ...) return deep copies, safe to keep in tests.
@@ -14,6 +19,7 @@ import random
 import re
 import string
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .blocks import refusal
+from .emoji import is_emoji
 
 Clock = Callable[[], datetime]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -31,6 +38,27 @@ RESPONSE_URL_LIFETIME = timedelta(minutes=30)
 TEAM_NAME = "Acme Robotics"
 TEAM_DOMAIN = "acme-robotics"
 EMAIL_DOMAIN = "acme-robotics.example"
+MAX_REACTION_NAMES = 23
+"""How many different emoji one message can carry (``too_many_emoji`` past it)."""
+MAX_REACTIONS = 50
+"""How many reactions one message can carry in all (``too_many_reactions`` past it)."""
+BOT_SCOPES = frozenset(
+    {
+        "app_mentions:read",
+        "channels:history",
+        "channels:join",
+        "channels:read",
+        "chat:write",
+        "commands",
+        "groups:history",
+        "groups:read",
+        "im:write",
+        "reactions:write",
+        "users:read",
+        "users:read.email",
+    }
+)
+"""The scopes the bot token is granted unless a test sets others (``set_scopes``)."""
 
 
 def utc_now() -> datetime:
@@ -128,6 +156,9 @@ class Message:
     mrkdwn: bool = True
     unfurl_links: bool | None = None
     unfurl_media: bool | None = None
+    client_msg_id: str | None = None
+    files: list[dict[str, Any]] | None = None
+    reactions: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def is_reply(self) -> bool:
@@ -242,6 +273,8 @@ class Workspace:
         self._views: dict[str, dict[str, Any]] = {}
         self._unfurls: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self._targets: dict[str, ResponseTarget] = {}
+        self._scopes: frozenset[str] = BOT_SCOPES
+        self._custom_emoji: set[str] = set()
         bot = User(
             self._ids.make("U"), "review-bot", "Design Review Bot", None, "review-bot", is_bot=True
         )
@@ -396,15 +429,154 @@ class Workspace:
                 return "@" + self._users[record.im_user].real_name
             return "#" + record.name
 
-    def post_as(self, user: str, channel: str, text: str, *, thread_ts: str | None = None) -> str:
-        """Post ``text`` as a person (id, email or name), as if typed in Slack; returns its ts."""
+    def post_as(
+        self,
+        user: str,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+        files: list[str] | None = None,
+        broadcast: bool = False,
+    ) -> str:
+        """Post as a person (id, email or name), as if typed in Slack; returns the ts.
+
+        ``text`` is the message as Slack stores it (``&lt;``, ``<@U123>``, ``<url|label>``).
+        ``thread_ts`` makes it a reply (``broadcast``: also sent to the channel), ``blocks``
+        are the rich text blocks the client sent, and ``files`` names uploaded files (the
+        message then has the ``file_share`` subtype). The author must be in the channel
+        (``not_in_channel``), which must not be archived (``is_archived``).
+        """
         with self.lock:
             author = self.user(user)
             target = self._channels[self.channel_id(channel)]
+            if target.is_archived:
+                raise SlackError("is_archived")
+            if author.id not in target.members:
+                raise SlackError("not_in_channel")
             parent = self.thread_parent(target, thread_ts) if thread_ts else None
-            message = Message(target.id, self.next_ts(), text, author.id)
+            ts = self.next_ts()
+            subtype = None
+            if files:
+                subtype = "file_share"
+            elif broadcast and parent is not None:
+                subtype = "thread_broadcast"
+            message = Message(
+                target.id,
+                ts,
+                text,
+                author.id,
+                copy.deepcopy(blocks),
+                subtype=subtype,
+                client_msg_id=str(uuid.uuid4()),
+                files=[self._file(author.id, name, ts) for name in files] if files else None,
+            )
             self.store(message, parent)
             return message.ts
+
+    def edit_as(
+        self,
+        user: str,
+        channel: str,
+        ts: str,
+        text: str,
+        *,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Edit a person's own message, as in the Slack client (``blocks``: the new rich text).
+
+        Someone else's message gets ``cant_update_message``, a missing one
+        ``message_not_found``, one in an archived channel ``is_archived``.
+        """
+        with self.lock:
+            author = self.user(user)
+            channel_id = self.channel_id(channel)
+            message = self._index.get((channel_id, ts))
+            if message is None:
+                raise SlackError("message_not_found")
+            if message.user != author.id:
+                raise SlackError("cant_update_message")
+            if self._channels[channel_id].is_archived:
+                raise SlackError("is_archived")
+            self.record_edit(message, text, copy.deepcopy(blocks))
+
+    def react_as(self, user: str, channel: str, ts: str, name: str) -> None:
+        """Add a person's reaction ``name`` (no colons) to a message, with ``reactions.add``'s
+        errors."""
+        with self.lock:
+            author = self.user(user)
+            channel_id = self.channel_id(channel)
+            message = self._index.get((channel_id, ts))
+            if message is None:
+                raise SlackError("message_not_found")
+            self.add_reaction(author.id, message, name)
+
+    def reactions(self, channel: str, ts: str) -> dict[str, list[str]]:
+        """A message's reactions: emoji name to the ids of who reacted, in order."""
+        with self.lock:
+            message = self._index[(self.channel_id(channel), ts)]
+            return copy.deepcopy(message.reactions)
+
+    def add_emoji(self, name: str) -> None:
+        """Add a custom emoji, usable in reactions."""
+        with self.lock:
+            self._custom_emoji.add(name)
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """The scopes granted to the bot token."""
+        with self.lock:
+            return self._scopes
+
+    def set_scopes(self, scopes: set[str] | frozenset[str]) -> None:
+        """Grant the bot token exactly ``scopes`` (as after reinstalling with another manifest)."""
+        with self.lock:
+            self._scopes = frozenset(scopes)
+
+    def require_scope(self, scope: str) -> None:
+        """``missing_scope`` (with ``needed`` and ``provided``) unless the bot has ``scope``."""
+        if scope not in self._scopes:
+            raise SlackError("missing_scope", needed=scope, provided=",".join(sorted(self._scopes)))
+
+    def add_reaction(self, user_id: str, message: Message, name: str) -> None:
+        """Record ``user_id``'s reaction on a live message, with ``reactions.add``'s errors."""
+        if not is_emoji(name, self._custom_emoji):
+            raise SlackError("invalid_name")
+        users = message.reactions.get(name)
+        if users is not None and user_id in users:
+            raise SlackError("already_reacted")
+        if users is None and len(message.reactions) >= MAX_REACTION_NAMES:
+            raise SlackError("too_many_emoji")
+        if sum(len(who) for who in message.reactions.values()) >= MAX_REACTIONS:
+            raise SlackError("too_many_reactions")
+        message.reactions.setdefault(name, []).append(user_id)
+        self.on_reaction_added(user_id, message, name)
+
+    def _file(self, user_id: str, name: str, ts: str) -> dict[str, Any]:
+        file_id = self._ids.make("F", 10)
+        kind = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
+        seconds = int(ts.split(".")[0])
+        return {
+            "id": file_id,
+            "created": seconds,
+            "timestamp": seconds,
+            "name": name,
+            "title": name,
+            "mimetype": "application/octet-stream",
+            "filetype": kind,
+            "pretty_type": kind.upper(),
+            "user": user_id,
+            "mode": "hosted",
+            "is_external": False,
+            "is_public": True,
+            "size": 1024,
+            "url_private": f"https://files.slack.com/files-pri/{self.team_id}-{file_id}/{name}",
+            "url_private_download": (
+                f"https://files.slack.com/files-pri/{self.team_id}-{file_id}/download/{name}"
+            ),
+            "permalink": f"https://{self.team_domain}.slack.com/files/{user_id}/{file_id}/{name}",
+        }
 
     def messages(self, channel: str) -> list[Message]:
         """Copies of a channel's top-level messages (broadcast replies too), oldest first."""
@@ -618,9 +790,11 @@ class Workspace:
         self._timeline[message.channel].append(message)
         self._index[(message.channel, message.ts)] = message
         self._posts.append(message)
+        self.on_message_posted(message)
 
     def record_edit(self, message: Message, text: str, blocks: list[dict[str, Any]] | None) -> None:
         """Change a message's content, keeping what it was in its edit history."""
+        previous = copy.deepcopy(message)
         edited_ts = self.next_ts()
         self._edits.setdefault((message.channel, message.ts), []).append(
             Edit(
@@ -636,6 +810,16 @@ class Workspace:
         message.blocks = blocks
         message.edited = True
         message.edited_ts = edited_ts
+        self.on_message_changed(message, previous)
+
+    def on_message_posted(self, message: Message) -> None:
+        """A message was stored (called with the lock held); nothing happens here."""
+
+    def on_message_changed(self, message: Message, previous: Message) -> None:
+        """A message was edited (called with the lock held); nothing happens here."""
+
+    def on_reaction_added(self, user_id: str, message: Message, name: str) -> None:
+        """A reaction was added (called with the lock held); nothing happens here."""
 
     def add_ephemeral(self, item: Ephemeral) -> None:
         """Record an ephemeral message."""
