@@ -10,6 +10,8 @@ import jsonschema
 import pytest
 import yaml
 
+from sandbox.slack.workspace import BOT_SCOPES as SANDBOX_SCOPES
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((Path(__file__).parent / "data" / "slack-manifest.schema.json").read_text())
 MANIFESTS = ["manifest.yml", "manifest-http.yml"]
@@ -60,3 +62,7 @@ def test_socket_mode_and_http_mode_differ_only_in_transport() -> None:
         manifest["settings"]["interactivity"].pop("request_url", None)
         manifest["features"]["slash_commands"][0].pop("url", None)
     assert socket == http
+
+
+def test_the_local_slack_grants_exactly_the_scopes_the_manifest_asks_for() -> None:
+    assert SANDBOX_SCOPES == BOT_SCOPES

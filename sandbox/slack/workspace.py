@@ -46,19 +46,19 @@ BOT_SCOPES = frozenset(
     {
         "app_mentions:read",
         "channels:history",
-        "channels:join",
         "channels:read",
         "chat:write",
         "commands",
         "groups:history",
         "groups:read",
-        "im:write",
-        "reactions:write",
+        "links:read",
+        "links:write",
         "users:read",
         "users:read.email",
     }
 )
-"""The scopes the bot token is granted unless a test sets others (``set_scopes``)."""
+"""The scopes the bot token is granted unless a test sets others (``set_scopes``): exactly
+those ``manifest.yml`` asks for (``tests/test_manifest.py`` checks it)."""
 
 
 def utc_now() -> datetime:
