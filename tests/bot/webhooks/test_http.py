@@ -15,22 +15,10 @@ from bot.webhooks.http import LIMIT, Outcome, post
 from bot.webhooks.signing import headers
 from sandbox import WebhookReceiver
 from sandbox.webhooks import Respond
-from state.webhooks import new_secret
+from tests.bot.webhooks.conftest import SECRET
 
-SECRET = new_secret()
 BODY = '{"type":"ping","timestamp":"2026-11-28T09:00:00.000Z","data":{}}'
 
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver(secrets=[SECRET]) as server:
-        yield server
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
 
 
 def send(http: httpx.Client, url: str, *, deadline: float = 15.0) -> tuple[Outcome, float]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,11 @@ from state.filters import Filters
 from state.outbox import Outbox
 from state.store import Store, StoredEvent
 from state.webhooks import Endpoint, Webhooks, new_secret
+from tests.bot.webhooks.conftest import SECRET
 from tests.bot.webhooks.history import NEW, SENT_KINDS, log_baseline, log_changes, validator
 from tests.conftest import FakeClock, wait_for
 from tests.factories import comment, snapshot, thread
 
-SECRET = new_secret()
 LATER_AT = "2026-11-28T09:10:00.000Z"
 NEWER = snapshot([*NEW.threads.values(),
                   thread("t6", 6, comment("c6", "One more", at=LATER_AT), at=LATER_AT)],
@@ -47,16 +46,6 @@ def near() -> FakeClock:
     return FakeClock(datetime.now(UTC) - timedelta(minutes=2))
 
 
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver(secrets=[SECRET]) as server:
-        yield server
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
 
 
 def add(store: Store, url: str, clock: Clock, *, secret: str = SECRET,
