@@ -403,3 +403,49 @@ def m012_webhooks(db: Database) -> None:
     )
     db.table("webhook_attempts").create_index(["endpoint_id", "id"])
     db.table("webhook_attempts").create_index(["message_id"])
+
+
+@migrations()
+def m013_replies_from_slack(db: Database) -> None:
+    """Answering from Slack (``state.replies``): a channel's opt-in, each Slack reply on its
+    way to Altium 365, and the Slack names its attribution uses.
+
+    A reply is keyed by its Slack message (channel id and ``ts``), so an event Slack sends
+    again finds its row; it is marked ``writing`` before the comment is sent, so a process
+    killed between the write and its record leaves a row that is reconciled (the thread
+    read back for the reply's link) before anything is written again.
+    """
+    db.table("subscriptions").add_column("replies", int, not_null_default=0)
+    db.table("slack_replies").create(
+        {
+            "channel_id": str,
+            "ts": str,
+            "thread_ts": str,
+            "target": str,
+            "project_id": str,
+            "thread_id": str,
+            "user_id": str,
+            "text": str,
+            "files": str,
+            "edited_ts": str,
+            "state": str,
+            "comment_id": str,
+            "written_text": str,
+            "needs_update": int,
+            "attempts": int,
+            "retry_at": str,
+            "last_error": str,
+            "reacted": int,
+            "told": int,
+            "received_at": str,
+            "written_at": str,
+        },
+        pk=("channel_id", "ts"),
+        not_null={"thread_ts", "target", "project_id", "thread_id", "user_id", "text",
+                  "state", "received_at"},
+        defaults={"needs_update": 0, "attempts": 0, "reacted": 0, "told": 0},
+    )
+    db.table("slack_replies").create_index(["state", "retry_at"])
+    db.table("slack_replies").create_index(["comment_id"])
+    db.table("slack_names").create(
+        {"user_id": str, "name": str, "checked_at": str}, pk="user_id")

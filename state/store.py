@@ -78,6 +78,8 @@ class Subscription:
     after_event_id: int = 0
     filters: Filters = field(default_factory=Filters)
     welcomed: bool = False
+    replies: bool = False
+    """Replies in its thread cards' Slack threads are written to Altium 365."""
 
     @property
     def paused(self) -> bool:
@@ -483,8 +485,10 @@ class Store:
     # -- subscriptions ---------------------------------------------------------------------
 
     def subscribe(self, project: ProjectInfo, channel: str, groups: Iterable[str], *,
-                  at: str, filters: Filters | None = None) -> Subscription:
-        """Subscribe ``channel`` to ``project``; again replaces groups and filters, clears a pause.
+                  at: str, filters: Filters | None = None,
+                  replies: bool = False) -> Subscription:
+        """Subscribe ``channel`` to ``project``; again replaces groups, filters and ``replies``
+        (answering from Slack), and clears a pause.
 
         A new subscription receives only events logged after this moment: never history.
         """
@@ -498,6 +502,7 @@ class Store:
                 [project.id, channel])
             row = {"project_id": project.id, "project": project.name, "channel": channel,
                    "groups": ",".join(chosen), "paused_reason": None, "paused_at": None,
+                   "replies": int(replies),
                    "include_documents": _csv(f.include_documents),
                    "exclude_documents": _csv(f.exclude_documents),
                    "include_designators": _csv(f.include_designators),
@@ -635,6 +640,7 @@ def _subscription(r: Mapping[str, Any]) -> Subscription:
         groups=_split(r["groups"]), created_at=r["created_at"],
         paused_reason=r["paused_reason"], paused_at=r["paused_at"],
         after_event_id=r["after_event_id"], welcomed=bool(r["welcomed"]),
+        replies=bool(r["replies"]),
         filters=Filters(include_documents=_split(r["include_documents"]),
                         exclude_documents=_split(r["exclude_documents"]),
                         include_designators=_split(r["include_designators"]),
