@@ -17,7 +17,7 @@ SCHEMA = json.loads((Path(__file__).parent / "data" / "slack-manifest.schema.jso
 MANIFESTS = ["manifest.yml", "manifest-http.yml"]
 BOT_SCOPES = {"chat:write", "commands", "users:read", "users:read.email", "channels:read",
               "groups:read", "channels:history", "groups:history", "app_mentions:read",
-              "links:read", "links:write"}
+              "links:read", "links:write", "reactions:write"}
 
 
 def load(name: str) -> dict[str, Any]:

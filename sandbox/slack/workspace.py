@@ -53,6 +53,7 @@ BOT_SCOPES = frozenset(
         "groups:read",
         "links:read",
         "links:write",
+        "reactions:write",
         "users:read",
         "users:read.email",
     }

@@ -453,7 +453,6 @@ def test_without_a_socket_client_slack_retries_then_gives_up(
 
 def test_the_bot_reacts_to_a_reply_and_reactions_get_shows_it(
         slack: SlackSandbox, web: WebClient) -> None:
-    slack.set_scopes(slack.scopes | {"reactions:write"})  # what two-way review will ask for
     parent = card(web)
     ts = slack.post_as(ALICE, "#design-review", "done", thread_ts=parent["ts"])
     assert web.reactions_add(channel=parent["channel"], timestamp=ts,
@@ -474,7 +473,6 @@ def test_the_bot_reacts_to_a_reply_and_reactions_get_shows_it(
 
 
 def test_reactions_add_answers_slacks_errors(slack: SlackSandbox, web: WebClient) -> None:
-    slack.set_scopes(slack.scopes | {"reactions:write"})
     parent = card(web)
     channel = parent["channel"]
     ts = slack.post_as(ALICE, "#design-review", "ok")
