@@ -11,7 +11,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.digests import DigestRun
-from bot.listeners import commands, home, unfurls
+from bot.listeners import commands, home, messages, unfurls
+from bot.replies import ReplyWriter
 from bot.review.answers import Answers
 from bot.review.context import NexarFactory, Policy
 
@@ -36,12 +37,14 @@ def build_app(*, client: WebClient, signing_secret: str, db_path: str,
               nexar: NexarFactory | None = None, policy: Policy | None = None,
               digest_tz: str = "UTC", digest_now: Callable[[str], DigestRun | None] | None = None,
               on_digest_change: Callable[[], None] | None = None,
+              replies: ReplyWriter | None = None,
               process_before_response: bool = True) -> App:
     """A bolt app whose Web API calls go through ``client`` (real Slack or a local one).
 
     Every listener acknowledges in the request's own thread and leaves its real work to a
     lazy listener, so ``process_before_response`` answers Slack at once and an ack never
-    waits behind other requests' answers for a worker.
+    waits behind other requests' answers for a worker. ``replies`` writes the replies
+    people make in thread cards' Slack threads to Altium 365 (without it they are ignored).
     """
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               process_before_response=process_before_response)
@@ -60,4 +63,5 @@ def build_app(*, client: WebClient, signing_secret: str, db_path: str,
     home.register(app, db_path=db_path, policy=policy)
     commands.register(app, answers=answers)
     unfurls.register(app, answers=answers)
+    messages.register(app, writer=replies)
     return app

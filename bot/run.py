@@ -48,14 +48,16 @@ def run_bot(config: Config, *, echo: Callable[[str], None],
     client = WebClient(token=token, base_url=config.slack_api_url)
     stopping = threading.Event()
     runner = service.digest_runner(config, sleep=service.stoppable_sleep(stopping))
+    replies = service.reply_writer(config, tokens)
     schedule, sync_digests = service.schedule(config, runner, tokens=tokens,
-                                              health=HEALTH.info, stopping=stopping)
+                                              health=HEALTH.info, stopping=stopping,
+                                              replies=replies)
     app = build_app(client=client, signing_secret=config.slack_signing_secret or "unused",
                     db_path=config.db_path,
                     nexar=lambda: service.nexar_client(config, tokens),
                     policy=Policy(admins=config.admins, shared=config.shared_projects),
                     digest_tz=config.digest_tz, digest_now=runner.run_now,
-                    on_digest_change=sync_digests)
+                    on_digest_change=sync_digests, replies=replies)
     connection: HttpServer | SocketMode
     if config.slack_app_token:
         connection = SocketMode(app, app_token=config.slack_app_token).start()

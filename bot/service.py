@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from bot.config import Config
 from bot.digests import DigestRunner
 from bot.errors import SlackError, render_failure
+from bot.replies import ReplyWriter
 from bot.slack.cards import Cards
 from bot.slack.client import SlackClient
 from bot.slack.delivery import Deliverer, DeliveryReport
@@ -76,6 +77,12 @@ def nexar_client(config: Config, tokens: str | TokenSource | None = None) -> Nex
     """A client for the configured Nexar; ``tokens`` shares one sign-in between clients."""
     return NexarClient(token=tokens if tokens is not None else token_source(config),
                        api_url=config.nexar_api_url, workspace_url=config.nexar_workspace_url)
+
+
+def reply_writer(config: Config, tokens: str | TokenSource | None = None) -> ReplyWriter:
+    """The writer of replies from Slack to Altium 365, with the bot's Nexar sign-in."""
+    return ReplyWriter(db_path=config.db_path, nexar=lambda: nexar_client(config, tokens),
+                       slack=slack_client(config))
 
 
 def slack_client(config: Config) -> SlackClient:
@@ -293,6 +300,7 @@ def schedule(config: Config, runner: DigestRunner | None = None, *,
              tokens: str | TokenSource | None = None,
              health: Callable[[str], None] | None = None,
              stopping: threading.Event | None = None,
+             replies: ReplyWriter | None = None,
              ) -> tuple[Schedule, Callable[[], None]]:
     """Poll every interval, deliver after each poll and on a retry timer, send webhooks
     likewise (on a shorter timer, for their first retry), and send digests.
@@ -310,7 +318,9 @@ def schedule(config: Config, runner: DigestRunner | None = None, *,
     CLI) and sends a digest missed while the bot was down. ``health`` hears one line per
     poll and per delivery after a poll; a delivery on the retry timer only when its line
     differs from the last one (Slack down for an hour is not 120 identical lines); webhook
-    runs the same way, and nothing at all while there is no endpoint.
+    runs the same way, and nothing at all while there is no endpoint. ``replies`` (when
+    given) retries the replies from Slack with work due, on their own worker; its line is
+    said only when a pass did something.
     """
     say = health or (lambda line: None)
     last_delivery: list[str] = []
@@ -372,7 +382,14 @@ def schedule(config: Config, runner: DigestRunner | None = None, *,
         senders[0].http.close()
         return True
 
+    def replies_due() -> None:
+        if replies is None:
+            return
+        report = replies.drain()
+        if report.written or report.updated or report.refused:
+            say(report.health_line())
+
     plan = Schedule(poll=poll, deliver=deliver, webhooks=webhooks,
                     finish_webhooks=finish_webhooks, interval=config.poll_interval,
-                    stopping=stop)
+                    replies=replies_due if replies is not None else None, stopping=stop)
     return plan, sync_digests

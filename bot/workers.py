@@ -43,6 +43,10 @@ POLL_EXECUTOR = "poll"
 DELIVER_EXECUTOR = "default"
 """APScheduler's default executor: deliveries, digests and one-off steps."""
 WEBHOOK_EXECUTOR = "webhooks"
+REPLIES_EXECUTOR = "replies"
+REPLIES_INTERVAL: Final = 5.0
+"""Seconds between passes over the replies from Slack with work due (a retry, a reply a
+stopped process left): the first retry of a reply is due about 5 s after its failure."""
 WEBHOOK_RETRY_INTERVAL: Final = 5.0
 """Seconds between webhook runs besides those after each poll: an endpoint's first retry is
 due about 5 s after its failure, and a run with nothing due costs two small queries."""
@@ -51,24 +55,29 @@ MISFIRE_GRACE_SECONDS: Final = 3600
 
 
 def new_scheduler() -> BackgroundScheduler:
-    """A scheduler with one worker for polls, one for everything that posts to Slack and
-    one for webhook runs."""
+    """A scheduler with one worker for polls, one for everything that posts to Slack, one
+    for webhook runs and one for replies from Slack."""
     return BackgroundScheduler(timezone=UTC, executors={
         DELIVER_EXECUTOR: {"type": "threadpool", "max_workers": 1},
         POLL_EXECUTOR: {"type": "threadpool", "max_workers": 1},
-        WEBHOOK_EXECUTOR: {"type": "threadpool", "max_workers": 1}})
+        WEBHOOK_EXECUTOR: {"type": "threadpool", "max_workers": 1},
+        REPLIES_EXECUTOR: {"type": "threadpool", "max_workers": 1}})
 
 
 class Schedule:
     """Runs ``poll`` every ``interval`` seconds on its own worker, ``deliver`` after each
     poll and every ``retry_interval`` seconds on the posting worker, and ``webhooks`` (when
-    given) after each poll and every ``webhook_interval`` seconds on the webhook worker."""
+    given) after each poll and every ``webhook_interval`` seconds on the webhook worker,
+    and ``replies`` (when given) every ``replies_interval`` seconds on a worker of its own:
+    writing to Altium 365 never waits behind Slack posts or webhooks."""
 
     def __init__(self, *, poll: Job, deliver: Job, interval: float,
                  retry_interval: float = 30.0,
                  webhooks: Job | None = None,
                  finish_webhooks: Callable[[float | None], bool] | None = None,
                  webhook_interval: float = WEBHOOK_RETRY_INTERVAL,
+                 replies: Job | None = None,
+                 replies_interval: float = REPLIES_INTERVAL,
                  scheduler: BackgroundScheduler | None = None,
                  stopping: threading.Event | None = None) -> None:
         self.poll = poll
@@ -80,17 +89,20 @@ class Schedule:
         """Waits up to the given seconds for webhook sending still in flight after the
         steps (the sender's threads outlive its steps); False when some was left."""
         self.webhook_interval = webhook_interval
+        self.replies = replies
+        self.replies_interval = replies_interval
         self.scheduler = scheduler or new_scheduler()
         self.stopping = stopping or threading.Event()
         self._poll_step = threading.Lock()
         self._post_step = threading.Lock()
         self._webhook_step = threading.Lock()
+        self._replies_step = threading.Lock()
         self._asked = threading.Lock()
         self._delivery_asked = False
         self._webhooks_asked = False
         self.left_behind: list[str] = []
         """After ``stop``: the workers whose step was still running at its deadline
-        (``poll``, ``post``, ``webhooks``)."""
+        (``poll``, ``post``, ``webhooks``, ``replies``)."""
 
     def start(self) -> None:
         common = {"coalesce": True, "max_instances": 1}
@@ -106,6 +118,12 @@ class Schedule:
                                    seconds=self.webhook_interval, id="webhooks",
                                    executor=WEBHOOK_EXECUTOR,
                                    misfire_grace_time=max(1, int(self.webhook_interval)),
+                                   **common)
+        if self.replies is not None:
+            self.scheduler.add_job(self.replies_only, "interval",
+                                   seconds=self.replies_interval, id="replies",
+                                   executor=REPLIES_EXECUTOR, next_run_time=datetime.now(UTC),
+                                   misfire_grace_time=max(1, int(self.replies_interval)),
                                    **common)
         self.scheduler.start()
 
@@ -156,6 +174,10 @@ class Schedule:
         if self.webhooks is not None:
             self._run("webhooks", self.webhooks, self._webhook_step)
 
+    def replies_only(self) -> None:
+        if self.replies is not None:
+            self._run("replies", self.replies, self._replies_step)
+
     def step(self, name: str, job: Job) -> None:
         """Run ``job`` as a posting step (never beside a delivery), logging its failure."""
         self._run(name, job, self._post_step)
@@ -199,7 +221,7 @@ class Schedule:
         if wait:
             deadline = None if timeout is None else time.monotonic() + timeout
             steps = (("poll", self._poll_step), ("post", self._post_step),
-                     ("webhooks", self._webhook_step))
+                     ("webhooks", self._webhook_step), ("replies", self._replies_step))
             for name, lock in steps:
                 left = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
                 if lock.acquire(timeout=left):

@@ -20,6 +20,10 @@ One mechanism serves every kind of posting work:
 - ``webhook:<endpoint id>`` (``endpoint_claim``): the right to send to one webhook
   endpoint (``state.webhooks``). The sender takes it per endpoint, so every endpoint is
   sent to by one worker at a time, each in parallel with the others and with Slack.
+- ``reply:<channel id>:<ts>`` (``reply_claim``): the right to write one reply from Slack
+  to Altium 365 (``state.replies``), so the event's handler, Slack's retry of it and a
+  later run never write it side by side; a holder killed mid-write leaves the reply
+  ``writing``, and whoever takes the claim next reconciles it before writing again.
 - ``digest-period:<channel>:<period>`` (``period_claim``): the right to build and send one
   digest period (``state.digests``), so two schedulers do not both build it; the post
   itself still goes out under the channel claim.
@@ -68,6 +72,11 @@ def channel_claim(channel: str) -> str:
 def endpoint_claim(endpoint_id: str) -> str:
     """The claim to send to webhook endpoint ``endpoint_id``."""
     return f"{WEBHOOK_PREFIX}{endpoint_id}"
+
+
+def reply_claim(channel_id: str, ts: str) -> str:
+    """The claim to write one Slack reply (channel id, ``ts``) to Altium 365."""
+    return f"reply:{channel_id}:{ts}"
 
 
 def period_claim(channel: str, period: str) -> str:

@@ -427,6 +427,7 @@ def m013_replies_from_slack(db: Database) -> None:
             "user_id": str,
             "text": str,
             "files": str,
+            "link": str,
             "edited_ts": str,
             "state": str,
             "comment_id": str,
@@ -436,14 +437,14 @@ def m013_replies_from_slack(db: Database) -> None:
             "retry_at": str,
             "last_error": str,
             "reacted": int,
-            "told": int,
+            "notice": str,
             "received_at": str,
             "written_at": str,
         },
         pk=("channel_id", "ts"),
         not_null={"thread_ts", "target", "project_id", "thread_id", "user_id", "text",
                   "state", "received_at"},
-        defaults={"needs_update": 0, "attempts": 0, "reacted": 0, "told": 0},
+        defaults={"needs_update": 0, "attempts": 0, "reacted": 0},
     )
     db.table("slack_replies").create_index(["state", "retry_at"])
     db.table("slack_replies").create_index(["comment_id"])

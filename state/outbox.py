@@ -295,6 +295,12 @@ class Outbox:
             [target])
         return [_post(r) for r in rows]
 
+    def refresh(self, target: str, key: str) -> None:
+        """Mark a landed post (a thread card) to be brought up to date by the next run."""
+        with self.store.transaction():
+            self.db.execute("update posts set needs_update = 1 where channel = ? and key = ? "
+                            "and state = 'posted'", [target, key])
+
     def updated(self, target: str, key: str) -> None:
         with self.store.transaction():
             self.db.execute("update posts set needs_update = 0 where channel = ? and key = ?",

@@ -116,6 +116,44 @@ class SlackClient:
             raise
         return str(response["user"]["id"])
 
+    def user_name(self, user_id: str) -> str | None:
+        """A person's full name in Slack (else their display name, else their handle), as a
+        record outside Slack should name them; None when there is no such user."""
+        try:
+            response = self._call(self.web.users_info, user=user_id)
+        except SlackError as exc:
+            if exc.code in {"user_not_found", "users_not_found"}:
+                return None
+            raise
+        user = response.get("user") or {}
+        profile = user.get("profile") or {}
+        for name in (profile.get("real_name"), user.get("real_name"),
+                     profile.get("display_name"), user.get("name")):
+            if isinstance(name, str) and name.strip():
+                return name.strip()
+        return None
+
+    def permalink(self, channel_id: str, ts: str) -> str:
+        """The web link of a message (a reply's carries its thread)."""
+        response = self._call(self.web.chat_getPermalink, channel=channel_id, message_ts=ts)
+        return str(response["permalink"])
+
+    def tell(self, channel_id: str, user_id: str, *, text: str,
+             thread_ts: str | None = None) -> None:
+        """An ephemeral message only ``user_id`` sees, in a channel (in a thread)."""
+        args: dict[str, Any] = {"channel": channel_id, "user": user_id, "text": text}
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+        self._call(self.web.chat_postEphemeral, **args)
+
+    def react(self, channel_id: str, ts: str, name: str) -> None:
+        """Add the bot's reaction ``name`` to a message; one already there is fine."""
+        try:
+            self._call(self.web.reactions_add, channel=channel_id, timestamp=ts, name=name)
+        except SlackError as exc:
+            if exc.code != "already_reacted":
+                raise
+
     def channel_ids(self) -> dict[str, str]:
         """``#name`` -> id for every channel the token can see."""
         return {f"#{c['name']}": str(c["id"]) for c in self._channels()}

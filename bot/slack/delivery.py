@@ -4,7 +4,9 @@ For every channel with work: reconcile posts a killed process left half-done (th
 in the message metadata), refresh thread cards, welcome new subscriptions, then post the
 pending events in order: a thread event into its Altium thread's Slack thread (starting the
 card if it was never posted), a poll's BOM changes of one variant as one message, a new
-revision as one line. About one post per second per channel; 429 waits ``Retry-After``
+revision as one line. A comment written from a person's Slack reply (``bot.replies``) is
+not posted back into the channel it came from; other channels get it as that person's reply
+"via Slack". About one post per second per channel; 429 waits ``Retry-After``
 (never longer than ``max_wait``: a longer wait stops the channel for this run, like Slack
 being down); 5xx and timeouts retry with back-off; errors that never heal pause the
 subscription and keep its events. Every wait goes through the injected ``sleep``, which
@@ -31,7 +33,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -48,6 +50,7 @@ from bot.errors import (
 from bot.slack.cards import Cards
 from bot.slack.client import Posted, SlackClient
 from bot.slack.message import Message, Unrendered
+from bot.slack.plain import from_slack
 from jobs.nexar import RetryPolicy
 from state.claims import Claims, Owner, channel_claim
 from state.clock import Clock, parse_stamp, stamp, utc_now
@@ -55,6 +58,7 @@ from state.directory import Directory
 from state.errors import BusyError, ReviewBotError, SetAsideError, StoppedError
 from state.model import Comment, Event, Person, ProjectInfo, Snapshot, Thread
 from state.outbox import Delivery, Outbox, SetAside
+from state.replies import Replies
 from state.store import Store, Subscription
 
 log = logging.getLogger(__name__)
@@ -503,17 +507,43 @@ class Deliverer:
                 self._post(channel, channel_id, parent_key, message, event_ids=ids)
                 return 1
             return self._isolated(report, channel, parent_key, "thread card", ids, card)
+        origin = self._from_slack(event)
+        if origin is not None:
+            origin_channel, told = origin
+            if origin_channel == channel_id:
+                # Written from this channel's Slack thread: it is there already.
+                self.outbox.mark_delivered(channel, ids, f"from-slack:{ids[0]}")
+                self.outbox.refresh(channel, parent_key)
+                return 0
+            event = told
         return self._isolated(report, channel, f"event:{ids[0]}", "thread reply", ids,
-                              partial(self._send_reply, channel, channel_id, unit, report))
+                              partial(self._send_reply, channel, channel_id, unit, report,
+                                      event))
+
+    def _from_slack(self, event: Event) -> tuple[str, Event] | None:
+        """For a comment written from a Slack reply (``bot.replies``): the channel id it was
+        written from, and the event told as the person's reply "via Slack"."""
+        if event.kind not in ("thread_replied", "comment_edited") or not event.comment_id:
+            return None
+        replies = Replies(self.store)
+        parsed = from_slack(event.text or "")
+        found = replies.from_comment(event.comment_id)
+        if found is None and parsed is not None:
+            found = replies.get(parsed.channel_id, parsed.ts)
+        if found is None:
+            return None
+        if parsed is None:
+            return found.channel_id, event
+        return found.channel_id, replace(event, author=f"{parsed.author} (via Slack)",
+                                         author_email=None, text=parsed.body)
 
     def _send_reply(self, channel: str, channel_id: str, unit: _Unit,
-                    report: DeliveryReport) -> int:
+                    report: DeliveryReport, event: Event) -> int:
         """A thread event other than its opening, posted into the card's Slack thread.
 
         When the card is set aside (now, or earlier), the reply goes to the channel's top
         level with a line naming its thread: it is never held back by its card.
         """
-        event = unit.first
         parent_key = thread_key(event.project_id, event.thread_id or "")
         activity = self._render(lambda: self.renderer.thread_activity(
             self._project(event), event, people=self._people))
