@@ -1,5 +1,6 @@
 """Fault injection for the sandbox: HTTP errors, GraphQL field errors, odd answers, latency,
-dropped sockets, lost answers to mutations, and a gateway that ignores the request's ``Accept``.
+dropped sockets, lost and held answers to mutations, and a gateway that ignores the request's
+``Accept``.
 
 Tests arm faults on ``sandbox.faults``; the server consumes them. Everything is guarded by one
 lock so faults can be armed while requests are in flight. ``times=None`` means "until cleared".
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from graphql import GraphQLError
@@ -65,6 +66,24 @@ class OddAnswer:
         return self.variant is None or variant is None or self.variant == variant
 
 
+@dataclass(slots=True, eq=False)
+class HeldAnswer:
+    """A mutation's answer held back: sent once released, dropped if the sandbox stops."""
+
+    answer: bool = True
+    _done: threading.Event = field(default_factory=threading.Event, init=False)
+
+    def wait(self) -> bool:
+        """Block until let go; whether the answer is then sent (False: the sandbox stopped)."""
+        self._done.wait()
+        return self.answer
+
+    def let_go(self, *, answer: bool) -> None:
+        """Wake the request waiting on this answer."""
+        self.answer = answer
+        self._done.set()
+
+
 def _take(remaining: int | None) -> tuple[bool, int | None]:
     if remaining is None:
         return True, None
@@ -86,6 +105,9 @@ class Faults:
         self._latency = 0.0
         self._drops: int | None = 0
         self._lost_answers: int | None = 0
+        self._holds: int | None = 0
+        self._held: list[HeldAnswer] = []
+        self._held_changed = threading.Condition(self._lock)
 
     def http_error(
         self,
@@ -180,8 +202,46 @@ class Faults:
         with self._lock:
             self._lost_answers = times
 
+    def hold_answer(self, times: int | None = 1) -> None:
+        """Run the next ``times`` mutations, then hold each answer until ``release_answer``
+        (or ``clear``; a stop drops it unanswered). The write is stored and visible to
+        queries meanwhile, so a test can kill the client while it waits for the answer to a
+        write that already happened. ``wait_held`` tells when an answer is being held."""
+        with self._lock:
+            self._holds = times
+
+    def release_answer(self) -> int:
+        """Send the held answers; returns how many there were."""
+        return self._let_go(answer=True)
+
+    def hang_up_held(self) -> int:
+        """Stop holding answers and close the held ones' sockets unanswered, as a server
+        going down would; returns how many there were."""
+        with self._lock:
+            self._holds = 0
+        return self._let_go(answer=False)
+
+    @property
+    def held(self) -> int:
+        """How many answers are being held now."""
+        with self._lock:
+            return len(self._held)
+
+    def wait_held(self, timeout: float = 5.0, count: int = 1) -> bool:
+        """Wait until at least ``count`` answers are being held; False when ``timeout``
+        seconds pass first."""
+        with self._held_changed:
+            return self._held_changed.wait_for(lambda: len(self._held) >= count, timeout)
+
+    def _let_go(self, *, answer: bool) -> int:
+        with self._lock:
+            held, self._held = self._held, []
+        for item in held:
+            item.let_go(answer=answer)
+        return len(held)
+
     def clear(self) -> None:
-        """Disarm every fault."""
+        """Disarm every fault and send the held answers."""
         with self._lock:
             self._http.clear()
             self._graphql.clear()
@@ -190,6 +250,8 @@ class Faults:
             self._latency = 0.0
             self._drops = 0
             self._lost_answers = 0
+            self._holds = 0
+        self.release_answer()
 
     @property
     def delay(self) -> float:
@@ -208,6 +270,17 @@ class Faults:
         with self._lock:
             hit, self._lost_answers = _take(self._lost_answers)
             return hit
+
+    def take_held_answer(self) -> HeldAnswer | None:
+        """The hold on this executed mutation's answer, if one is armed (consumes one)."""
+        with self._lock:
+            hit, self._holds = _take(self._holds)
+            if not hit:
+                return None
+            held = HeldAnswer()
+            self._held.append(held)
+            self._held_changed.notify_all()
+            return held
 
     def take_graphql_response(self) -> bool:
         """Whether this GraphQL result is to be answered as graphql-response+json (consumes)."""

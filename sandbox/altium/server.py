@@ -221,6 +221,12 @@ class AltiumSandbox(Store, LocalServer):
         self._prepared_lock = threading.Lock()
         self.token = self.make_token()
 
+    def stop(self) -> None:
+        """Stop serving; answers still held are dropped unanswered, as a server going down
+        would (and stopping never waits on them)."""
+        self.faults.hang_up_held()
+        LocalServer.stop(self)
+
     @property
     def api_url(self) -> str:
         """The discovery endpoint (``https://api.nexar.com/graphql`` in production)."""
@@ -468,8 +474,14 @@ class AltiumSandbox(Store, LocalServer):
             crashed["errors"][0]["extensions"]["message"] = f"{type(error).__name__}: {error}"
             exchange.finish(500, crashed)
             return
-        if _is_mutation(prepared.document, operation_name) and self.faults.take_lost_answer():
+        mutation = _is_mutation(prepared.document, operation_name)
+        if mutation and self.faults.take_lost_answer():
             exchange.finish(0, fault="lost_answer")
+            exchange.handler.drop()
+            return
+        held = self.faults.take_held_answer() if mutation else None
+        if held is not None and not held.wait():
+            exchange.finish(0, fault="held_answer")
             exchange.handler.drop()
             return
         response: dict[str, Any] = {}
@@ -480,6 +492,8 @@ class AltiumSandbox(Store, LocalServer):
         fired = context.faults.root_fault is not None or bool(context.faults.triggered)
         kinds = ["graphql_error"] if fired else []
         kinds += context.faults.odd_answers
+        if held is not None:
+            kinds.append("held_answer")
         exchange.result(response, fault=",".join(kinds) or None)
 
 

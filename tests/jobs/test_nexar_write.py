@@ -7,6 +7,7 @@ run it, and says "unknown outcome" otherwise, so the caller reads the thread fir
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 
@@ -173,6 +174,27 @@ def test_a_lost_answer_is_an_unknown_outcome_and_the_comment_is_found_by_reading
               if "(link 1234)" in c.text]
     assert len(landed) == 1 and landed[0].author is not None
     assert landed[0].author.name == ALICE
+
+
+def test_an_answer_held_after_the_write_reaches_the_client_once_released(
+        client: NexarClient, altium: AltiumSandbox, sleeps: list[float]) -> None:
+    workspace = acme(client, altium)
+    project_id, thread_id = ids(altium)
+    altium.faults.hold_answer()
+    altium.reset_requests()
+    answers: list[str] = []
+    writer = threading.Thread(target=lambda: answers.append(client.create_comment(
+        workspace, project_id=project_id, thread_id=thread_id, text="Answered late")),
+        daemon=True)
+    writer.start()
+    assert altium.faults.wait_held(timeout=5)
+    [written] = [c for c in altium.project(MC).thread(2).comments if c.text == "Answered late"]
+    assert answers == []
+    assert altium.faults.release_answer() == 1
+    writer.join(timeout=5)
+    assert answers == [written.comment_id]
+    assert mutations(altium) == [(200, "held_answer")]
+    assert sleeps == []
 
 
 def test_a_timeout_after_sending_is_an_unknown_outcome_and_not_resent(

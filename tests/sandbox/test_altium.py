@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import re
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -775,6 +779,89 @@ def test_a_lost_answer_runs_the_mutation_then_hangs_up(
         (("desCreateComment",), 0, "lost_answer"),
         (("desCreateComment",), 200, None),
     ]
+
+
+def post_in_background(sb: AltiumSandbox, query: str, variables: dict[str, Any]
+                       ) -> tuple[threading.Thread, list[httpx.Response | Exception]]:
+    """POST from a thread of its own (with its own connection); its answer, or the error
+    it ended with, lands in the list."""
+    outcome: list[httpx.Response | Exception] = []
+
+    def run() -> None:
+        with httpx.Client(timeout=10, headers={"Accept": "application/json"}) as own:
+            try:
+                outcome.append(post(own, sb, query, variables))
+            except httpx.HTTPError as error:
+                outcome.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    return worker, outcome
+
+
+@pytest.mark.parametrize("let_go", ["release_answer", "clear"])
+def test_a_held_answer_comes_once_released_after_the_write_is_visible(
+    sb: AltiumSandbox, client: httpx.Client, let_go: str
+) -> None:
+    sb.faults.hold_answer()
+    variables = comment_input(sb, "Motor Controller", 1, text="Held, but written")
+    worker, outcome = post_in_background(sb, CREATE_COMMENT, variables)
+    assert sb.faults.wait_held(timeout=5)
+    [thread] = [t for t in threads_of(client, sb, "Motor Controller")
+                if t["commentThreadId"] == variables["input"]["commentThreadId"]]
+    [written] = [c for c in thread["comments"] if c["text"] == "Held, but written"]
+    assert (sb.faults.held, outcome, worker.is_alive()) == (1, [], True)
+    getattr(sb.faults, let_go)()
+    worker.join(timeout=5)
+    [answer] = outcome
+    assert isinstance(answer, httpx.Response) and answer.status_code == 200
+    assert answer.json()["data"]["desCreateComment"] == {
+        "commentId": written["commentId"], "errors": []}
+    assert sb.faults.held == 0
+    assert post(client, sb, CREATE_COMMENT, variables).status_code == 200
+    assert [(r.fields, r.status, r.fault) for r in sb.requests][-2:] == [
+        (("desCreateComment",), 200, "held_answer"),
+        (("desCreateComment",), 200, None),
+    ]
+
+
+def test_a_stop_drops_a_held_answer_without_waiting_on_it(sb: AltiumSandbox) -> None:
+    sb.faults.hold_answer(times=None)
+    variables = comment_input(sb, "Motor Controller", 1, text="Written before the stop")
+    worker, outcome = post_in_background(sb, CREATE_COMMENT, variables)
+    assert sb.faults.wait_held(timeout=5)
+    stopper = threading.Thread(target=sb.stop, daemon=True)
+    stopper.start()
+    stopper.join(timeout=5)
+    assert not stopper.is_alive()
+    worker.join(timeout=5)
+    [error] = outcome
+    assert isinstance(error, httpx.RemoteProtocolError | httpx.ReadError)
+    texts = [c.text for c in sb.project("Motor Controller").thread(1).comments]
+    assert texts.count("Written before the stop") == 1
+    assert [(r.status, r.fault) for r in sb.requests] == [(0, "held_answer")]
+    assert sb.faults.held == 0
+
+
+def test_a_client_killed_while_its_answer_is_held_leaves_the_write_and_the_sandbox(
+    sb: AltiumSandbox, client: httpx.Client
+) -> None:
+    sb.faults.hold_answer()
+    variables = comment_input(sb, "Motor Controller", 1, text="Sent by a process now dead")
+    script = ("import json, sys, httpx\n"
+              "httpx.post(sys.argv[1], json=json.loads(sys.argv[2]), timeout=60,\n"
+              "           headers={'Authorization': 'Bearer ' + sys.argv[3]})\n")
+    body = json.dumps({"query": CREATE_COMMENT, "variables": variables})
+    process = subprocess.Popen([sys.executable, "-c", script, sb.regional_url, body, sb.token])
+    try:
+        assert sb.faults.wait_held(timeout=20)
+    finally:
+        process.kill()
+    assert process.wait(timeout=5) != 0
+    texts = [c.text for c in sb.project("Motor Controller").thread(1).comments]
+    assert texts.count("Sent by a process now dead") == 1
+    assert sb.faults.release_answer() == 1
+    assert gql(client, sb, "{ desUserByAuth { userName } }")["desUserByAuth"]["userName"]
 
 
 def test_activity_timestamps_strictly_increase(sb: AltiumSandbox) -> None:
