@@ -115,14 +115,22 @@ def _catalog_age(store: Store, now: datetime) -> str:
 # -- following a project -------------------------------------------------------------------
 
 def subscribe(store: Store, project: ProjectInfo, channel: str, groups: Sequence[str], *,
-              filters: Filters, now: datetime) -> Subscription:
+              filters: Filters, now: datetime, replies: bool = False) -> Subscription:
     """Follow ``project`` in ``channel`` from now on: ``groups`` of events (every group when
-    none is named), with ``filters``. ``ValueError`` for an unknown group."""
+    none is named), with ``filters``; ``replies``: people's replies in its thread cards'
+    Slack threads are written to Altium 365 (subscribing again without it turns it off).
+    ``ValueError`` for an unknown group."""
     unknown = [g for g in groups if g not in EVENT_GROUPS]
     if unknown:
         raise ValueError(f"unknown event group {', '.join(unknown)}")
     return store.subscribe(project, channel, list(groups) or list(EVENT_GROUPS),
-                           at=stamp(now), filters=filters)
+                           at=stamp(now), filters=filters, replies=replies)
+
+
+def sends_replies(store: Store, project: ProjectInfo, channel: str) -> bool:
+    """Whether ``channel``'s subscription to ``project`` writes replies to Altium 365 now:
+    asked before subscribing again, so turning it off by leaving it out can be said."""
+    return any(s.replies for s in store.subscriptions(project_id=project.id, channel=channel))
 
 
 @dataclass(frozen=True, kw_only=True)

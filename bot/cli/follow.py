@@ -40,9 +40,13 @@ def _groups(value: str) -> list[str]:
               help="Only BOM lines with this designator prefix (e.g. U, J); repeatable.")
 @click.option("--exclude-designator", multiple=True, metavar="PREFIX",
               help="No BOM lines with this designator prefix (e.g. TP); repeatable.")
+@click.option("--replies", is_flag=True,
+              help="Replies in the channel's thread-card threads are written to Altium 365 "
+                   "as comments, with the bot's Nexar sign-in. Subscribing again without "
+                   "it turns it off.")
 def subscribe(project: str, channel: str, groups: str, include_doc: tuple[str, ...],
               exclude_doc: tuple[str, ...], include_designator: tuple[str, ...],
-              exclude_designator: tuple[str, ...]) -> None:
+              exclude_designator: tuple[str, ...], replies: bool) -> None:
     """Follow PROJECT (a name, any case) in CHANNEL (C0123ABCD or #name).
 
     The channel receives changes from now on, never history: a "now tracking" summary
@@ -57,12 +61,20 @@ def subscribe(project: str, channel: str, groups: str, include_doc: tuple[str, .
     unchecked = check_channel(config, target)
     with open_store() as store:
         found = _find_project(config, store, project)
+        replied = usecases.sends_replies(store, found.project, target)
         sub = usecases.subscribe(store, found.project, target, chosen, filters=filters,
-                                 now=datetime.now(UTC))
+                                 now=datetime.now(UTC), replies=replies)
     extra = f"; {sub.filters.describe()}" if sub.filters.describe() else ""
     click.echo(f"Subscribed {sub.channel} to {sub.project} ({', '.join(sub.groups)}{extra}). "
                "Changes from now on are posted there.")
-    for note in (found.note, unchecked):
+    if sub.replies:
+        click.echo("Replies in its thread cards' Slack threads are written to Altium 365 as "
+                   "comments, under each person's Slack name.")
+    elif replied:
+        click.echo("Replies there no longer go to Altium 365 (add --replies to keep them).")
+    no_sign_in = ("replies need the Nexar sign-in too: none is written to Altium 365 until "
+                  "the bot has one" if sub.replies and not config.can_sign_in() else None)
+    for note in (found.note, unchecked, no_sign_in):
         if note:
             click.echo(f"Note: {note}")
 
@@ -117,8 +129,8 @@ def unsubscribe(project: str, channel: str) -> None:
 
 @cli.command()
 def subscriptions() -> None:
-    """List every subscription, with its event groups and any pause, then the posts set
-    aside in each channel (how many, and why)."""
+    """List every subscription, with its event groups, whether replies go to Altium 365,
+    and any pause; then the posts set aside in each channel (how many, and why)."""
     with open_store() as store:
         following = usecases.subscriptions(store)
         held: dict[str, list[SetAside]] = {}
@@ -129,7 +141,7 @@ def subscriptions() -> None:
         return
     rows = [_subscription_row(f) for f in following]
     if rows:
-        print_table(("PROJECT", "CHANNEL", "EVENTS", "STATE", "WAITING"), rows)
+        print_table(("PROJECT", "CHANNEL", "EVENTS", "REPLIES", "STATE", "WAITING"), rows)
     for channel, items in sorted(held.items()):
         click.echo(f"Set aside in {channel}: {len(items)} post(s); "
                    f"'review-bot resume {channel}' tries them again:")
@@ -142,6 +154,7 @@ def _subscription_row(following: usecases.Following) -> tuple[str, ...]:
     s = following.subscription
     return (s.project, s.channel, ",".join(s.groups) + (
             f" ({s.filters.describe()})" if s.filters.describe() else ""),
+            "to Altium" if s.replies else "-",
             f"paused: {s.paused_reason}" if s.paused_reason else "active",
             str(following.waiting))
 

@@ -23,6 +23,8 @@ from state.store import Store
 log = logging.getLogger(__name__)
 
 MAX_PROJECTS = 40
+REPLIES = "replies go to Altium 365"
+"""How a channel whose thread-card replies are written to Altium 365 is marked."""
 
 
 def home_view(store: Store, user_channels: set[str] | None = None,
@@ -37,9 +39,11 @@ def home_view(store: Store, user_channels: set[str] | None = None,
     subs = [s for s in store.subscriptions() if policy.is_shared(s.project)]
     by_project: dict[str, list[str]] = {}
     for sub in subs:
-        state = (f" (paused: {escape(sub.paused_reason, 300, flat=True)})"
-                 if sub.paused_reason else "")
-        by_project.setdefault(sub.project_id, []).append(named(sub.channel) + state)
+        notes = [REPLIES] if sub.replies else []
+        if sub.paused_reason:
+            notes.append(f"paused: {escape(sub.paused_reason, 300, flat=True)}")
+        marks = f" ({'; '.join(notes)})" if notes else ""
+        by_project.setdefault(sub.project_id, []).append(named(sub.channel) + marks)
     if not by_project:
         blocks.append(section("No project is watched yet. Subscribe a channel with "
                                "`/review subscribe <project>`."))
@@ -62,6 +66,7 @@ def home_view(store: Store, user_channels: set[str] | None = None,
         blocks.append(divider())
         blocks.append(section("*Your channels follow*\n" + "\n".join(
             f"• {named(s.channel)}: *{named(s.project)}* ({', '.join(s.groups)})"
+            + (f" — {REPLIES}" if s.replies else "")
             + (f" — paused: {escape(s.paused_reason, 300, flat=True)}" if s.paused_reason
                else "")
             for s in mine[:40])))

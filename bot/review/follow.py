@@ -30,16 +30,25 @@ def subscribe(ctx: Context) -> Reply:
         raise CommandError("I am not in this channel, so I could not post here: "
                            "`/invite @review-bot`, then subscribe again. Nothing was "
                            "saved.")
-    sub = usecases.subscribe(ctx.store, info, ctx.channel_key(), groups, filters=filters,
-                             now=ctx.clock())
+    channel = ctx.channel_key()
+    replied = usecases.sends_replies(ctx.store, info, channel)
+    sub = usecases.subscribe(ctx.store, info, channel, groups, filters=filters,
+                             now=ctx.clock(), replies="replies" in ctx.request.options)
     described = sub.filters.describe()
     extra = f" ({escape(described)})" if described else ""
     text = (f"This channel now follows *{named(info.name)}*: "
             f"{', '.join(sub.groups)}{extra}. A “now tracking” summary comes after the "
             "next poll; from then on every change is posted here.")
+    if sub.replies:
+        text += ("\n:leftwards_arrow_with_hook: Replies in the threads of its thread cards "
+                 "go to Altium 365 as comments, under each person's Slack name.")
+    elif replied:
+        text += ("\nReplies here no longer go to Altium 365 (add `--replies` to keep "
+                 "them).")
     if details and not details.get("is_private", True):
         text += ("\n:information_source: This is a public channel: anyone in the "
-                 "workspace can read these design-review posts.")
+                 "workspace can read these design-review posts"
+                 + (", and join to answer in Altium 365." if sub.replies else "."))
     return Reply(text=text, share=ctx.request.share)
 
 
@@ -76,7 +85,9 @@ def _subscription_line(sub: Subscription, waiting: int) -> str:
     extra = sub.filters.describe()
     shown = f" ({escape(extra, 300, flat=True)})" if extra else ""
     pending = f" — {waiting} waiting" if waiting else ""
-    return f"• *{named(sub.project)}* — {', '.join(sub.groups)}{shown} — {state}{pending}"
+    replies = " — replies go to Altium 365" if sub.replies else ""
+    return (f"• *{named(sub.project)}* — {', '.join(sub.groups)}{shown}{replies} — "
+            f"{state}{pending}")
 
 
 def _exclusions(text: str) -> Filters:

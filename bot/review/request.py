@@ -27,8 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "nets": ("<project> [name]", "PCB nets with length and pad count"),
     "part": ("<MPN or text>", "library components and where they are used"),
     "changes": ("<project> [since]", "the recent event log (since: 2h, 3d, 1w or a date)"),
-    "subscribe": ("<project> [comments] [bom] [revisions] [--exclude R,TP,*.SchDoc]",
-                  "post this project's changes here"),
+    "subscribe": ("<project> [comments] [bom] [revisions] [--exclude R,TP,*.SchDoc] "
+                  "[--replies]",
+                  "post this project's changes here; with `--replies`, replies to its "
+                  "thread cards become comments in Altium 365"),
     "unsubscribe": ("<project>", "stop posting a project here"),
     "subscriptions": ("", "what this channel follows, and any pause"),
     "status": ("", "last poll, failures, undelivered events"),
@@ -123,13 +125,15 @@ def parse(text: str) -> Request:
                 raise CommandError("`--exclude` needs what to leave out, e.g. "
                                    "`--exclude TP,R` (designators) or `--exclude *.SchDoc`.")
             options["exclude"] = ",".join(v.strip(",") for v in values if v.strip(","))
+        elif lowered in {"--replies", "—replies"}:
+            options["replies"] = "on"
         elif lowered == "--quiet":
             rest.append(word)
         elif lowered.startswith("--page="):
             options["page"] = lowered.split("=", 1)[1]
         elif lowered.startswith("--") and len(lowered) > 2:
             raise CommandError(f"Unknown option `{_echo(word)}`. Options: `--share`, "
-                               "`--exclude` (subscribe), `--quiet` (digest).")
+                               "`--exclude` and `--replies` (subscribe), `--quiet` (digest).")
         else:
             rest.append(word)
         i += 1

@@ -36,6 +36,8 @@ COMMENT_LIMIT = 2500
 """Characters of a quoted comment, the quote marks included: room left for its author."""
 NAME_LIMIT = NAME_TEXT
 MAX_VARIANTS = 6
+REPLY_HINT = "↩️ Reply in this thread to answer in Altium 365"
+"""On a thread card in a channel whose replies are written to Altium 365 as comments."""
 
 GROUP_NAMES = {"comments": "comment threads", "bom": "BOM changes",
                "revisions": "new revisions"}
@@ -92,6 +94,11 @@ def _person(people: People, display: str | None, email: str | None) -> str:
     return mention(people(email), display, NAME_LIMIT)
 
 
+def _has_hint(message: Message) -> bool:
+    return any(element.get("text") == REPLY_HINT for block in message.blocks
+               if block.get("type") == "context" for element in block.get("elements", ()))
+
+
 def replies_in_altium(count: int) -> str:
     """How many replies the thread has in Altium 365: some may predate its Slack thread."""
     if count == 0:
@@ -103,7 +110,9 @@ class Cards:
     """The renderer delivery uses: one method per kind of Slack post."""
 
     def thread_card(self, project: ProjectInfo, thread: Thread, *, people: People,
-                    deleted: bool = False) -> Message:
+                    deleted: bool = False, replies: bool = False) -> Message:
+        """The card heading a thread's Slack thread; ``replies``: the channel writes replies
+        in that Slack thread to Altium 365, which the card says (not on a deleted thread)."""
         first = thread.comments[0] if thread.comments else None
         author = first.author if first else thread.created_by
         where = f" on _{named(thread.document_name)}_" if thread.document_name else ""
@@ -111,14 +120,14 @@ class Cards:
         who = _person(people, author.display if author else None,
                       author.email if author else None)
         body = f"*{who}*\n{quote(first.text if first else '')}"
-        replies = max(0, len(thread.comments) - 1)
+        answered = max(0, len(thread.comments) - 1)
         if deleted:
             status = "🗑 Deleted in Altium 365"
         elif thread.is_open:
             status = "🟢 Open"
         else:
             status = "✅ Resolved"
-        facts = [status, replies_in_altium(replies)]
+        facts = [status, replies_in_altium(answered)]
         if thread.assigned_to is not None and not deleted:
             facts.append("assigned to " + _person(people, thread.assigned_to.display,
                                                   thread.assigned_to.email))
@@ -127,7 +136,9 @@ class Cards:
             facts.append(link(project.url, "Open in Altium 365"))
         fallback = (f"{project.name} #{thread.number}: "
                     f"{author.display if author else 'someone'}: {first.text if first else ''}")
-        return _message(fallback, [section(head), section(body), context(" · ".join(facts))])
+        hint = REPLY_HINT if replies and not deleted else ""
+        return _message(fallback, [section(head), section(body),
+                                   context(" · ".join(facts), hint)])
 
     def thread_activity(self, project: ProjectInfo, event: Event, *,
                         people: People) -> Message:
@@ -203,8 +214,10 @@ class Cards:
         return _message(f"Now tracking {project.name}", [section(text), divider()])
 
     def plain(self, message: Message) -> Message:
-        """The same message as one short section, for when Slack refuses the full card."""
-        return _message_fitted(message.text, [section(message.text)])
+        """The same message as one short section, for when Slack refuses the full card; a
+        thread card keeps its reply hint, so people still know where a reply goes."""
+        hint = [context(REPLY_HINT)] if _has_hint(message) else []
+        return _message_fitted(message.text, [section(message.text), *hint])
 
 
 def variant_order(variant: str) -> tuple[bool, str]:

@@ -183,6 +183,7 @@ class Deliverer:
         self._last_post: dict[str, datetime] = {}
         self._channel_ids: dict[str, str] = {}
         self._snapshots: dict[str, Snapshot | None] = {}
+        self._replies: dict[tuple[str, str], bool] = {}
 
     def _now(self) -> str:
         return stamp(self.clock())
@@ -191,6 +192,7 @@ class Deliverer:
         """Plan new events, then post everything owed to every channel that is not paused."""
         report = DeliveryReport()
         self._snapshots.clear()
+        self._replies.clear()
         self.outbox.plan(at=self._now())
         for channel in self.outbox.channels_with_work():
             try:
@@ -445,7 +447,7 @@ class Deliverer:
             _, project_id, thread_id = post.key.split(":", 2)
             try:
                 message = self._render(partial(
-                    self._card, project_id, thread_id,
+                    self._card, channel, project_id, thread_id,
                     self.store.thread_event(project_id, thread_id)))
                 if message is not None and post.remote_id is not None:
                     done += self._update(channel_id, post.remote_id, message)
@@ -502,7 +504,7 @@ class Deliverer:
         if event.kind == "thread_opened":
             def card() -> int:
                 message = self._render(lambda: self._card(
-                    event.project_id, event.thread_id or "", event))
+                    channel, event.project_id, event.thread_id or "", event))
                 assert message is not None
                 self._post(channel, channel_id, parent_key, message, event_ids=ids)
                 return 1
@@ -573,8 +575,8 @@ class Deliverer:
             return 0, None
 
         def card() -> int:
-            message = self._render(lambda: self._card(event.project_id, event.thread_id or "",
-                                                      event))
+            message = self._render(lambda: self._card(
+                channel, event.project_id, event.thread_id or "", event))
             assert message is not None
             found.append(self._post(channel, channel_id, key, message))
             return 1
@@ -589,12 +591,26 @@ class Deliverer:
             self._snapshots[project_id] = self.store.load_snapshot(project_id, with_bom=False)
         return self._snapshots[project_id]
 
-    def _card(self, project_id: str, thread_id: str, event: Event | None) -> Message | None:
+    def _sends_replies(self, channel: str, project_id: str) -> bool:
+        """Whether ``channel``'s subscription to the project writes replies to Altium 365,
+        read once per delivery run."""
+        key = (channel, project_id)
+        if key not in self._replies:
+            self._replies[key] = any(
+                s.replies for s in self.store.subscriptions(project_id=project_id,
+                                                            channel=channel))
+        return self._replies[key]
+
+    def _card(self, channel: str, project_id: str, thread_id: str,
+              event: Event | None) -> Message | None:
+        """A thread's card as ``channel`` shows it (saying so when replies there go to
+        Altium 365); a thread the snapshot no longer has is shown deleted, from ``event``."""
         snapshot = self._snapshot(project_id)
         thread = snapshot.threads.get(thread_id) if snapshot else None
         project = snapshot.project if snapshot else None
         if thread is not None and project is not None:
-            return self.renderer.thread_card(project, thread, people=self._people)
+            return self.renderer.thread_card(project, thread, people=self._people,
+                                             replies=self._sends_replies(channel, project_id))
         if event is None:
             return None
         ghost = _ghost_thread(event)

@@ -17,6 +17,7 @@ import pytest
 from bot.config import Config
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import HOSTILE_TEXT, play_review_round
+from state.store import Store
 from tests.bot.conftest import REVIEW_BOT, Run
 from tests.conftest import wait_for
 
@@ -173,10 +174,35 @@ def test_subscriptions_table_and_unsubscribe(run: Run) -> None:
     assert "No subscriptions" in run("subscriptions").stdout
     assert run("subscribe", MC, "#hw", "--events", "bom").returncode == 0
     listed = run("subscriptions").stdout.splitlines()
-    assert listed[0].split() == ["PROJECT", "CHANNEL", "EVENTS", "STATE", "WAITING"]
-    assert listed[1].split() == ["Motor", "Controller", "#hw", "bom", "active", "0"]
+    assert listed[0].split() == ["PROJECT", "CHANNEL", "EVENTS", "REPLIES", "STATE", "WAITING"]
+    assert listed[1].split() == ["Motor", "Controller", "#hw", "bom", "-", "active", "0"]
     done = run("unsubscribe", "motor", "#hw")
     assert done.returncode == 0 and "Unsubscribed #hw from Motor Controller" in done.stdout
+
+
+def test_replies_are_opted_in_shown_and_off_again_without_the_flag(
+        run: Run, db_path: Path) -> None:
+    helped = " ".join(run("subscribe", "--help").stdout.split())
+    assert "--replies" in helped and "Subscribing again without it turns it off" in helped
+    on = run("subscribe", MC, "#hw", "--replies")
+    assert on.returncode == 0, on.stderr
+    assert "Replies in its thread cards' Slack threads are written to Altium 365" in on.stdout
+    assert "Note: replies need" not in on.stdout
+    assert run("subscribe", MC, "#other").returncode == 0
+    listed = [line.split() for line in run("subscriptions").stdout.splitlines()[1:]]
+    assert [row[2:6] for row in listed] == [["#hw", "comments,bom,revisions", "to", "Altium"],
+                                           ["#other", "comments,bom,revisions", "-", "active"]]
+    off = run("subscribe", MC, "#hw", "--events", "comments")
+    assert off.returncode == 0, off.stderr
+    assert "Replies there no longer go to Altium 365 (add --replies to keep them)." in off.stdout
+    assert "to Altium" not in run("subscriptions").stdout
+    unsigned = run("subscribe", MC, "#hw", "--replies",
+                   env={"NEXAR_TOKEN": "", "NEXAR_CLIENT_ID": "", "NEXAR_CLIENT_SECRET": ""})
+    assert unsigned.returncode == 0, unsigned.stderr
+    assert "Note: replies need the Nexar sign-in too" in unsigned.stdout
+    with Store.open(db_path) as store:
+        assert {s.channel: s.replies for s in store.subscriptions()} == {"#hw": True,
+                                                                         "#other": False}
 
 
 def test_events_table_for_people(run: Run, altium: AltiumSandbox) -> None:

@@ -120,7 +120,7 @@ def shown(answer: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize(("text", "needles"), [
     ("", ["/review projects", "--share"]),
-    ("help", ["/review bom", "| off | now] [--quiet]`",
+    ("help", ["/review bom", "| off | now] [--quiet]`", "[--exclude R,TP,*.SchDoc] [--replies]`",
               "only they may `subscribe`, `unsubscribe`, or set, stop (`off`) or post (`now`)"]),
     ("workspaces", ["Acme Robotics", "eu-central"]),
     ("projects", ["14 projects", "page 1 of 2", "Next page"]),
@@ -239,6 +239,24 @@ def test_subscribe_and_unsubscribe_with_admins(ask: Ask, world: dict[str, Any]) 
     assert "USB-C PD Charger" in listed
     gone = shown(ask("unsubscribe usb", channel="#hw-review"))
     assert "no longer follows *USB-C PD Charger*" in gone
+
+
+def test_subscribe_with_replies_says_so_and_again_without_turns_it_off(
+        ask: Ask, world: dict[str, Any]) -> None:
+    refused = shown(ask("subscribe usb-c --replies", user="bob.schmidt", channel="#hw-review"))
+    assert "Only the bot's admins" in refused
+    on = shown(ask("subscribe usb-c --replies", channel="#hw-review"))
+    assert "Replies in the threads of its thread cards go to Altium 365 as comments" in on
+    assert "can read these design-review posts, and join to answer in Altium 365." in on
+    assert "— replies go to Altium 365 —" in shown(ask("subscriptions", channel="#hw-review"))
+    with Store.open(world["db"]) as store:
+        [sub] = [s for s in store.subscriptions() if s.project == "USB-C PD Charger"]
+        assert sub.replies and sub.channel == world["slack"].channel_id("#hw-review")
+    off = shown(ask("subscribe usb-c", channel="#hw-review"))
+    assert "Replies here no longer go to Altium 365 (add `--replies` to keep them)." in off
+    assert "design-review posts." in off and "join to answer" not in off
+    assert "replies go to Altium 365" not in shown(ask("subscriptions", channel="#hw-review"))
+    assert "no longer follows" in shown(ask("unsubscribe usb", channel="#hw-review"))
 
 
 def test_subscribe_where_the_bot_is_not_refuses_and_saves_nothing(

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack.cards import Cards
-from state.model import Event
+from bot.slack.cards import REPLY_HINT, Cards
+from state.model import Event, Person
 from state.store import Subscription
 from tests.bot.messages import HOSTILE, assert_escaped, assert_within_limits, event, texts
 from tests.factories import comment, line, project, snapshot, thread
@@ -62,6 +62,34 @@ def test_thread_card_resolved_and_deleted() -> None:
     t = thread("t1", 2, status=0)
     assert "✅ Resolved" in texts(CARDS.thread_card(PROJECT, t, people=nobody))
     assert "🗑 Deleted" in texts(CARDS.thread_card(PROJECT, t, people=nobody, deleted=True))
+
+
+def test_thread_card_in_a_replies_channel_says_where_a_reply_goes() -> None:
+    t = thread("t1", 6, comment("c1", HOSTILE), assigned="bob")
+    card = CARDS.thread_card(PROJECT, t, people=nobody, replies=True)
+    assert_within_limits(card)
+    assert_escaped(card)
+    last = card.blocks[-1]
+    assert last["type"] == "context" and last["elements"][-1]["text"] == REPLY_HINT
+    assert "🟢 Open" in last["elements"][0]["text"]
+    assert REPLY_HINT not in texts(CARDS.thread_card(PROJECT, t, people=nobody))
+    deleted = CARDS.thread_card(PROJECT, t, people=nobody, deleted=True, replies=True)
+    assert REPLY_HINT not in texts(deleted)
+
+
+def test_reply_hint_survives_long_text_and_the_plain_fallback() -> None:
+    """The card at its longest keeps the hint within Slack's limits, and so does the plain
+    card sent when Slack refuses the full one."""
+    long_name = "N" * 400
+    t = replace(thread("t1", 6, comment("c1", "x" * 5000)), assigned_to=Person(name=long_name))
+    card = CARDS.thread_card(replace(PROJECT, name=long_name), t, people=nobody, replies=True)
+    assert_within_limits(card)
+    assert card.blocks[-1]["elements"][-1]["text"] == REPLY_HINT
+    plain = CARDS.plain(card)
+    assert_within_limits(plain)
+    assert REPLY_HINT in texts(plain) and len(plain.blocks) == 2
+    without = CARDS.plain(CARDS.thread_card(PROJECT, t, people=nobody))
+    assert REPLY_HINT not in texts(without) and len(without.blocks) == 1
 
 
 @pytest.mark.parametrize(("kind", "extra", "needle"), [

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackObjectFormationError
 
 from bot.digests import DigestRunner
 from bot.service import set_aside_notice, stoppable_sleep
-from bot.slack.cards import Cards
+from bot.slack.cards import REPLY_HINT, Cards
 from bot.slack.client import SlackClient
 from bot.slack.delivery import CLAIM_LEASE, CLAIM_WAIT, Deliverer, DeliveryReport
 from bot.slack.digest_layout import render_digest
@@ -269,6 +269,26 @@ def test_filters_hold_back_what_a_channel_does_not_want(
     assert "thread #6" not in body and "new revision" not in body
 
 
+def test_a_card_says_replies_go_to_altium_only_where_they_do(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox) -> None:
+    """One thread's card has the reply line in the channel subscribed with ``replies`` and
+    not in the other; subscribing again without it takes the line off at the next edit."""
+    mc = bot.store.find_project(PROJECT)
+    bot.store.subscribe(mc, "#hw-review", ["comments"], at="2026-11-28T08:00:00.000Z",
+                        replies=True)
+    bot.cycle()
+    number, _ = altium.open_thread(PROJECT, author="alice.nguyen", text="Is R5 right?")
+    bot.cycle()
+    [answering] = [m for m in slack.messages("#hw-review") if f"thread #{number} " in texts(m)]
+    [elsewhere] = [m for m in slack.messages(CHANNEL) if f"thread #{number} " in texts(m)]
+    assert REPLY_HINT in texts(answering) and REPLY_HINT not in texts(elsewhere)
+    bot.store.subscribe(mc, "#hw-review", ["comments"], at="2026-11-28T09:00:00.000Z")
+    altium.reply(PROJECT, number, author="bob.schmidt", text="Yes")
+    bot.cycle()
+    [edit] = slack.edits("#hw-review", answering.ts)
+    assert "1 reply in Altium 365" in str(edit.blocks) and REPLY_HINT not in str(edit.blocks)
+
+
 def test_a_2000_line_bom_change_is_one_message_within_limits(
         bot: Bot, slack: SlackSandbox) -> None:
     bot.cycle()
@@ -335,10 +355,11 @@ class Fragile(Cards):
     text) for the BOM batch of variant Lite."""
 
     def thread_card(self, project: ProjectInfo, thread: Thread, *, people: People,
-                    deleted: bool = False) -> Message:
+                    deleted: bool = False, replies: bool = False) -> Message:
         if thread.comments and POISON in thread.comments[0].text:
             raise SlackObjectFormationError("text attribute cannot exceed 3000 characters")
-        return super().thread_card(project, thread, people=people, deleted=deleted)
+        return super().thread_card(project, thread, people=people, deleted=deleted,
+                                   replies=replies)
 
     def thread_activity(self, project: ProjectInfo, event: Event, *,
                         people: People) -> Message:

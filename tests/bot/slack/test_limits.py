@@ -189,6 +189,7 @@ def test_app_home_of_many_projects_with_huge_names_fits_a_home_tab(db_path: Path
         store.sync_catalog("https://acme.example", projects)
         for project in projects:
             for channel in ("#a", "#b"):
-                store.subscribe(project, channel, ["comments"], at="2026-11-02T08:00:00.000Z")
+                store.subscribe(project, channel, ["comments"], at="2026-11-02T08:00:00.000Z",
+                                replies=channel == "#a")
         view = home_view(store, {"#a", "#b"})
     assert refusal(view["blocks"], path="view") is None and within(view["blocks"], VIEW)
