@@ -5,6 +5,7 @@ over Socket Mode, and comes back to Slack only where it should."""
 from __future__ import annotations
 
 import logging
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import PROJECT
 from state.replies import REFUSED, WRITTEN, Replies
 from state.store import Store
+from tests.bot.conftest import REVIEW_BOT
 from tests.conftest import FakeClock, wait_for
 
 CHANNEL = "#design-review"
@@ -270,7 +272,8 @@ def _none() -> Any:
 # -- which events carry a reply (pure) -------------------------------------------------------
 
 BOT = "UBOT"
-BASE = {"type": "message", "channel": "C1", "user": "U1", "ts": "2.0", "thread_ts": "1.0",
+BASE: dict[str, Any] = {"type": "message", "channel": "C1", "user": "U1", "ts": "2.0",
+                        "thread_ts": "1.0",
         "text": "hello"}
 
 
@@ -293,9 +296,10 @@ def test_which_messages_are_replies(change: dict[str, Any], wanted: bool) -> Non
 
 
 def test_an_edit_is_read_from_the_changed_message() -> None:
-    event = {"type": "message", "subtype": "message_changed", "channel": "C1", "ts": "3.0",
-             "message": {**{k: v for k, v in BASE.items() if k != "channel"},
-                         "text": "hello again", "edited": {"user": "U1", "ts": "3.0"}}}
+    changed = {**{k: v for k, v in BASE.items() if k != "channel"},
+               "text": "hello again", "edited": {"user": "U1", "ts": "3.0"}}
+    event: dict[str, Any] = {"type": "message", "subtype": "message_changed", "channel": "C1",
+                             "ts": "3.0", "message": changed}
     found = incoming(event, bot_user_id=BOT)
     assert found is not None and (found.ts, found.edited_ts, found.text) == (
         "2.0", "3.0", "hello again")
@@ -309,3 +313,75 @@ def test_files_are_kept_with_their_links() -> None:
     assert found is not None and [(f.name, f.link) for f in found.files] == [
         ("scope.png", "https://files.example/scope.png")]
 
+
+
+# -- a kill between the write and its record --------------------------------------------------
+
+def test_a_kill_between_the_write_and_its_record_makes_no_second_comment(
+        store: Store, db_path: Path, altium: AltiumSandbox, slack: SlackSandbox,
+        clock: FakeClock, bot_env: dict[str, str], tmp_path: Path) -> None:
+    """``review-bot run`` is killed while Nexar holds the answer to a write it already
+    made; the next ``run`` finds the comment by its link instead of writing it again."""
+    with NexarClient(token=altium.token, api_url=altium.api_url) as nexar:
+        refresh_catalog(nexar, store)
+        store.subscribe(store.find_project(PROJECT), CHANNEL, ["comments"],
+                        at="2026-11-28T08:00:00.000Z", replies=True)
+        poller = Poller(client=nexar, store=store, clock=clock)
+        deliverer = Deliverer(store=store, renderer=Cards(), clock=clock, sleep=lambda s: None,
+                              slack=SlackClient(token=slack.bot_token, api_url=slack.api_url))
+        poller.poll_once()
+        deliverer.deliver()
+        altium.open_thread(PROJECT, author="dev.patel", text=QUESTION)
+        poller.poll_once()
+        deliverer.deliver()
+    [card] = [m.ts for m in slack.messages(CHANNEL) if "thread #6" in str(m.blocks)]
+    env = {**bot_env, "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url,
+           "SLACK_SIGNING_SECRET": slack.signing_secret, "PORT": "0",
+           "REVIEW_BOT_POLL_INTERVAL": "3600", "PYTHONUNBUFFERED": "1"}
+    slack.subscribe_events({"message.channels", "message.groups"})
+    slack.event_retry_delays = FAST
+
+    def comments() -> list[Any]:
+        return list(altium.project(PROJECT).thread(N).comments)
+
+    first, url = _start(env, tmp_path)
+    try:
+        slack.event_url = url
+        altium.faults.hold_answer()
+        ts = slack.post_as(BOB, CHANNEL, "Written, then killed", thread_ts=card)
+        assert altium.faults.wait_held(timeout=10)
+        assert len(comments()) == 2
+        first.kill()
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    altium.faults.release_answer()
+    channel_id = slack.channel_id(CHANNEL)
+    left = Replies(store).get(channel_id, ts)
+    assert left is not None and left.state == "writing"
+
+    second, _ = _start(env, tmp_path)
+    try:
+        wait_for(lambda: "white_check_mark" in slack.message(CHANNEL, ts).reactions, timeout=15)
+    finally:
+        second.kill()
+        second.wait()
+    done = Replies(store).get(channel_id, ts)
+    assert done is not None and done.state == WRITTEN
+    assert [c.comment_id for c in comments()][-1] == done.comment_id
+    assert len(comments()) == 2
+
+
+def _start(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], str]:
+    """``review-bot run`` in HTTP mode, once it listens; and its events URL."""
+    process = subprocess.Popen([str(REVIEW_BOT), "run"], env=env, cwd=cwd, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if "Listening for Slack on" not in line:
+        process.kill()
+        raise AssertionError(line + process.communicate()[0])
+    port = line.split("http://0.0.0.0:")[1].split("/")[0]
+    return process, f"http://127.0.0.1:{port}{EVENTS_PATH}"
