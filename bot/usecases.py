@@ -123,8 +123,13 @@ def subscribe(store: Store, project: ProjectInfo, channel: str, groups: Sequence
     unknown = [g for g in groups if g not in EVENT_GROUPS]
     if unknown:
         raise ValueError(f"unknown event group {', '.join(unknown)}")
-    return store.subscribe(project, channel, list(groups) or list(EVENT_GROUPS),
-                           at=stamp(now), filters=filters, replies=replies)
+    before = sends_replies(store, project, channel)
+    sub = store.subscribe(project, channel, list(groups) or list(EVENT_GROUPS),
+                          at=stamp(now), filters=filters, replies=replies)
+    if before != replies:
+        # The cards already there say whether a reply goes to Altium 365: bring them up to date.
+        Outbox(store).refresh_cards(channel, project.id)
+    return sub
 
 
 def sends_replies(store: Store, project: ProjectInfo, channel: str) -> bool:

@@ -301,6 +301,15 @@ class Outbox:
             self.db.execute("update posts set needs_update = 1 where channel = ? and key = ? "
                             "and state = 'posted'", [target, key])
 
+    def refresh_cards(self, target: str, project_id: str) -> int:
+        """Mark every landed thread card of a project at a target to be brought up to date;
+        returns how many."""
+        with self.store.transaction():
+            cursor = self.db.execute(
+                "update posts set needs_update = 1 where channel = ? and state = 'posted' "
+                "and key like 'thread:' || ? || ':%'", [target, project_id])
+            return int(cursor.rowcount)
+
     def updated(self, target: str, key: str) -> None:
         with self.store.transaction():
             self.db.execute("update posts set needs_update = 0 where channel = ? and key = ?",

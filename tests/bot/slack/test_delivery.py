@@ -7,13 +7,14 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from slack_sdk.errors import SlackObjectFormationError
 
+from bot import usecases
 from bot.digests import DigestRunner
 from bot.service import set_aside_notice, stoppable_sleep
 from bot.slack.cards import REPLY_HINT, Cards
@@ -287,6 +288,28 @@ def test_a_card_says_replies_go_to_altium_only_where_they_do(
     bot.cycle()
     [edit] = slack.edits("#hw-review", answering.ts)
     assert "1 reply in Altium 365" in str(edit.blocks) and REPLY_HINT not in str(edit.blocks)
+
+
+def test_turning_replies_on_or_off_brings_the_cards_already_posted_up_to_date(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox) -> None:
+    mc = bot.store.find_project(PROJECT)
+    bot.cycle()
+    number, _ = altium.open_thread(PROJECT, author="alice.nguyen", text="Is R5 right?")
+    bot.cycle()
+    [card] = [m for m in slack.messages(CHANNEL) if f"thread #{number} " in texts(m)]
+    assert REPLY_HINT not in texts(card)
+    now = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+    usecases.subscribe(bot.store, mc, CHANNEL, [], filters=Filters(), now=now, replies=True)
+    bot.deliverer.deliver()
+    [on] = slack.edits(CHANNEL, card.ts)
+    assert REPLY_HINT in str(on.blocks)
+    usecases.subscribe(bot.store, mc, CHANNEL, [], filters=Filters(), now=now, replies=True)
+    bot.deliverer.deliver()
+    assert len(slack.edits(CHANNEL, card.ts)) == 1, "nothing changed: no edit"
+    usecases.subscribe(bot.store, mc, CHANNEL, [], filters=Filters(), now=now)
+    bot.deliverer.deliver()
+    off = slack.edits(CHANNEL, card.ts)[-1]
+    assert len(slack.edits(CHANNEL, card.ts)) == 2 and REPLY_HINT not in str(off.blocks)
 
 
 def test_a_2000_line_bom_change_is_one_message_within_limits(
