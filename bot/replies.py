@@ -183,6 +183,9 @@ class ReplyWriter:
         # retry of it) must not both hold one reply's claim.
         owner = Owner.new()
         with Store.open(self.db_path) as store:
+            found = Replies(store).get(channel_id, ts)
+            if found is None or not _has_work(found):
+                return
             claims = Claims(store)
             taken = claims.take(name, owner, now=self.clock(), lease=self.lease)
             if not taken.granted:
@@ -200,6 +203,12 @@ class ReplyWriter:
                 except ReviewBotError as exc:
                     log.warning("could not release the claim on reply %s (%s); it lapses "
                                 "by itself", ts, exc)
+
+
+def _has_work(reply: Reply) -> bool:
+    """Whether anything is left to do for a reply (its retry time aside)."""
+    return (reply.state in (PENDING, WRITING) or reply.notice is not None
+            or (reply.state == WRITTEN and (reply.needs_update or not reply.reacted)))
 
 
 class _Session:

@@ -23,6 +23,7 @@ from jobs.nexar import NexarClient, RetryPolicy
 from jobs.poll import Poller, refresh_catalog
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import PROJECT
+from state.claims import Claims, reply_claim
 from state.replies import REFUSED, WRITTEN, Replies
 from state.store import Store
 from tests.bot.conftest import REVIEW_BOT
@@ -221,8 +222,10 @@ def test_a_deleted_thread_tells_the_person_in_the_thread(two_way: TwoWay) -> Non
     [note] = slack.ephemerals(CHANNEL, user=BOB)
     assert note.thread_ts == card
     assert "could not be added to Altium 365" in note.text and "not found" in note.text
-    reply = Replies(bot.store).get(slack.channel_id(CHANNEL), ts)
-    assert reply is not None and reply.state == REFUSED and reply.notice is None
+    channel_id = slack.channel_id(CHANNEL)
+    wait_for(lambda: (Replies(bot.store).get(channel_id, ts) or _none()).notice is None)
+    reply = Replies(bot.store).get(channel_id, ts)
+    assert reply is not None and reply.state == REFUSED and reply.last_error
     assert "white_check_mark" not in slack.message(CHANNEL, ts).reactions
 
 
@@ -232,8 +235,7 @@ def test_an_unknown_outcome_is_reconciled_not_written_twice(two_way: TwoWay) -> 
     ts = slack.post_as(BOB, CHANNEL, "Lost on the way back", thread_ts=bot.card(CHANNEL, N))
     written(bot, 2)
     channel_id = slack.channel_id(CHANNEL)
-    wait_for(lambda: (Replies(bot.store).get(channel_id, ts) or _none()).last_error
-             is not None, timeout=10)
+    wait_for(lambda: settled(bot, channel_id, ts), timeout=10)
     report = bot.new_writer().drain()
     assert report.written == 1
     reply = Replies(bot.store).get(channel_id, ts)
@@ -247,8 +249,7 @@ def test_nexar_down_is_retried_then_told(two_way: TwoWay, caplog: Any) -> None:
     bot.altium.faults.http_error(503, times=None)
     ts = slack.post_as(BOB, CHANNEL, "Anyone there?", thread_ts=bot.card(CHANNEL, N))
     channel_id = slack.channel_id(CHANNEL)
-    wait_for(lambda: (Replies(bot.store).get(channel_id, ts) or _none()).last_error
-             is not None, timeout=10)
+    wait_for(lambda: settled(bot, channel_id, ts), timeout=10)
     writer = bot.new_writer(delays=(0.0, 0.0))
     with caplog.at_level(logging.WARNING, logger="bot.replies"):
         for _ in range(3):
@@ -262,10 +263,18 @@ def test_nexar_down_is_retried_then_told(two_way: TwoWay, caplog: Any) -> None:
     assert len(bot.comments(N)) == 1
 
 
+def settled(bot: TwoWay, channel_id: str, ts: str) -> bool:
+    """The event's own handler tried the reply, failed for now, and let it go."""
+    reply = Replies(bot.store).get(channel_id, ts)
+    return (reply is not None and reply.last_error is not None
+            and Claims(bot.store).holder(reply_claim(channel_id, ts)) is None)
+
+
 def _none() -> Any:
     class Nothing:
         last_error = None
         attempts = 0
+        notice = "not recorded yet"
     return Nothing()
 
 
