@@ -450,3 +450,32 @@ def m013_replies_from_slack(db: Database) -> None:
     db.table("slack_replies").create_index(["comment_id"])
     db.table("slack_names").create(
         {"user_id": str, "name": str, "checked_at": str}, pk="user_id")
+
+
+@migrations()
+def m014_supply(db: Database) -> None:
+    """Supply facts (``state.supply``): each manufacturer part looked up, with when (a miss
+    kept too), and each month's requests, parts asked and parts matched (the part limit)."""
+    db.table("supply_parts").create(
+        {
+            "id": str,
+            "mpn": str,
+            "manufacturer": str,
+            "found": int,
+            "checked_at": str,
+            "lifecycle": str,
+            "stock": int,
+            "price_1k": float,
+            "currency": str,
+            "lead_days": int,
+            "url": str,
+            "supplier_manufacturer": str,
+        },
+        pk="id",
+        not_null={"mpn", "found", "checked_at"},
+    )
+    db.table("supply_usage").create(
+        {"month": str, "requests": int, "asked": int, "matched": int},
+        pk="month",
+        not_null={"requests", "asked", "matched"},
+    )
