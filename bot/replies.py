@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from bot.errors import SlackError, SlackRateLimitedError, SlackUnavailableError
 from bot.slack.client import SlackClient
+from bot.slack.mrkdwn import escape
 from bot.slack.plain import SlackFile, comment_text, plain_text
 from jobs.errors import NexarError, NexarUnknownOutcomeError, NexarWriteError
 from jobs.nexar import NexarClient, Workspace
@@ -369,15 +370,17 @@ class _Job:
     # -- outcomes ------------------------------------------------------------------------
 
     def _refuse(self, reply: Reply, reason: str) -> None:
+        # The notice is Slack text: what Nexar and Altium said is escaped here, once.
         thread = self._thread_words(reply)
+        why = escape(reason, 500, flat=True)
         if reply.state == WRITTEN:
             self.replies.drop_update(reply, reason=reason, notice=(
-                f"Your edit could not be made in Altium 365 {thread}: {reason}. The comment "
-                "there keeps what it said before."))
+                f":warning: Your edit could not be made in Altium 365 {thread}: {why}. The "
+                "comment there keeps what it said before."))
         else:
             self.replies.refuse(reply, reason=reason, notice=(
-                f"Your reply could not be added to Altium 365 {thread}: {reason}. It is "
-                "only in Slack."))
+                f":warning: Your reply could not be added to Altium 365 {thread}: {why}. It "
+                "is only in Slack."))
         self.report.refused += 1
         log.warning("a reply from Slack (%s %s) was not written to Altium 365: %s",
                     reply.channel_id, reply.ts, reason)
@@ -398,7 +401,7 @@ class _Job:
     def _thread_words(self, reply: Reply) -> str:
         snapshot = self.store.load_snapshot(reply.project_id, with_bom=False)
         thread = snapshot.threads.get(reply.thread_id) if snapshot else None
-        project = snapshot.project.name if snapshot else "the project"
+        project = escape(snapshot.project.name, 200, flat=True) if snapshot else "the project"
         return f"(thread #{thread.number} of {project})" if thread else f"({project})"
 
     # -- Slack ---------------------------------------------------------------------------

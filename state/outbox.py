@@ -79,6 +79,8 @@ class Post:
     thread_ts: str | None
     started_at: str
     needs_update: bool
+    event_ids: tuple[int, ...] = ()
+    """The events the post carries."""
 
 
 class Outbox:
@@ -301,6 +303,19 @@ class Outbox:
             self.db.execute("update posts set needs_update = 1 where channel = ? and key = ? "
                             "and state = 'posted'", [target, key])
 
+    def refresh_posts_of(self, event_ids: Sequence[int]) -> int:
+        """Mark every landed BOM post carrying one of ``event_ids`` (at any target) to be
+        brought up to date (their supply facts arrived); returns how many."""
+        if not event_ids:
+            return 0
+        marks = ",".join("?" * len(event_ids))
+        with self.store.transaction():
+            cursor = self.db.execute(
+                "update posts set needs_update = 1 where state = 'posted' and key like 'bom:%' "
+                f"and exists (select 1 from json_each(posts.event_ids) j where j.value in "
+                f"({marks}))", list(event_ids))
+            return int(cursor.rowcount)
+
     def refresh_cards(self, target: str, project_id: str) -> int:
         """Mark every landed thread card of a project at a target to be brought up to date;
         returns how many."""
@@ -329,4 +344,5 @@ def _post(r: dict[str, object]) -> Post:
                 channel_id=r["channel_id"] if isinstance(r["channel_id"], str) else None,
                 state=str(r["state"]), remote_id=r["ts"] if isinstance(r["ts"], str) else None,
                 thread_ts=r["thread_ts"] if isinstance(r["thread_ts"], str) else None,
-                started_at=str(r["started_at"]), needs_update=bool(r["needs_update"]))
+                started_at=str(r["started_at"]), needs_update=bool(r["needs_update"]),
+                event_ids=tuple(int(i) for i in json.loads(str(r["event_ids"] or "[]"))))

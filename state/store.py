@@ -475,6 +475,14 @@ class Store:
             sql += f" limit {int(limit)}"
         return [stored_event(r) for r in self.rows(sql, params)]
 
+    def events_with_ids(self, ids: Sequence[int]) -> list[StoredEvent]:
+        """The logged events with these ids, in the order they were found."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return [stored_event(r) for r in self.rows(
+            f"select * from events where id in ({marks}) order by id", list(ids))]
+
     def thread_event(self, project_id: str, thread_id: str) -> Event | None:
         """What the log knows of a thread: its opening, else its latest event."""
         rows = self.rows(

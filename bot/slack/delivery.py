@@ -444,11 +444,14 @@ class Deliverer:
     def _refresh_cards(self, channel: str, channel_id: str) -> int:
         done = 0
         for post in self.outbox.needing_update(channel):
-            _, project_id, thread_id = post.key.split(":", 2)
             try:
-                message = self._render(partial(
-                    self._card, channel, project_id, thread_id,
-                    self.store.thread_event(project_id, thread_id)))
+                if post.key.startswith("bom:"):
+                    message = self._render(partial(self._bom_again, post.event_ids))
+                else:
+                    _, project_id, thread_id = post.key.split(":", 2)
+                    message = self._render(partial(
+                        self._card, channel, project_id, thread_id,
+                        self.store.thread_event(project_id, thread_id)))
                 if message is not None and post.remote_id is not None:
                     done += self._update(channel_id, post.remote_id, message)
             except SetAsideError as exc:
@@ -486,9 +489,8 @@ class Deliverer:
         ids = unit.event_ids
         if unit.kind == "bom":
             def bom() -> int:
-                message = self._render(lambda: self.renderer.bom_change(
-                    self._project(event), event.variant or "",
-                    [d.event for d in unit.deliveries], people=people))
+                message = self._render(lambda: self._bom_message(
+                    [d.event for d in unit.deliveries]))
                 self._post(channel, channel_id, f"bom:{ids[0]}", message, event_ids=ids)
                 return 1
             return self._isolated(report, channel, f"bom:{ids[0]}", "BOM batch", ids, bom)
@@ -564,6 +566,17 @@ class Deliverer:
             except _ParentGone:
                 self.outbox.forget_post(channel, parent_key)
         raise SlackError("the thread card keeps disappearing", code="thread_not_found")
+
+    def _bom_message(self, events: Sequence[Event]) -> Message:
+        """One poll's BOM changes of one variant, as one message."""
+        first = events[0]
+        return self.renderer.bom_change(self._project(first), first.variant or "",
+                                        list(events), people=self._people)
+
+    def _bom_again(self, event_ids: Sequence[int]) -> Message | None:
+        """A BOM message as it reads now (its supply facts arrived), from its events."""
+        events = [s.event for s in self.store.events_with_ids(event_ids)]
+        return self._bom_message(events) if events else None
 
     def _ensure_parent(self, channel: str, channel_id: str, key: str, event: Event,
                        report: DeliveryReport) -> tuple[int, str | None]:
