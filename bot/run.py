@@ -102,6 +102,9 @@ def _watching(subscriptions: list[Subscription]) -> str:
     names = ", ".join(projects[:5]) + (f" and {len(projects) - 5} more"
                                        if len(projects) > 5 else "")
     line = (f"Watching {len(projects)} project(s) ({names}) for {len(channels)} channel(s)")
+    answering = sorted({s.channel for s in subscriptions if s.replies and not s.paused})
+    if answering:
+        line += f"; replies in {', '.join(answering)} go to Altium 365"
     if paused:
         line += (f"; paused: {', '.join(paused)} (see 'review-bot subscriptions', then "
                  "'review-bot resume')")

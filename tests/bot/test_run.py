@@ -308,3 +308,19 @@ def test_sigterm_stops_run_within_10s_while_slack_hangs(
     assert keys and len(keys) == len(set(keys))
     with Store.open(db_path) as store:
         assert Outbox(store).undelivered() == 0
+
+
+def test_the_start_up_line_names_the_channels_whose_replies_go_to_altium() -> None:
+    from bot.run import _watching
+    from state.store import Subscription
+
+    def sub(channel: str, *, replies: bool, paused: str | None = None) -> Subscription:
+        return Subscription(id=1, project_id="P1", project=PROJECT, channel=channel,
+                            groups=("comments",), created_at="2026-11-28T08:00:00.000Z",
+                            paused_reason=paused, replies=replies)
+
+    line = _watching([sub("#hw", replies=True), sub("#layout", replies=False),
+                      sub("#old", replies=True, paused="not_in_channel")])
+    assert line == (f"Watching 1 project(s) ({PROJECT}) for 3 channel(s); replies in #hw go "
+                    "to Altium 365; paused: #old (see 'review-bot subscriptions', then "
+                    "'review-bot resume').")
