@@ -99,13 +99,11 @@ class ClientCredentials(TokenManager):
             return fresh.access_token
 
     def _kept(self) -> Tokens | None:
-        """The stored token when it is this app's supply token; a damaged one is ignored
-        (it is replaced)."""
+        """The stored token when it is this app's supply token. One that cannot be read is
+        replaced; where the store refuses to keep one, saving the new one says why."""
         try:
             tokens = self.store.load()
-        except ConfigError as error:
-            if "damaged" not in str(error):
-                raise
+        except ConfigError:
             return None
         if tokens is None or not carries_supply(tokens.access_token, tokens.scope):
             return None

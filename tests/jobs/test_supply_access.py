@@ -14,7 +14,7 @@ import pytest
 
 from jobs.auth import DESIGN_SCOPES, FileTokenStore, OAuthSettings, RateLimit, TokenManager
 from jobs.login import login
-from jobs.supply import NO_ACCESS, TURNED_OFF, SupplyAccess, supply_access
+from jobs.supply import NO_ACCESS, SUPPLY_TOKENS_KEY, TURNED_OFF, SupplyAccess, supply_access
 from sandbox import AltiumSandbox
 from sandbox.altium import IdentitySandbox
 from sandbox.altium.server import TOKEN_SCOPES
@@ -183,3 +183,14 @@ def test_a_database_others_can_read_keeps_no_supply_token(
     os.chmod(db, 0o644)
     access = supply_access(oauth=oauth, db_path=db, api_url=altium.api_url)
     assert not access.on and "chmod 600" in access.why
+
+
+def test_a_damaged_kept_token_is_replaced(altium: AltiumSandbox, identity: IdentitySandbox,
+                                          oauth: OAuthSettings, db: str) -> None:
+    with Store.open(db) as store:
+        store.set_meta(SUPPLY_TOKENS_KEY, "{not json")
+    access = supply_access(oauth=oauth, db_path=db, api_url=altium.api_url)
+    assert access.on and works(access) and identity.token_requests == 1
+    with Store.open(db) as store:
+        kept = store.get_meta(SUPPLY_TOKENS_KEY)
+    assert kept is not None and "access_token" in kept
