@@ -44,6 +44,8 @@ class Config:
     admins: frozenset[str] = frozenset()
     digest_tz: str = "UTC"
     shared_projects: frozenset[str] | None = None
+    supply: bool = True
+    """Supply checks when Nexar access allows them; ``REVIEW_BOT_SUPPLY=off`` turns them off."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -71,6 +73,7 @@ class Config:
             admins=frozenset(_items(env.get("REVIEW_BOT_ADMINS"))),
             digest_tz=_timezone(env.get("REVIEW_BOT_TZ")),
             shared_projects=_shared(env.get("REVIEW_BOT_PROJECTS")),
+            supply=_switch(env.get("REVIEW_BOT_SUPPLY"), "REVIEW_BOT_SUPPLY"),
         )
 
     def secrets(self) -> list[str]:
@@ -117,6 +120,16 @@ def _timezone(value: str | None) -> str:
     except ValueError:
         raise ConfigError(f"REVIEW_BOT_TZ must be a time zone like Europe/Berlin or UTC, "
                           f"not {value!r}") from None
+
+
+def _switch(value: str | None, name: str) -> bool:
+    """``on`` (the default) or ``off``."""
+    text = (value or "").strip().lower()
+    if text in ("", "on"):
+        return True
+    if text == "off":
+        return False
+    raise ConfigError(f"{name} must be 'on' or 'off', not {value!r}")
 
 
 def _items(value: str | None) -> list[str]:

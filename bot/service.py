@@ -27,10 +27,11 @@ from bot.slack.mrkdwn import escape
 from bot.webhooks.client import new_client
 from bot.webhooks.sender import WebhookReport, WebhookSender
 from bot.workers import Schedule, schedule_digests
-from jobs.auth import TokenManager
+from jobs.auth import RateLimit, TokenManager
 from jobs.errors import NexarAuthError
 from jobs.nexar import NexarClient, TokenSource
 from jobs.poll import LeasePolicy, Poller, PollReport
+from jobs.supply import SupplyAccess, supply_access
 from state.clock import Clock, stamp, utc_now
 from state.digest_contents import Digest
 from state.errors import BusyError, ConfigError, ReviewBotError, SetAsideError, StoppedError
@@ -44,6 +45,8 @@ SIGNIN_NOTICE = "signin-notice"
 SLACK_TIMEOUT = 30.0
 """The longest one Slack request may take (less when the poll interval is shorter)."""
 NOTICE_ITEMS = 10
+SUPPLY_TOKEN_LIMIT = RateLimit()
+"""The identity server's limits on this process's supply token requests."""
 
 
 NOT_SIGNED_IN = ("not signed in to Nexar: run 'review-bot auth login' (with NEXAR_CLIENT_ID "
@@ -71,6 +74,20 @@ def signed_in(config: Config) -> tuple[str | TokenManager, str]:
     tokens = source.current()
     return source, (f"Nexar: signed in (kept in {source.store.describe()}; the access token, "
                     f"valid until {tokens.expires_at}, is refreshed before it expires)")
+
+
+def supply(config: Config, tokens: str | TokenManager | None = None) -> SupplyAccess:
+    """Whether supply checks are on, why, and with which token; ``tokens`` is the bot's
+    sign-in when it has one already. Never raises: without access they are off."""
+    if tokens is None:
+        try:
+            tokens = token_source(config)
+        except ReviewBotError:
+            tokens = None
+    app = config.oauth() if config.nexar_client_id and config.nexar_client_secret else None
+    return supply_access(enabled=config.supply, signed_in=tokens, oauth=app,
+                         db_path=config.db_path, api_url=config.nexar_api_url,
+                         limit=SUPPLY_TOKEN_LIMIT)
 
 
 def nexar_client(config: Config, tokens: str | TokenSource | None = None) -> NexarClient:

@@ -138,13 +138,15 @@ class DatabaseTokenStore:
     """Tokens in the bot's SQLite file, for hosts where the database is the one secret.
 
     Like the token file, a database that others can read is refused: it would hand them
-    the refresh token. New databases are created readable by their owner only.
+    the refresh token. New databases are created readable by their owner only. ``key`` names
+    the ``meta`` row (the sign-in's by default).
     """
 
     KEY = "nexar_tokens"
 
-    def __init__(self, db_path: str) -> None:
+    def __init__(self, db_path: str, key: str = KEY) -> None:
         self.db_path = db_path
+        self.key = key
 
     def describe(self) -> str:
         return f"the database {self.db_path}"
@@ -160,7 +162,7 @@ class DatabaseTokenStore:
 
     def load(self) -> Tokens | None:
         with Store.open(self.db_path) as store:
-            text = store.get_meta(self.KEY)
+            text = store.get_meta(self.key)
         if text:
             self._check()
         try:
@@ -171,12 +173,12 @@ class DatabaseTokenStore:
     def save(self, tokens: Tokens) -> None:
         self._check()
         with Store.open(self.db_path) as store:
-            store.set_meta(self.KEY, tokens.to_json())
+            store.set_meta(self.key, tokens.to_json())
 
     def clear(self) -> bool:
         with Store.open(self.db_path) as store:
-            had = store.get_meta(self.KEY) is not None
-            store.set_meta(self.KEY, None)
+            had = store.get_meta(self.key) is not None
+            store.set_meta(self.key, None)
         return had
 
 
@@ -304,6 +306,9 @@ def _token_error(status: int, data: dict[str, Any], grant_type: str) -> NexarAut
         return NexarAuthError(f"the Nexar sign-in has expired or was revoked: {RELOGIN}")
     if code == "invalid_grant":
         return NexarAuthError(f"Nexar refused the sign-in code (invalid_grant): {RELOGIN}")
+    if grant_type == "client_credentials" and code in ("invalid_scope", "unauthorized_client"):
+        return NexarAuthError(f"Nexar refused the app a supply token ({code}): give the app "
+                              "access to supply data at nexar.com")
     if status == 429 or code == "rate_limited":
         return NexarAuthError("the Nexar identity server is rate limiting token requests; "
                               "try again in a minute")

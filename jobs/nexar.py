@@ -26,7 +26,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any, Protocol
@@ -43,6 +43,7 @@ from jobs.errors import (
     NexarWriteError,
 )
 from state.model import BomLine, Person, ProjectInfo, Thread
+from state.supply import PartKey, SupplyFacts
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,11 @@ AUTH_CODES = {"AuthExpiredToken", "AuthInvalidToken", "AUTH_NOT_AUTHORIZED",
               "AUTH_NOT_AUTHENTICATED"}
 ACCEPT = "application/json"
 """What the client asks for: the classic GraphQL JSON answer, HTTP 200 for any GraphQL result."""
+SUPPLY_BATCH = 100
+"""Parts one ``supMultiMatch`` may ask for: Nexar refuses more than 100 in one request."""
+NO_SUPPLY_SCOPE = ("the Nexar token may not read supply data (no supply.domain scope): sign in "
+                   "with 'review-bot auth login --supply' or set NEXAR_CLIENT_ID/SECRET for an "
+                   "app with supply access")
 UNPROCESSED_STATUSES = frozenset({429, 503})
 """HTTP statuses that say the request was turned away before it ran: a write may be resent."""
 NEVER_SENT: tuple[type[httpx.TransportError], ...] = (
@@ -182,8 +188,8 @@ class Response:
 
 
 class NexarClient:
-    """Reads workspaces, projects, comment threads and BOMs from Nexar over HTTP, and writes
-    comments into comment threads."""
+    """Reads workspaces, projects, comment threads and BOMs from Nexar over HTTP, writes
+    comments into comment threads, and looks up the supply facts of manufacturer parts."""
 
     def __init__(
         self,
@@ -419,6 +425,59 @@ class NexarClient:
             if pid not in results and raw is not None:
                 results[pid] = [records.thread(t) for t in raw]
         return results
+
+    def supply_match(self, keys: Sequence[PartKey], *, at: str) -> dict[PartKey, SupplyFacts]:
+        """Supply facts of ``keys`` checked at ``at``, in one ``supMultiMatch`` request at the
+        discovery endpoint (one per ``SUPPLY_BATCH`` distinct parts), one part each.
+
+        Every key answered is in the result, an unmatched one (or one without an MPN) with
+        ``found`` False: that answer is worth keeping. A key whose match came back with an
+        ``error`` was not looked up and is left out, to be asked again. Each part answered
+        counts against the Nexar app's monthly part limit. Raises ``NexarAuthError`` when
+        the token may not read supply data, and the other Nexar errors as every read does.
+        """
+        distinct: dict[str, PartKey] = {}
+        for key in keys:
+            distinct.setdefault(key.id, key)
+        answered: dict[str, SupplyFacts] = {}
+        asked = [k for k in distinct.values() if k.mpn.strip()]
+        for key in distinct.values():
+            if not key.mpn.strip():
+                answered[key.id] = SupplyFacts(key=key, found=False, checked_at=at)
+        for start in range(0, len(asked), SUPPLY_BATCH):
+            answered.update(self._supply_batch(asked[start:start + SUPPLY_BATCH], at))
+        return {key: replace(answered[key.id], key=key) for key in keys if key.id in answered}
+
+    def _supply_batch(self, keys: Sequence[PartKey], at: str) -> dict[str, SupplyFacts]:
+        """One ``supMultiMatch`` for at most ``SUPPLY_BATCH`` keys; facts by ``PartKey.id``."""
+        queries = [{"mpn": key.mpn.strip(), "limit": 1, "reference": str(i),
+                    **({"manufacturer": key.manufacturer.strip()}
+                       if key.manufacturer and key.manufacturer.strip() else {})}
+                   for i, key in enumerate(keys)]
+        response = self.execute(self.api_url, query("supply_match"), {"queries": queries},
+                                scoped=True)
+        if response.errors or response.data is None:
+            if "AUTH_NOT_AUTHORIZED" in {_code(e) for e in response.errors}:
+                raise NexarAuthError(NO_SUPPLY_SCOPE, request_id=response.request_id)
+            text = response.error_text() if response.errors else "no data"
+            raise NexarQueryError(f"Nexar supply query failed: {text}",
+                                  request_id=response.request_id)
+        matches = response.data.get("supMultiMatch")
+        if not isinstance(matches, list):
+            raise NexarQueryError("Nexar answered the supply query without its matches",
+                                  request_id=response.request_id)
+        found: dict[str, SupplyFacts] = {}
+        for match in matches:
+            reference = match.get("reference") if isinstance(match, Mapping) else None
+            if not (isinstance(reference, str) and reference.isdigit()
+                    and int(reference) < len(keys)):
+                continue
+            key = keys[int(reference)]
+            if match.get("error"):
+                log.info("Nexar could not match %s: %s", key.mpn, match["error"])
+                continue
+            found[key.id] = records.supply_facts(key, match, at)
+        return found
 
     def comment_thread(self, workspace: Workspace, project_id: str, thread_id: str,
                        ) -> Thread | None:

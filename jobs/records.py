@@ -12,6 +12,7 @@ from typing import Any
 
 from state.clock import stamp
 from state.model import BomLine, Comment, Person, ProjectInfo, Revision, Thread
+from state.supply import LIFECYCLES, PartKey, SupplyFacts
 
 Json = Mapping[str, Any]
 
@@ -123,3 +124,47 @@ def bom_lines(variant: str, items: Iterable[Json]) -> list[BomLine]:
                 fitted=bool(instance.get("isFitted", True)),
             ))
     return lines
+
+
+def supply_facts(key: PartKey, match: Json, checked_at: str) -> SupplyFacts:
+    """The facts of one ``SupPartMatch`` from its first part; no part: ``found`` False."""
+    parts = [p for p in match.get("parts") or () if isinstance(p, Mapping)]
+    if not parts:
+        return SupplyFacts(key=key, found=False, checked_at=checked_at)
+    part = parts[0]
+    price = part.get("medianPrice1000") or {}
+    return SupplyFacts(
+        key=key, found=True, checked_at=checked_at,
+        lifecycle=lifecycle(part.get("specs") or ()),
+        stock=_whole(part.get("totalAvail")),
+        price_1k=_number(price.get("price")),
+        currency=price.get("currency") or None,
+        lead_days=_whole(part.get("estimatedFactoryLeadDays")),
+        url=part.get("octopartUrl") or None,
+        manufacturer=(part.get("manufacturer") or {}).get("name") or None,
+    )
+
+
+def lifecycle(specs: Iterable[Json]) -> str | None:
+    """The part's lifecycle: the spec ``lifecyclestatus``, in Nexar's spelling when known."""
+    for spec in specs:
+        if (spec.get("attribute") or {}).get("shortname") != "lifecyclestatus":
+            continue
+        text = str(spec.get("value") or spec.get("displayValue") or "").strip()
+        if not text:
+            return None
+        known = {name.casefold(): name for name in LIFECYCLES}
+        return known.get(text.casefold(), text)
+    return None
+
+
+def _whole(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)

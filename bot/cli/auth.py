@@ -45,7 +45,7 @@ def auth_login(supply: bool, no_browser: bool, timeout: float) -> None:
 
 @auth.command("status")
 def auth_status() -> None:
-    """Who is signed in, to which workspaces, and until when."""
+    """Who is signed in, to which workspaces, and until when; whether supply data is on."""
     config = load_config()
     if config.nexar_token:
         click.echo("Using the fixed NEXAR_TOKEN (it is never refreshed).")
@@ -71,6 +71,7 @@ def auth_status() -> None:
     click.echo(f"Signed in as {who}.")
     for w in workspaces:
         click.echo(f"  {w.name}  {w.url}  ({w.region})")
+    click.echo(service.supply(config).describe())
 
 
 def _duration(delta: timedelta) -> str:

@@ -96,7 +96,7 @@ def cli(ctx: click.Context, db_path: str | None, log_level: str) -> None:
       Slack  SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_SIGNING_SECRET, PORT,
              SLACK_API_URL, REVIEW_BOT_POST_INTERVAL, REVIEW_BOT_OPS_CHANNEL,
              REVIEW_BOT_ADMINS, REVIEW_BOT_PROJECTS
-      Bot    REVIEW_BOT_DB, REVIEW_BOT_POLL_INTERVAL, REVIEW_BOT_TZ
+      Bot    REVIEW_BOT_DB, REVIEW_BOT_POLL_INTERVAL, REVIEW_BOT_TZ, REVIEW_BOT_SUPPLY
     """
     _load_dotenv(Path(".env"))
     config = Config.from_env()

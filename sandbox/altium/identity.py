@@ -3,10 +3,11 @@
 ``IdentitySandbox`` is a separate HTTP server (identity.nexar.com is a separate host from the
 API) shaped like IdentityServer/Duende, which Nexar runs: ``GET /connect/authorize`` answers a
 signed-in browser with a 302 to the client's redirect URI, ``POST /connect/token`` exchanges
-codes and refresh tokens for JWT-shaped access tokens. Every access token that carries
-``design.domain`` is registered with the ``AltiumSandbox`` it serves, with its expiry, so the
-GraphQL stand-in accepts it until ``exp`` by the shared clock and then answers
-``AuthExpiredToken``.
+codes and refresh tokens for JWT-shaped access tokens. Every access token is registered with
+the ``AltiumSandbox`` it serves, with its scopes and expiry, so the GraphQL stand-in accepts
+it until ``exp`` by the shared clock and then answers ``AuthExpiredToken``; a field its
+scopes do not cover (design data without ``design.domain``, supply data without
+``supply.domain``) gets ``AUTH_NOT_AUTHORIZED``.
 
 Choices where Nexar's behaviour is unknown or loose:
 
@@ -21,7 +22,11 @@ Choices where Nexar's behaviour is unknown or loose:
 - Rate limits count per client id the token requests that were not themselves refused with
   429: 2 per second on ``monotonic`` (real time by default, since a test clock stands still),
   and 200 per 15 minutes, 3,000 per 12 hours and 40,000 per week on the sandbox clock.
-- Only ``authorization_code`` and ``refresh_token`` grants exist here.
+- Beside ``authorization_code`` and ``refresh_token``, ``client_credentials`` issues an app's
+  own token (no user, no refresh token, ``access_lifetime``) for ``supply.domain`` only, as
+  Nexar allows client credentials for supply data and refuses them for design: any other
+  scope is ``invalid_scope``, and so is supply for a client registered without
+  ``allow_supply``. Without ``scope`` the grant asks for ``supply.domain``.
 """
 
 from __future__ import annotations
@@ -62,6 +67,9 @@ SCOPES = (
 """The scopes the identity server knows; any other is ``invalid_scope``."""
 
 DESIGN_SCOPE = "design.domain"
+SUPPLY_SCOPE = "supply.domain"
+APP_SCOPES = (SUPPLY_SCOPE,)
+"""The scopes a client-credentials token may carry."""
 OFFLINE_SCOPE = "offline_access"
 CODE_LIFETIME = timedelta(minutes=5)
 ID_TOKEN_LIFETIME = timedelta(minutes=5)
@@ -95,6 +103,7 @@ class OAuthClient:
     redirect_uris: tuple[str, ...]
     allow_offline_access: bool = True
     allow_design: bool = True
+    allow_supply: bool = True
 
     def accepts_redirect(self, uri: str) -> bool:
         """Whether ``uri`` matches a registered redirect URI (port 0 there means any port)."""
@@ -103,11 +112,11 @@ class OAuthClient:
 
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
-    """An access token the token endpoint handed out."""
+    """An access token the token endpoint handed out (``user`` None: an app's own token)."""
 
     access_token: str
     client_id: str
-    user: User
+    user: User | None
     scopes: tuple[str, ...]
     grant_type: str
     issued_at: datetime
@@ -351,15 +360,21 @@ class IdentitySandbox(LocalServer):
         redirect_uris: Sequence[str] = ("http://localhost:3000/login",),
         allow_offline_access: bool = True,
         allow_design: bool = True,
+        allow_supply: bool = True,
     ) -> None:
         """Register (or replace) an application.
 
         Port 0 in a redirect URI accepts any port. Without ``allow_offline_access``, asking
         for ``offline_access`` gets ``invalid_scope``; without ``allow_design``, so does
-        asking for ``design.domain``.
+        asking for ``design.domain``, and without ``allow_supply`` for ``supply.domain``.
         """
         client = OAuthClient(
-            client_id, client_secret, tuple(redirect_uris), allow_offline_access, allow_design
+            client_id,
+            client_secret,
+            tuple(redirect_uris),
+            allow_offline_access,
+            allow_design,
+            allow_supply,
         )
         with self._lock:
             self._clients[client_id] = client
@@ -501,7 +516,7 @@ class IdentitySandbox(LocalServer):
             "scopes_supported": list(SCOPES),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "subject_types_supported": ["public"],
@@ -570,6 +585,8 @@ class IdentitySandbox(LocalServer):
             return refuse("invalid_scope", "The client is not allowed offline_access.")
         if DESIGN_SCOPE in scopes and not client.allow_design:
             return refuse("invalid_scope", "The client is not allowed design.domain.")
+        if SUPPLY_SCOPE in scopes and not client.allow_supply:
+            return refuse("invalid_scope", "The client is not allowed supply.domain.")
         with self._lock:
             denied = self._deny > 0
             if denied:
@@ -621,6 +638,8 @@ class IdentitySandbox(LocalServer):
                 payload = self._exchange_code(client, params)
             elif grant_type == "refresh_token":
                 payload = self._exchange_refresh(client, params)
+            elif grant_type == "client_credentials":
+                payload = self._client_credentials(client, params)
             else:
                 raise _Refused(400, "unsupported_grant_type", f"{grant_type} is not supported.")
         except _Refused as refused:
@@ -800,6 +819,45 @@ class IdentitySandbox(LocalServer):
             session_id=None,
         )
 
+    def _client_credentials(
+        self, client: OAuthClient, params: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """An app's own supply token: design and user scopes are refused."""
+        scopes = tuple(dict.fromkeys((params.get("scope") or SUPPLY_SCOPE).split()))
+        refused = [scope for scope in scopes if scope not in APP_SCOPES]
+        if refused:
+            message = f"Not allowed with client credentials: {' '.join(refused)}."
+            raise _Refused(400, "invalid_scope", message)
+        if not client.allow_supply:
+            raise _Refused(400, "invalid_scope", "The client is not allowed supply.domain.")
+        now = self._clock()
+        issued = int(now.timestamp())
+        lifetime = int(self.access_lifetime.total_seconds())
+        expires_at = datetime.fromtimestamp(issued + lifetime, UTC)
+        claims = {
+            "iss": self.base_url,
+            "nbf": issued,
+            "iat": issued,
+            "exp": issued + lifetime,
+            "aud": "https://api.nexar.com",
+            "client_id": client.client_id,
+            "scope": list(scopes),
+            "jti": uuid.uuid4().hex.upper(),
+        }
+        access_token = _jwt(claims)
+        self.altium.add_app_token(access_token, scopes=scopes, expires_at=expires_at)
+        record = IssuedToken(
+            access_token, client.client_id, None, scopes, "client_credentials", now, expires_at
+        )
+        with self._lock:
+            self._issued.append(record)
+        return {
+            "access_token": access_token,
+            "expires_in": lifetime,
+            "token_type": "Bearer",
+            "scope": " ".join(scopes),
+        }
+
     def _issue(
         self,
         client: OAuthClient,
@@ -838,10 +896,9 @@ class IdentitySandbox(LocalServer):
             "jti": uuid.uuid4().hex.upper(),
         }
         access_token = _jwt(claims)
-        if DESIGN_SCOPE in scopes:
-            self.altium.add_token(
-                access_token, user=user, workspaces=workspaces, expires_at=expires_at
-            )
+        self.altium.add_token(
+            access_token, user=user, workspaces=workspaces, expires_at=expires_at, scopes=scopes
+        )
         payload: dict[str, Any] = {}
         if "openid" in scopes:
             identity = {

@@ -35,7 +35,7 @@ from graphql import (
 )
 
 from .activity import Store
-from .faults import FaultSession
+from .faults import NOT_AUTHORIZED, FaultSession
 from .model import (
     BomInstance,
     BomLine,
@@ -55,6 +55,7 @@ from .model import (
     Workspace,
     decode_node_id,
 )
+from .supply import SupplyCatalog
 
 T = TypeVar("T")
 Resolver = Callable[..., Any]
@@ -64,7 +65,13 @@ MAX_PAGE_SIZE = 100
 DISCOVERY_FIELDS = frozenset(
     {"desWorkspaceInfos", "desUserByAuth", "desWorkspaces", "desWorkspaceLocations"}
 )
-"""Root fields the discovery endpoint answers; every other one needs a regional endpoint."""
+"""Root fields the discovery endpoint answers; every other one needs a regional endpoint,
+except the supply fields (``sup*``), which only the discovery endpoint answers."""
+
+SUPPLY_PREFIX = "sup"
+SUPPLY_SCOPE = "supply.domain"
+"""The scope the supply fields need; every other field needs ``DESIGN_SCOPE``."""
+DESIGN_SCOPE = "design.domain"
 
 PROJECT_DATA_FIELDS = ("design", "revisions", "parameters", "workflows", "tasks")
 """``DesProject`` fields a project fault breaks; a listing of its name and dates still works."""
@@ -148,9 +155,19 @@ class RequestContext:
     store: Store
     region: str | None
     base_url: str
-    user: User
+    user: User | None
+    """Who signed in; None for an app's own token (client credentials)."""
     allowed_workspaces: frozenset[str] | None
     faults: FaultSession
+    scopes: frozenset[str] = frozenset({DESIGN_SCOPE})
+    supply: SupplyCatalog | None = None
+
+    @property
+    def signed_in(self) -> User:
+        """The signed-in user, or the error Nexar gives a token that names none."""
+        if self.user is None:
+            raise sandbox_error(NOT_AUTHORIZED, "AUTH_NOT_AUTHENTICATED")
+        return self.user
 
     def may_see(self, workspace: Workspace) -> bool:
         """Whether the token may see ``workspace`` at all."""
@@ -546,7 +563,7 @@ def _q_workspace_locations(ctx: RequestContext, info: Info, **args: Any) -> Any:
 
 
 def _q_user_by_auth(ctx: RequestContext, info: Info, **args: Any) -> Any:
-    return ctx.user
+    return ctx.signed_in
 
 
 def _q_users(ctx: RequestContext, info: Info, **args: Any) -> Any:
@@ -659,6 +676,12 @@ def _q_components_by_ids(ctx: RequestContext, info: Info, **args: Any) -> Any:
     return result
 
 
+def _q_sup_multi_match(ctx: RequestContext, info: Info, **args: Any) -> Any:
+    if ctx.supply is None:
+        raise sandbox_error("The sandbox serves no supply data.", "NOT_IMPLEMENTED")
+    return ctx.supply.multi_match(args["queries"])
+
+
 def _payload(*fields: str, errors: Sequence[str] = ()) -> dict[str, Any]:
     payload: dict[str, Any] = dict.fromkeys(fields, "")
     payload["errors"] = [{"message": message} for message in errors]
@@ -694,7 +717,7 @@ def _m_create_thread(ctx: RequestContext, info: Info, **args: Any) -> Any:
     try:
         number, thread_id = ctx.store.open_thread(
             project,
-            author=ctx.user,
+            author=ctx.signed_in,
             text=data["text"],
             document=data["documentId"],
             object_id=object_id,
@@ -728,7 +751,7 @@ def _m_create_comment(ctx: RequestContext, info: Info, **args: Any) -> Any:
         return _payload("commentId", errors=["The comment text must not be empty."])
     project = ctx.store.project(data["entityId"])
     comment_id = ctx.store.reply(
-        project, thread.comment_thread_id, author=ctx.user, text=data["text"]
+        project, thread.comment_thread_id, author=ctx.signed_in, text=data["text"]
     )
     return {"commentId": comment_id, "errors": []}
 
@@ -741,7 +764,7 @@ def _m_update_comment(ctx: RequestContext, info: Info, **args: Any) -> Any:
     found = [item for item in thread.comments if item.comment_id == data["commentId"]]
     if not found:
         return _payload(errors=[f"The comment `{data['commentId']}` was not found."])
-    if found[0].created_by.user_id != ctx.user.user_id:
+    if found[0].created_by.user_id != ctx.signed_in.user_id:
         return _payload(errors=["Only the author of a comment can edit it."])
     if not data["text"].strip():
         return _payload(errors=["The comment text must not be empty."])
@@ -803,6 +826,7 @@ QUERY: dict[str, RootResolver] = {
     "desLibrary": _q_library,
     "desComponentById": _q_component_by_id,
     "desComponentsByIds": _q_components_by_ids,
+    "supMultiMatch": _q_sup_multi_match,
 }
 MUTATION: dict[str, RootResolver] = {
     "desCreateCommentThread": _m_create_thread,
@@ -1118,9 +1142,18 @@ def _resolve_type(value: Any, info: Info, abstract: Any) -> str | None:
 
 
 def _root_field(name: str, resolver: RootResolver | None, *, mutation: bool) -> Resolver:
+    supply = name.startswith(SUPPLY_PREFIX)
+    scope = SUPPLY_SCOPE if supply else DESIGN_SCOPE
+
     def resolve(_root: Any, info: Info, **args: Any) -> Any:
         ctx = _ctx(info)
-        if ctx.region is None and (mutation or name not in DISCOVERY_FIELDS):
+        if scope not in ctx.scopes:
+            raise sandbox_error(NOT_AUTHORIZED, "AUTH_NOT_AUTHORIZED")
+        if supply:
+            misrouted = ctx.region is not None
+        else:
+            misrouted = ctx.region is None and (mutation or name not in DISCOVERY_FIELDS)
+        if misrouted:
             raise sandbox_error("Token validation failed", "AUTH_NOT_AUTHORIZED")
         ctx.faults.check_root()
         if resolver is None:

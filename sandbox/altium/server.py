@@ -1,9 +1,12 @@
 """The sandbox's HTTP server and the ``AltiumSandbox`` facade tests, the demo and the bench use.
 
-``POST /graphql`` is the discovery endpoint (workspaces and the signed-in user only);
-``POST /<region>/graphql`` serves one region's workspaces. Answers are shaped like Nexar's
-HotChocolate gateway: ``data`` and ``errors`` (``extensions.code``) and a top-level
-``extensions.requestId``; token problems are GraphQL errors too.
+``POST /graphql`` is the discovery endpoint (workspaces, the signed-in user, and supply
+data: ``supMultiMatch``); ``POST /<region>/graphql`` serves one region's workspaces. A
+token's scopes decide what it reads: ``supply.domain`` the ``sup*`` fields, ``design.domain``
+every other one; a missing scope is ``AUTH_NOT_AUTHORIZED`` at the field, as Nexar answers.
+Answers are shaped like Nexar's HotChocolate gateway: ``data`` and ``errors``
+(``extensions.code``) and a top-level ``extensions.requestId``; token problems are GraphQL
+errors too.
 
 The media type follows the request's ``Accept`` as HotChocolate 13+ does: a client asking
 for ``application/json`` gets HTTP 200 for every GraphQL result; any other ``Accept``
@@ -20,7 +23,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http import HTTPStatus
@@ -50,6 +53,7 @@ from .activity import Clock, Store, UserRef, utc_now
 from .faults import Faults, HttpFault
 from .model import Project, Tenant, User, Workspace
 from .resolvers import RequestContext, default_resolver, executable_schema
+from .supply import SupplyCatalog, demo_catalog
 
 RootField = tuple[str, str]
 """A requested root field: (response key, i.e. the alias or the name; field name)."""
@@ -58,7 +62,9 @@ _JSON = "application/json; charset=utf-8"
 _TEXT = "text/plain; charset=utf-8"
 _GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
 _NON_NULL = "Cannot return null for non-nullable field"
-_SCOPES = ("openid", "profile", "email", "design.domain", "user.access", "offline_access")
+TOKEN_SCOPES = ("openid", "profile", "email", "design.domain", "user.access", "offline_access")
+"""The scopes of a token made by ``make_token`` unless it names others: a design sign-in."""
+SUPPLY_FIELD = "supMultiMatch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +93,17 @@ class RequestRecord:
 
 @dataclass(slots=True)
 class TokenInfo:
-    """What a bearer token stands for; past ``expires_at`` (sandbox clock) it is expired."""
+    """What a bearer token stands for; past ``expires_at`` (sandbox clock) it is expired.
 
-    user: User
+    ``user`` is None for an app's own token (client credentials); ``scopes`` decide which
+    fields it may read (``design.domain``: all but ``sup*``; ``supply.domain``: ``sup*``).
+    """
+
+    user: User | None
     workspaces: frozenset[str] | None = None
     expired: bool = False
     expires_at: datetime | None = None
+    scopes: frozenset[str] = frozenset(TOKEN_SCOPES)
 
     def is_expired(self, now: datetime) -> bool:
         """Whether the token is expired at ``now`` (by ``expire_token`` or by its lifetime)."""
@@ -200,6 +211,7 @@ class AltiumSandbox(Store, LocalServer):
         workspace: Tenant | Workspace | None = None,
         clock: Clock | None = None,
         schema_path: str | Path | None = None,
+        supply: SupplyCatalog | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -213,6 +225,8 @@ class AltiumSandbox(Store, LocalServer):
         LocalServer.__init__(self, host, port)
         self.schema: GraphQLSchema = executable_schema(schema_path)
         self.faults = Faults(self.project)
+        self.supply: SupplyCatalog = supply if supply is not None else demo_catalog()
+        """The parts ``supMultiMatch`` finds, and how many requests and parts it answered."""
         self._tokens: dict[str, TokenInfo] = {}
         self._tokens_lock = threading.Lock()
         self._log: list[RequestRecord] = []
@@ -257,10 +271,12 @@ class AltiumSandbox(Store, LocalServer):
         *,
         workspaces: Sequence[Workspace | str] | None = None,
         lifetime: timedelta | None = timedelta(hours=24),
+        scopes: Sequence[str] = TOKEN_SCOPES,
     ) -> str:
         """Register and return a JWT-shaped token for ``user`` (default: the default owner).
 
         With ``workspaces``, the token sees only those (``a365:workspace:<authId>`` scopes).
+        ``scopes`` are the sign-in's (add ``supply.domain`` for supply data).
         Once ``lifetime`` has passed by the sandbox clock (the ``exp`` claim) the token gets
         ``AuthExpiredToken``, as does any token after ``expire_token``; ``lifetime=None``
         makes a token without ``exp`` that never expires on its own.
@@ -275,7 +291,7 @@ class AltiumSandbox(Store, LocalServer):
             "email": owner.email,
             "client_id": "design-review-bot-sandbox",
             "iat": issued,
-            "scope": [*_SCOPES, *(f"a365:workspace:{item.auth_id}" for item in chosen)],
+            "scope": [*scopes, *(f"a365:workspace:{item.auth_id}" for item in chosen)],
             "jti": uuid.uuid4().hex,
         }
         expires_at: datetime | None = None
@@ -283,7 +299,8 @@ class AltiumSandbox(Store, LocalServer):
             expires_at = now + lifetime
             claims["exp"] = issued + int(lifetime.total_seconds())
         token = _fake_jwt(claims)
-        self.add_token(token, user=owner, workspaces=chosen or None, expires_at=expires_at)
+        self.add_token(token, user=owner, workspaces=chosen or None, expires_at=expires_at,
+                       scopes=scopes)
         return token
 
     def add_token(
@@ -293,11 +310,13 @@ class AltiumSandbox(Store, LocalServer):
         user: UserRef | None = None,
         workspaces: Sequence[Workspace | str] | None = None,
         expires_at: datetime | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> str:
         """Accept ``token`` (again: this also un-expires it); returns it.
 
         With ``expires_at`` (aware), the token gets ``AuthExpiredToken`` from that moment
-        on by the sandbox clock; without, it never expires on its own.
+        on by the sandbox clock; without, it never expires on its own. ``scopes`` default to
+        the token's earlier ones, else to a design sign-in's (``TOKEN_SCOPES``).
         """
         with self._tokens_lock:
             previous = self._tokens.get(token)
@@ -312,8 +331,22 @@ class AltiumSandbox(Store, LocalServer):
             allowed: frozenset[str] | None = frozenset(self.workspace(w).url for w in workspaces)
         else:
             allowed = previous.workspaces if previous is not None else None
+        if scopes is not None:
+            granted = frozenset(scopes)
+        else:
+            granted = previous.scopes if previous is not None else frozenset(TOKEN_SCOPES)
         with self._tokens_lock:
-            self._tokens[token] = TokenInfo(owner, allowed, expires_at=expires_at)
+            self._tokens[token] = TokenInfo(owner, allowed, expires_at=expires_at,
+                                            scopes=granted)
+        return token
+
+    def add_app_token(self, token: str, *, scopes: Iterable[str],
+                      expires_at: datetime | None = None) -> str:
+        """Accept ``token`` as an app's own token (client credentials): no user, no
+        workspace, only ``scopes``; returns it."""
+        with self._tokens_lock:
+            self._tokens[token] = TokenInfo(None, frozenset(), expires_at=expires_at,
+                                            scopes=frozenset(scopes))
         return token
 
     def revoke_token(self, token: str) -> None:
@@ -435,6 +468,8 @@ class AltiumSandbox(Store, LocalServer):
         exchange.variables = variables
         exchange.operation_name = operation_name
         exchange.root_fields = prepared.roots.get(operation_name, ())
+        if SUPPLY_FIELD in exchange.fields:
+            self.supply.count_request()
         token = exchange.handler.bearer_token()
         now = self._clock()
         with self._tokens_lock:
@@ -457,6 +492,8 @@ class AltiumSandbox(Store, LocalServer):
             user=info.user,
             allowed_workspaces=info.workspaces,
             faults=self.faults.session(),
+            scopes=info.scopes,
+            supply=self.supply,
         )
         try:
             with self.lock:
@@ -518,6 +555,11 @@ class _Exchange:
         self.variables: Mapping[str, Any] = {}
         self.root_fields: tuple[RootField, ...] = ()
         self.accept = handler.headers.get("Accept")
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The requested root field names."""
+        return tuple(name for _, name in self.root_fields)
 
     def result(self, payload: dict[str, Any], *, fault: str | None = None) -> None:
         """Answer a GraphQL result in the media type the request's ``Accept`` gets."""
@@ -646,4 +688,4 @@ def _with_code(error: GraphQLError, code: str) -> dict[str, Any]:
     return formatted
 
 
-__all__ = ["AltiumSandbox", "Project", "RequestRecord", "TokenInfo"]
+__all__ = ["TOKEN_SCOPES", "AltiumSandbox", "Project", "RequestRecord", "TokenInfo"]

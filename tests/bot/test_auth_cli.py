@@ -14,6 +14,7 @@ import pytest
 
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.altium import IdentitySandbox
+from sandbox.altium.server import TOKEN_SCOPES
 from sandbox.scenario import PROJECT
 from tests.bot.conftest import REVIEW_BOT, Run, finish, serve_until
 from tests.jobs.test_auth import free_port
@@ -168,3 +169,30 @@ def test_ctrl_c_during_login_says_what_fits(bot_env: dict[str, str], auth_env: d
     assert err.splitlines() == ["Interrupted: the sign-in was not finished and nothing was "
                                 "changed (an earlier sign-in is kept)."]
     assert not Path(auth_env["REVIEW_BOT_TOKEN_STORE"].removeprefix("file:")).exists()
+
+
+def test_status_says_whether_supply_data_is_on(run: Run, altium: AltiumSandbox,
+                                               auth_env: dict[str, str],
+                                               identity: IdentitySandbox) -> None:
+    plain = run("auth", "status")
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.splitlines()[-1] == (
+        "Supply data is off: no supply access: sign in with 'review-bot auth login --supply' "
+        "or set NEXAR_CLIENT_ID/SECRET.")
+    scoped = altium.make_token(scopes=(*TOKEN_SCOPES, "supply.domain"))
+    fixed = run("auth", "status", env={"NEXAR_TOKEN": scoped})
+    assert fixed.stdout.splitlines()[-1] == (
+        "Supply data is on: NEXAR_TOKEN carries supply.domain.")
+    off = run("auth", "status", env={"NEXAR_TOKEN": scoped, "REVIEW_BOT_SUPPLY": "OFF"})
+    assert off.stdout.splitlines()[-1] == (
+        "Supply data is off: turned off by REVIEW_BOT_SUPPLY=off.")
+    app = run("auth", "status", env={**auth_env, "NEXAR_TOKEN": altium.token})
+    assert app.returncode == 0, app.stderr
+    assert app.stdout.splitlines()[-1].startswith(
+        "Supply data is on: a client-credentials token of NEXAR_CLIENT_ID (valid until ")
+    assert auth_env["NEXAR_CLIENT_SECRET"] not in app.stdout + app.stderr
+    assert identity.token_requests == 1
+    wrong = run("auth", "status", env={"REVIEW_BOT_SUPPLY": "maybe"})
+    assert wrong.returncode == 1
+    assert wrong.stderr.splitlines() == [
+        "Error: REVIEW_BOT_SUPPLY must be 'on' or 'off', not 'maybe'"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobs import records
+from state.supply import PartKey, SupplyFacts
 
 
 @pytest.mark.parametrize(("raw", "normal"), [
@@ -84,3 +85,41 @@ def test_documents_from_pcb_and_schematics() -> None:
                  "schematics": [{"documentId": "s", "documentName": "MCU.SchDoc"}]},
                 {"pcb": None, "schematics": []}]
     assert records.documents(variants) == {"p": "Board.PcbDoc", "s": "MCU.SchDoc"}
+
+
+def _spec(shortname: str, value: str, display: str = "") -> dict[str, object]:
+    return {"attribute": {"shortname": shortname}, "value": value, "displayValue": display}
+
+
+def test_supply_facts_from_a_match() -> None:
+    key = PartKey("TPS62133RGTR", "TI")
+    match = {"reference": "0", "hits": 2, "error": None, "parts": [{
+        "mpn": "TPS62133RGTR", "manufacturer": {"name": "Texas Instruments"},
+        "octopartUrl": "https://octopart.com/tps62133rgtr", "totalAvail": 0,
+        "medianPrice1000": {"price": 1, "currency": "EUR"}, "estimatedFactoryLeadDays": 98,
+        "specs": [_spec("case_package", "VQFN"), _spec("lifecyclestatus", "nrnd")]}]}
+    facts = records.supply_facts(key, match, "2026-11-28T09:00:00.000000Z")
+    assert facts == SupplyFacts(
+        key=key, found=True, checked_at="2026-11-28T09:00:00.000000Z", lifecycle="NRND",
+        stock=0, price_1k=1.0, currency="EUR", lead_days=98,
+        url="https://octopart.com/tps62133rgtr", manufacturer="Texas Instruments")
+
+
+@pytest.mark.parametrize(("specs", "lifecycle"), [
+    ([], None),
+    ([_spec("lifecyclestatus", "")], None),
+    ([_spec("lifecyclestatus", "", "Obsolete")], "Obsolete"),
+    ([_spec("lifecyclestatus", "Production (Last Time Buy)")], "Production (Last Time Buy)"),
+])
+def test_lifecycle_from_specs(specs: list[dict[str, object]], lifecycle: str | None) -> None:
+    assert records.lifecycle(specs) == lifecycle
+
+
+def test_supply_facts_without_parts_or_facts() -> None:
+    key = PartKey("NOPE")
+    none = records.supply_facts(key, {"hits": 0, "parts": []}, "t")
+    assert none == SupplyFacts(key=key, found=False, checked_at="t")
+    bare = records.supply_facts(key, {"hits": 1, "parts": [{
+        "mpn": "NOPE", "manufacturer": {"name": ""}, "totalAvail": None,
+        "medianPrice1000": None, "specs": []}]}, "t")
+    assert bare == SupplyFacts(key=key, found=True, checked_at="t")

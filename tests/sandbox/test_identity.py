@@ -24,6 +24,7 @@ from tests.conftest import FakeClock
 START = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 DESIGN = "openid profile email design.domain user.access offline_access"
 WHO = "{ desUserByAuth { userName } }"
+SUPPLY = '{ supMultiMatch(queries: [{mpn: "TPS62133RGTR", limit: 1}]) { hits } }'
 
 
 
@@ -427,12 +428,14 @@ def test_authorize_errors_redirect_back_with_state(
     assert who(http, sb, answer["access_token"]) == "alice.nguyen"
 
 
-def test_tokens_without_design_scope_are_refused_by_graphql(
+def test_tokens_without_design_scope_are_refused_design_data(
     http: httpx.Client, sb: AltiumSandbox, idp: IdentitySandbox
 ) -> None:
     answer = tokens(http, idp, scope="openid profile supply.domain")
     assert "refresh_token" not in answer
-    assert who(http, sb, answer["access_token"]) == "AuthInvalidToken"
+    assert who(http, sb, answer["access_token"]) == "AUTH_NOT_AUTHORIZED"
+    body = graphql(http, sb, answer["access_token"], SUPPLY)
+    assert body["data"]["supMultiMatch"][0]["hits"] == 1
 
 
 def test_rate_limits_per_second_and_per_fifteen_minutes(
@@ -522,3 +525,51 @@ def test_altium_tokens_expire_by_the_sandbox_clock(
     clock.advance(days=400)
     assert who(http, sb, forever) == "alice.nguyen"
     assert who(http, sb, sb.token) == "AuthExpiredToken"
+
+
+def test_client_credentials_issue_a_supply_only_token(
+    http: httpx.Client, sb: AltiumSandbox, idp: IdentitySandbox, clock: FakeClock
+) -> None:
+    assert "client_credentials" in http.get(idp.discovery_url).json()["grant_types_supported"]
+    response = token(http, idp, {"grant_type": "client_credentials", "scope": "supply.domain"})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["expires_in"] == 24 * 3600 and answer["scope"] == "supply.domain"
+    assert "refresh_token" not in answer and "id_token" not in answer
+    payload = claims(answer["access_token"])
+    assert payload["scope"] == ["supply.domain"] and "sub" not in payload
+    assert payload["client_id"] == idp.client_id
+    [issued] = idp.issued_tokens
+    assert (issued.grant_type, issued.user) == ("client_credentials", None)
+
+    supply = graphql(http, sb, answer["access_token"], SUPPLY)
+    assert supply["data"]["supMultiMatch"][0]["hits"] == 1
+    assert who(http, sb, answer["access_token"]) == "AUTH_NOT_AUTHORIZED"
+    unscoped = token(http, idp, {"grant_type": "client_credentials"}, basic=True)
+    assert unscoped.json()["scope"] == "supply.domain"
+
+    clock.advance(hours=24)
+    expired = graphql(http, sb, answer["access_token"], SUPPLY)
+    assert expired["errors"][0]["extensions"]["code"] == "AuthExpiredToken"
+
+
+@pytest.mark.parametrize("scope", ["design.domain", "supply.domain openid",
+                                   "supply.domain offline_access", "user.access"])
+def test_client_credentials_are_refused_design_and_user_scopes(
+    http: httpx.Client, idp: IdentitySandbox, scope: str
+) -> None:
+    refused = token(http, idp, {"grant_type": "client_credentials", "scope": scope})
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_scope")
+    assert idp.issued_tokens == []
+
+
+def test_client_credentials_need_the_app_secret_and_supply_access(
+    http: httpx.Client, idp: IdentitySandbox
+) -> None:
+    form = {"grant_type": "client_credentials", "scope": "supply.domain"}
+    wrong = token(http, idp, form, secret="wrong")
+    assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
+    idp.register_client("design-only", "s3cret", allow_supply=False)
+    refused = token(http, idp, form, client_id="design-only", secret="s3cret")
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_scope")
+    assert idp.issued_tokens == []
