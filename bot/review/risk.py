@@ -10,6 +10,7 @@ button shows the facts kept by the first answer and never asks again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -23,6 +24,8 @@ from state.errors import ReviewBotError
 from state.model import Bom, BomLine, designator_key
 from state.part_supply import placements
 from state.supply import PartKey, Supply, SupplyFacts, Thresholds, risks
+
+log = logging.getLogger(__name__)
 
 ASK_LIMIT = 50
 """More parts than this to ask for need ``--yes``."""
@@ -76,7 +79,7 @@ def risk(ctx: Context) -> Reply:
             asked = len(stale)
     known = supply.facts(keys)
     thresholds = ctx.supply_thresholds or Thresholds()
-    at_risk: list[tuple[_Part, SupplyFacts, tuple[str, ...]]] = []
+    lines: list[str] = []
     healthy = missing = unknown = 0
     for part in parts:
         facts = known.get(part.key)
@@ -86,16 +89,22 @@ def risk(ctx: Context) -> Reply:
         if not facts.found:
             missing += 1
             continue
-        reasons = risks(facts, quantity=part.quantity, thresholds=thresholds)
-        if reasons:
-            at_risk.append((part, facts, reasons))
+        try:
+            reasons = risks(facts, quantity=part.quantity, thresholds=thresholds)
+            row = _risk_row(part, facts, reasons) if reasons else ""
+        except Exception as exc:  # one bad part never breaks the answer
+            log.warning("left out the supply facts of a part: %s: %s", type(exc).__name__,
+                        exc)
+            unknown += 1
+            continue
+        if row:
+            lines.append(row)
         else:
             healthy += 1
     which = (f"variant *{named(chosen[0], '-')}*" if len(chosen) == 1
              else f"{len(chosen)} variants" if len(chosen) > 1 else "no variants")
-    head = (f"*Supply risk of {named(info.name)}* · {which} · *{len(at_risk)}* of "
+    head = (f"*Supply risk of {named(info.name)}* · {which} · *{len(lines)}* of "
             f"{len(parts)} part{'s' if len(parts) != 1 else ''} at risk")
-    lines = [_risk_row(part, facts, reasons) for part, facts, reasons in at_risk]
     counts = [f"✅ *{healthy}* healthy"]
     if missing:
         counts.append(f"*{missing}* without supply data")

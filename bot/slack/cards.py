@@ -1,8 +1,9 @@
 """Block Kit cards for each kind of change, as plain block dicts (``bot.slack.limits``).
 
-Every text from Altium is escaped once, here, with ``bot.slack.mrkdwn.escape``; every card then
-goes through ``bot.slack.limits.fit``, after quoting, so it stays inside Slack's limits whatever
-the text (a long list is trimmed with a count first, so people know what is missing).
+Every text from Altium or the supply data is escaped once, here, with
+``bot.slack.mrkdwn.escape``; every card then goes through ``bot.slack.limits.fit``, after
+quoting, so it stays inside Slack's limits whatever the text (a long list is trimmed with a
+count first, so people know what is missing).
 """
 
 from __future__ import annotations

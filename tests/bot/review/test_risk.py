@@ -191,3 +191,12 @@ def test_text_from_altium_and_the_supply_data_is_escaped(db_path: Path, field: s
     for raw in ("<!channel>", "<@U024BE7LH>", "<https://evil.example|", "<#C123>"):
         assert raw not in body
     assert "&lt;!channel&gt;" in body
+
+
+def test_one_bad_part_never_breaks_the_answer(db_path: Path) -> None:
+    standard(db_path)
+    remote = Remote({RESISTOR.mpn: {"lifecycle": "EOL", "stock": "plenty"},
+                     TEST_POINT.mpn: {"lifecycle": "EOL"}, BUCK.mpn: {"lifecycle": "New"}})
+    body = text(ask(db_path, BOARD, lookup=remote))
+    assert "*1* of 3 parts at risk" in body and "⚠️ `TP1` ×1" in body
+    assert "✅ *1* healthy · *1* not checked yet" in body
