@@ -4,7 +4,8 @@ store (events seen in the period, open threads, BOM changes), before anything is
 An event belongs to the period in which a poll saw it (``detected_at``), so consecutive
 periods count every event exactly once, however late the poll that found it. Each project is
 seen through its subscription's groups and filters, and never with history from before the
-subscription began.
+subscription began. The period's new parts at supply risk are judged on the supply facts
+already kept: a digest never asks for any.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Final
 from state.clock import parse_stamp, stamp
 from state.filters import wants
 from state.model import BOM_ORDER, Event, ProjectInfo, Thread, designator_key
+from state.part_supply import PartSupply
 from state.store import Store, Subscription, stored_event
+from state.supply import PartKey, Thresholds
 
 WAITING_LIMIT: Final = 5
 QUIET_AFTER: Final = timedelta(days=1)
@@ -67,6 +70,17 @@ class BomChange:
 
 
 @dataclass(frozen=True)
+class SupplyRisk:
+    """A part the period's BOM changes put in that is a supply risk (by the kept facts):
+    the variants and designators it went to, and why."""
+
+    key: PartKey
+    variants: tuple[str, ...]
+    designators: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ProjectDigest:
     """One subscribed project over one period, as the channel's subscription sees it.
 
@@ -75,7 +89,7 @@ class ProjectDigest:
     wrote in for ``QUIET_AFTER`` or more, quiet longest first (whoever spoke last).
     ``bom_changes`` are ordered replaced, removed, added, fitted, then by designator; the
     same change of a designator in several variants is one change, and ``bom_counts``
-    counts changes that way.
+    counts changes that way. ``supply_risks`` are the period's new parts at supply risk.
     """
 
     project: ProjectInfo
@@ -88,6 +102,7 @@ class ProjectDigest:
     bom_counts: Mapping[str, int]
     bom_changes: tuple[BomChange, ...]
     revisions: tuple[Event, ...]
+    supply_risks: tuple[SupplyRisk, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -110,15 +125,23 @@ class Digest:
         """No activity in any subscribed project during the period."""
         return not any(p.active for p in self.projects)
 
+    @property
+    def supply_risks(self) -> list[tuple[ProjectInfo, SupplyRisk]]:
+        """Every project's new parts at supply risk, with their project."""
+        return [(p.project, risk) for p in self.projects for risk in p.supply_risks]
+
 
 def build_digest(store: Store, channel: str, start: datetime, end: datetime, *,
                  kind: str = "now", tz: str = "UTC",
-                 waiting_limit: int = WAITING_LIMIT) -> Digest:
+                 waiting_limit: int = WAITING_LIMIT,
+                 thresholds: Thresholds | None = None) -> Digest:
     """The digest of ``channel`` for events seen in ``[start, end)`` and the current snapshots,
     through each subscription's groups and filters; subscriptions are never given history
-    from before they began."""
+    from before they began. New parts are judged by ``thresholds`` (the defaults when not
+    given) on the supply facts kept, however old: a digest never asks for any."""
+    parts = PartSupply(store, thresholds)
     projects = tuple(
-        _project_digest(store, sub, stamp(start), stamp(end), waiting_limit)
+        _project_digest(store, sub, stamp(start), stamp(end), waiting_limit, parts)
         for sub in store.subscriptions(channel=channel))
     ordered = tuple(sorted(projects, key=lambda p: (not p.active, p.project.name.casefold())))
     return Digest(channel=channel, kind=kind, start=start.astimezone(UTC),
@@ -126,7 +149,7 @@ def build_digest(store: Store, channel: str, start: datetime, end: datetime, *,
 
 
 def _project_digest(store: Store, sub: Subscription, start: str, end: str,
-                    waiting_limit: int) -> ProjectDigest:
+                    waiting_limit: int, parts: PartSupply) -> ProjectDigest:
     rows = store.rows(
         "select * from events where project_id = ? and id > ? and detected_at >= ? "
         "and detected_at < ? order by id", [sub.project_id, sub.after_event_id, start, end])
@@ -153,7 +176,32 @@ def _project_digest(store: Store, sub: Subscription, start: str, end: str,
         open_threads=None if threads is None else len(threads), oldest_open=oldest,
         waiting=tuple(waiting), bom_counts=Counter(c.kind for c in bom),
         bom_changes=tuple(bom),
-        revisions=tuple(e for e in events if e.kind == "revision_committed"))
+        revisions=tuple(e for e in events if e.kind == "revision_committed"),
+        supply_risks=supply_risks(parts, events))
+
+
+def supply_risks(parts: PartSupply, events: Sequence[Event]) -> tuple[SupplyRisk, ...]:
+    """The parts ``events`` put into a BOM that are at supply risk, one per part and
+    variant, in the order first seen; variants putting a part on the same designators for
+    the same reasons are one."""
+    keys: dict[str, PartKey] = {}
+    placed: dict[tuple[str, str], list[Event]] = {}
+    for event in events:
+        key = PartKey.of_new_part(event)
+        if key is not None:
+            keys.setdefault(key.id, key)
+            placed.setdefault((key.id, event.variant or ""), []).append(event)
+    parts.facts(keys.values())
+    merged: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    for (key_id, variant), group in placed.items():
+        judged = parts.judge(group[0])
+        if judged is None or not judged.reasons:
+            continue
+        designators = tuple(sorted({e.designator or "?" for e in group}, key=designator_key))
+        merged.setdefault((key_id, designators, judged.reasons), []).append(variant)
+    return tuple(SupplyRisk(key=keys[key_id], variants=tuple(variants),
+                            designators=designators, reasons=reasons)
+                 for (key_id, designators, reasons), variants in merged.items())
 
 
 def merge_bom_changes(events: Sequence[Event]) -> list[BomChange]:

@@ -11,7 +11,10 @@ import click
 from bot import usecases
 from bot.cli.group import cli, open_store, print_table
 from bot.slack.sentences import summary
+from bot.webhooks.payload import with_supply
+from state.part_supply import PartSupply
 from state.store import StoredEvent
+from state.supply import new_parts
 
 
 @cli.command()
@@ -26,12 +29,14 @@ def events(as_json: bool, since: str | None, project: str | None, limit: int | N
     with open_store() as store:
         project_id = store.find_project(project).id if project else None
         found = usecases.changes(store, since=cutoff, project_id=project_id)
-    if limit is not None:
-        found = found[-limit:]
-    if as_json:
-        for stored in found:
-            click.echo(json.dumps(_event_json(stored), ensure_ascii=False))
-        return
+        if limit is not None:
+            found = found[-limit:]
+        if as_json:
+            parts = PartSupply(store)
+            parts.facts(new_parts(s.event for s in found))
+            for stored in found:
+                click.echo(json.dumps(_event_json(stored, parts), ensure_ascii=False))
+            return
     if not found:
         click.echo("No events." if cutoff is None else f"No events since {cutoff}.")
         return
@@ -40,8 +45,11 @@ def events(as_json: bool, since: str | None, project: str | None, limit: int | N
     print_table(("ID", "AT (UTC)", "PROJECT", "KIND", "WHAT"), rows)
 
 
-def _event_json(stored: StoredEvent) -> dict[str, Any]:
-    return {"id": stored.id, **stored.event.to_dict(), "detected_at": stored.detected_at}
+def _event_json(stored: StoredEvent, parts: PartSupply) -> dict[str, Any]:
+    """An event as a webhook's ``data`` has it, but for the project, which is its name:
+    a part event with the kept supply facts of the part it puts in (``supply``)."""
+    fields = {"id": stored.id, **stored.event.to_dict(), "detected_at": stored.detected_at}
+    return with_supply(fields, stored.event, parts.judge(stored.event))
 
 
 def _since(text: str) -> str:

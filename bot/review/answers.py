@@ -16,11 +16,13 @@ from typing import Any
 
 from bot.digests import DigestRun
 from bot.review.context import (
+    NO_SUPPLY,
     Asker,
     Context,
     LibraryCache,
     NexarFactory,
     Policy,
+    SupplyLookup,
     project_in_words,
 )
 from bot.review.reply import Reply
@@ -30,6 +32,7 @@ from bot.slack.mrkdwn import escape
 from state.clock import utc_now
 from state.errors import NotFoundError, ReviewBotError
 from state.store import Store
+from state.supply import Thresholds
 
 
 @dataclass
@@ -44,6 +47,11 @@ class Answers:
     digest_tz: str = "UTC"
     digest_now: Callable[[str], DigestRun | None] | None = None
     on_digest_change: Callable[[], None] | None = None
+    supply_lookup: SupplyLookup | None = None
+    """Asks the supply data (``/review risk``); None: supply data is off, ``supply_off``
+    says why."""
+    supply_off: str = NO_SUPPLY
+    supply_thresholds: Thresholds | None = None
     _library: LibraryCache = field(default_factory=dict)
 
     NEXAR_COMMANDS = NEXAR_COMMANDS
@@ -52,6 +60,8 @@ class Answers:
         """True when the answer needs a Nexar round trip (answered after the ack)."""
         if request.name in self.NEXAR_COMMANDS:
             return True
+        if request.name == "risk":
+            return self.supply_lookup is not None
         if request.name in SNAPSHOT_OR_NEXAR:
             with Store.open(self.db_path) as store:
                 try:
@@ -81,4 +91,6 @@ class Answers:
         return Context(store=store, request=request, asker=asker, policy=self.policy,
                        clock=self.clock, nexar=self.nexar, library=self._library,
                        channel_info=self.channel_info, digest_tz=self.digest_tz,
-                       digest_now=self.digest_now, on_digest_change=self.on_digest_change)
+                       digest_now=self.digest_now, on_digest_change=self.on_digest_change,
+                       supply_lookup=self.supply_lookup, supply_off=self.supply_off,
+                       supply_thresholds=self.supply_thresholds)

@@ -20,10 +20,15 @@ from jobs.poll import named_threads
 from state.clock import ago
 from state.model import ProjectInfo, Snapshot
 from state.store import Store
+from state.supply import PartKey, SupplyFacts, Thresholds
 
 NexarFactory = Callable[[], NexarClient]
 LibraryCache = dict[str, tuple[float, list[LibraryPart]]]
 """Each workspace's library components, with when they were read (``time.monotonic``)."""
+SupplyLookup = Callable[[list[PartKey]], dict[PartKey, SupplyFacts]]
+"""Asks the supply data about parts in one request: the answers, a key left out when its
+match failed (it is asked again later). Keeping the answers is the caller's job."""
+NO_SUPPLY = "no supply access is set up"
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,10 @@ class Context:
     digest_tz: str = "UTC"
     digest_now: Callable[[str], DigestRun | None] | None = None
     on_digest_change: Callable[[], None] | None = None
+    supply_lookup: SupplyLookup | None = None
+    """None: supply data is off, for ``supply_off``."""
+    supply_off: str = NO_SUPPLY
+    supply_thresholds: Thresholds | None = None
 
     def resolve(self, words: tuple[str, ...]) -> tuple[ProjectInfo, tuple[str, ...]]:
         """The shared project ``words`` start with, and the words after its name."""

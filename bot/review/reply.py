@@ -34,7 +34,7 @@ PROJECTS_ACTION = "review_projects_page"
 PAGE_ACTION = "review_page"
 """A paged answer's buttons: ``review_page_<n>``, the request in the button's value."""
 PAGED = frozenset({"workspaces", "projects", "project", "bom", "comments", "thread", "nets",
-                   "part", "changes", "subscriptions", "status"})
+                   "part", "changes", "subscriptions", "status", "risk"})
 """The commands whose answers may come in pages: those that only read."""
 
 

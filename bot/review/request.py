@@ -27,6 +27,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "nets": ("<project> [name]", "PCB nets with length and pad count"),
     "part": ("<MPN or text>", "library components and where they are used"),
     "changes": ("<project> [since]", "the recent event log (since: 2h, 3d, 1w or a date)"),
+    "risk": ("<project> [variant] [--yes]",
+             "supply risk of every part in the BOM: lifecycle, stock, lead time; `--yes` "
+             "when that asks for many parts"),
     "subscribe": ("<project> [comments] [bom] [revisions] [--exclude R,TP,*.SchDoc] "
                   "[--replies]",
                   "post this project's changes here; with `--replies`, replies to its "
@@ -40,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "activity"),
 }
 NEEDS_ARGUMENT = {"project", "bom", "comments", "thread", "nets", "part", "changes",
-                  "subscribe", "unsubscribe"}
+                  "subscribe", "unsubscribe", "risk"}
 ALIASES = {"?": "help", "ws": "workspaces", "sub": "subscribe", "unsub": "unsubscribe",
            "subs": "subscriptions", "threads": "comments", "comment": "comments",
            "net": "nets", "parts": "part", "log": "changes"}
@@ -127,13 +130,16 @@ def parse(text: str) -> Request:
             options["exclude"] = ",".join(v.strip(",") for v in values if v.strip(","))
         elif lowered in {"--replies", "—replies"}:
             options["replies"] = "on"
+        elif lowered in {"--yes", "—yes"}:
+            options["yes"] = "on"
         elif lowered == "--quiet":
             rest.append(word)
         elif lowered.startswith("--page="):
             options["page"] = lowered.split("=", 1)[1]
         elif lowered.startswith("--") and len(lowered) > 2:
             raise CommandError(f"Unknown option `{_echo(word)}`. Options: `--share`, "
-                               "`--exclude` and `--replies` (subscribe), `--quiet` (digest).")
+                               "`--exclude` and `--replies` (subscribe), `--quiet` (digest), "
+                               "`--yes` (risk).")
         else:
             rest.append(word)
         i += 1

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.review import bom, changes, digest, follow, library, nets, projects, status, threads
+from bot.review import (
+    bom,
+    changes,
+    digest,
+    follow,
+    library,
+    nets,
+    projects,
+    risk,
+    status,
+    threads,
+)
 from bot.review.context import Context
 from bot.review.reply import Reply
 from bot.review.request import help_text
@@ -31,6 +42,7 @@ COMMANDS: dict[str, Handler] = {
     "nets": nets.nets,
     "part": library.part,
     "changes": changes.changes,
+    "risk": risk.risk,
     "subscribe": follow.subscribe,
     "unsubscribe": follow.unsubscribe,
     "subscriptions": follow.subscriptions,

@@ -1,14 +1,17 @@
 """Block Kit cards for each kind of change, as plain block dicts (``bot.slack.limits``).
 
-Every text from Altium is escaped once, here, with ``bot.slack.mrkdwn.escape``; every card then
-goes through ``bot.slack.limits.fit``, after quoting, so it stays inside Slack's limits whatever
-the text (a long list is trimmed with a count first, so people know what is missing).
+Every text from Altium or the supply data is escaped once, here, with
+``bot.slack.mrkdwn.escape``; every card then goes through ``bot.slack.limits.fit``, after
+quoting, so it stays inside Slack's limits whatever the text (a long list is trimmed with a
+count first, so people know what is missing).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.slack.limits import (
@@ -31,11 +34,20 @@ from bot.slack.sentences import summary
 from state.clock import parse_stamp
 from state.model import BOM_ORDER, BomLine, Event, ProjectInfo, Snapshot, Thread, designator_key
 from state.store import Subscription
+from state.supply import PartKey, SupplyFacts, Thresholds, risks
+
+log = logging.getLogger(__name__)
 
 COMMENT_LIMIT = 2500
 """Characters of a quoted comment, the quote marks included: room left for its author."""
 NAME_LIMIT = NAME_TEXT
 MAX_VARIANTS = 6
+NOTE_LIMIT = 300
+"""Characters of the note a BOM change message gives about supply data it lacks."""
+SUPPLY_LINK = "Octopart"
+"""The label of a part's link in its supply facts."""
+URL_LIMIT = 500
+"""A part link longer than this is left out: it would crowd the lines of other parts."""
 REPLY_HINT = "↩️ Reply in this thread to answer in Altium 365"
 """On a thread card in a channel whose replies are written to Altium 365 as comments."""
 
@@ -165,26 +177,44 @@ class Cards:
         return _message(f"{project.name}: {summary(event)}", [section(text)])
 
     def bom_change(self, project: ProjectInfo, variant: str, events: Sequence[Event], *,
-                   people: People) -> Message:
+                   people: People, supply: Mapping[PartKey, SupplyFacts] | None = None,
+                   supply_note: str | None = None,
+                   quantities: Mapping[PartKey, int] | None = None,
+                   thresholds: Thresholds | None = None) -> Message:
+        """One variant's BOM changes of one poll as one message. With ``supply``, each new
+        part (added, or the new side of a replacement) gets a line of its supply facts,
+        judged for the ``quantities`` its variant places (1 when not given); a part without
+        facts gets none, and ``supply_note`` (plain text, e.g. why there are none) is said
+        once instead."""
         counts: Counter[str] = Counter(e.kind for e in events)
         counted = " · ".join(f"{counts[k]} {BOM_TITLES[k].lower()}" for k in BOM_ORDER
                              if counts[k])
+        lines = SupplyLines(supply or {}, quantities, thresholds)
+        at_risk = lines.at_risk(events)
+        risky = f" · ⚠️ {at_risk} part{'s' if at_risk != 1 else ''} at supply risk" \
+            if at_risk else ""
         title = f"BOM change · {project.name} ({variant})"
-        intro = f"{project_link(project)} · variant *{named(variant, '-')}*: {counted}"
+        intro = f"{project_link(project)} · variant *{named(variant, '-')}*: {counted}{risky}"
+        note = ""
+        if supply_note and lines.missing(events):
+            note = escape(supply_note, NOTE_LIMIT, flat=True)
         ordered = sorted(events, key=lambda e: (BOM_ORDER.index(e.kind),
                                                 designator_key(e.designator)))
         sections, shown = _fill_sections(
             ordered, room=MESSAGE.blocks - 3,
-            budget=MESSAGE.chars - len(intro) - len(title) - 300)
+            budget=MESSAGE.chars - len(intro) - len(title) - len(note) - 300,
+            render=lines.line)
         rest = len(events) - shown
         tail = [f"and {rest} more change{'s' if rest != 1 else ''}"] if rest > 0 else []
+        if note:
+            tail.append(note)
         if project.url:
             tail.append(link(project.url, "Open in Altium 365"))
         blocks: list[Block] = [header(escape(title, HEADER_TEXT, flat=True)),
                                section(intro), *(section(t) for t in sections)]
         if tail:
             blocks.append(context(" · ".join(tail)))
-        return _message(f"{title}: {counted}", blocks)
+        return _message(f"{title}: {counted}{risky}", blocks)
 
     def revision(self, project: ProjectInfo, event: Event, *, people: People) -> Message:
         who = _person(people, event.author, None)
@@ -304,13 +334,118 @@ def bom_line(event: Event) -> str:
     return f"{d} {state} ({new})"
 
 
-def _fill_sections(events: Sequence[Event], *, room: int, budget: int) -> tuple[list[str], int]:
-    """BOM lines under a heading per kind, packed into at most ``room`` sections of at most
-    SECTION_TEXT characters and ``budget`` in all; returns the sections and lines shown."""
+def money(price: float, currency: str | None) -> str:
+    """A unit price: cents for a price of 1 or more, four significant digits below."""
+    amount = f"{price:,.2f}" if price >= 1 else f"{price:.4g}"
+    return f"{amount} {escape(currency, 12, flat=True)}" if currency else amount
+
+
+def weeks(days: int) -> str:
+    """A lead time in whole weeks, as people plan with it."""
+    count = round(days / 7)
+    return "under a week" if count < 1 else f"{count} week{'s' if count != 1 else ''}"
+
+
+def part_link(url: str | None) -> str:
+    """The link to a part's supply page, or nothing for a missing, odd or overlong one."""
+    if not url or len(url) > URL_LIMIT:
+        return ""
+    shown = link(url, SUPPLY_LINK)
+    return shown if shown.startswith("<") else ""
+
+
+def supply_text(facts: SupplyFacts, reasons: Sequence[str]) -> str:
+    """One part's supply facts as one mrkdwn line: ⚠️ and why first when it is at risk,
+    then lifecycle, stock, median price at 1k and factory lead time (each unless a reason
+    said it already) and its link."""
+    if not facts.found:
+        return "_no supply data_"
+    said = " ".join(reasons)
+    shown: list[str] = []
+    if reasons:
+        shown.append(f"⚠️ *{escape('; '.join(reasons), 200, flat=True)}*")
+    if facts.lifecycle and facts.lifecycle not in reasons:
+        shown.append(escape(facts.lifecycle, 30, flat=True))
+    if facts.stock is not None and not (f"({facts.stock:,})" in said or "no stock" in said):
+        shown.append(f"{facts.stock:,} in stock")
+    if facts.price_1k is not None and math.isfinite(facts.price_1k) and facts.price_1k >= 0:
+        shown.append(f"{money(facts.price_1k, facts.currency)} at 1k")
+    if facts.lead_days is not None and f"lead time {weeks(facts.lead_days)}" not in reasons:
+        shown.append(f"lead time {weeks(facts.lead_days)}")
+    shown.append(part_link(facts.url))
+    return " · ".join(p for p in shown if p) or "_no supply facts given_"
+
+
+class SupplyLines:
+    """BOM lines with the supply facts of each new part on a line below it: in full the
+    first time a part shows in a message, "as above" on its later lines. A part whose
+    facts cannot be shown gets its BOM line alone: one bad part never breaks a message."""
+
+    def __init__(self, supply: Mapping[PartKey, SupplyFacts],
+                 quantities: Mapping[PartKey, int] | None = None,
+                 thresholds: Thresholds | None = None) -> None:
+        self.facts = {key.id: facts for key, facts in supply.items()}
+        self.quantities = {key.id: count for key, count in (quantities or {}).items()}
+        self.thresholds = thresholds or Thresholds()
+        self._judged: dict[str, tuple[SupplyFacts, tuple[str, ...]] | None] = {}
+        self._said: set[str] = set()
+
+    def judged(self, key: PartKey) -> tuple[SupplyFacts, tuple[str, ...]] | None:
+        """A part's facts and why it is at risk, or None without (usable) facts."""
+        if key.id not in self._judged:
+            facts = self.facts.get(key.id)
+            found: tuple[SupplyFacts, tuple[str, ...]] | None = None
+            if facts is not None:
+                try:
+                    found = facts, risks(facts, quantity=self.quantities.get(key.id, 1),
+                                         thresholds=self.thresholds)
+                except Exception as exc:  # one bad part never breaks the message
+                    log.warning("left out the supply facts of a part: %s: %s",
+                                type(exc).__name__, exc)
+            self._judged[key.id] = found
+        return self._judged[key.id]
+
+    def at_risk(self, events: Iterable[Event]) -> int:
+        """How many distinct new parts of ``events`` are at supply risk."""
+        keys = {k.id: k for k in (PartKey.of_new_part(e) for e in events) if k is not None}
+        return sum(1 for k in keys.values() if (j := self.judged(k)) is not None and j[1])
+
+    def missing(self, events: Iterable[Event]) -> bool:
+        """Whether a new part of ``events`` has no facts to show."""
+        return any(key is not None and self.judged(key) is None
+                   for key in (PartKey.of_new_part(e) for e in events))
+
+    def line(self, event: Event) -> str:
+        """``bom_line(event)``, with the supply facts of the part it puts in below it."""
+        base = bom_line(event)
+        key = PartKey.of_new_part(event)
+        judged = self.judged(key) if key is not None else None
+        if key is None or judged is None:
+            return base
+        facts, reasons = judged
+        if key.id in self._said:
+            return base + (" · ⚠️ _supply risk as above_" if reasons else
+                           " · _supply as above_")
+        try:
+            text = supply_text(facts, reasons)
+        except Exception as exc:  # one bad part never breaks the message
+            log.warning("left out the supply facts of a part: %s: %s", type(exc).__name__,
+                        exc)
+            self._judged[key.id] = None
+            return base
+        self._said.add(key.id)
+        return f"{base}\n  ↳ {text}"
+
+
+def _fill_sections(events: Sequence[Event], *, room: int, budget: int,
+                   render: Callable[[Event], str] = bom_line) -> tuple[list[str], int]:
+    """BOM lines (each ``render``ed) under a heading per kind, packed into at most ``room``
+    sections of at most SECTION_TEXT characters and ``budget`` in all; returns the sections
+    and lines shown."""
     sections: list[str] = []
     shown, used, current, kind = 0, 0, "", ""
     for event in events:
-        line = bom_line(event)
+        line = render(event)
         if event.kind != kind:
             if current:
                 sections.append(current)

@@ -3,7 +3,8 @@
 For every channel with work: reconcile posts a killed process left half-done (their key is
 in the message metadata), refresh thread cards, welcome new subscriptions, then post the
 pending events in order: a thread event into its Altium thread's Slack thread (starting the
-card if it was never posted), a poll's BOM changes of one variant as one message, a new
+card if it was never posted), a poll's BOM changes of one variant as one message (with the
+supply facts kept for the parts it brings in: only read here, never asked for), a new
 revision as one line. A comment written from a person's Slack reply (``bot.replies``) is
 not posted back into the channel it came from; other channels get it as that person's reply
 "via Slack". About one post per second per channel; 429 waits ``Retry-After``
@@ -58,8 +59,10 @@ from state.directory import Directory
 from state.errors import BusyError, ReviewBotError, SetAsideError, StoppedError
 from state.model import Comment, Event, Person, ProjectInfo, Snapshot, Thread
 from state.outbox import Delivery, Outbox, SetAside
+from state.part_supply import PartSupply
 from state.replies import Replies
 from state.store import Store, Subscription
+from state.supply import PartKey, SupplyFacts, Thresholds, new_parts
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,9 @@ CLAIM_POLL = 0.5
 
 OpsNotice = Callable[[Sequence[SetAside]], Message]
 """Builds the operators' message about deliveries just set aside."""
+SupplyNote = Callable[[list[PartKey]], str | None]
+"""What a BOM change message says of its new parts without supply facts (plain text, e.g.
+"Supply data follows"), or None to say nothing."""
 
 
 @dataclass
@@ -160,7 +166,8 @@ class Deliverer:
                  max_rate_limit_waits: int = 10, max_wait: float = 300.0,
                  ops_channel: str | None = None, ops_notice: OpsNotice | None = None,
                  owner: Owner | None = None, lease: timedelta = CLAIM_LEASE,
-                 claim_wait: float = CLAIM_WAIT) -> None:
+                 claim_wait: float = CLAIM_WAIT, supply_thresholds: Thresholds | None = None,
+                 supply_note: SupplyNote | None = None) -> None:
         self.store = store
         self.outbox = Outbox(store)
         self.directory = Directory(store)
@@ -178,6 +185,9 @@ class Deliverer:
         self.claims = Claims(store)
         self.lease = lease
         self.claim_wait = claim_wait
+        self.supply_thresholds = supply_thresholds or Thresholds()
+        self.supply_note = supply_note
+        self._parts = PartSupply(store, self.supply_thresholds)
         self._held: dict[str, datetime] = {}
         """Claims this deliverer holds now -> when each was last renewed."""
         self._last_post: dict[str, datetime] = {}
@@ -193,6 +203,7 @@ class Deliverer:
         report = DeliveryReport()
         self._snapshots.clear()
         self._replies.clear()
+        self._parts = PartSupply(self.store, self.supply_thresholds)
         self.outbox.plan(at=self._now())
         for channel in self.outbox.channels_with_work():
             try:
@@ -524,6 +535,31 @@ class Deliverer:
                               partial(self._send_reply, channel, channel_id, unit, report,
                                       event))
 
+    def _bom_supply(self, project_id: str, variant: str | None, events: Sequence[Event]
+                    ) -> tuple[dict[PartKey, SupplyFacts], dict[PartKey, int], str | None]:
+        """The kept supply facts of the parts ``events`` put into the BOM, the quantity the
+        variant places of each, and the note on those without facts. Supply data only adds
+        to the message: when it cannot be read, the message goes out without it."""
+        keys = new_parts(events)
+        if not keys:
+            return {}, {}, None
+        try:
+            facts = self._parts.facts(keys)
+            quantities = self._parts.quantities(project_id, variant, keys)
+        except Exception as exc:  # the alert goes out on time, without supply facts
+            log.warning("a BOM change goes out without supply facts: %s: %s",
+                        type(exc).__name__, exc)
+            facts, quantities = {}, {}
+        missing = [k for k in keys if k not in facts]
+        note = None
+        if missing and self.supply_note is not None:
+            try:
+                note = self.supply_note(missing)
+            except Exception as exc:  # a note is not worth holding the alert for
+                log.warning("a BOM change goes out without its supply note: %s: %s",
+                            type(exc).__name__, exc)
+        return facts, quantities, note
+
     def _from_slack(self, event: Event) -> tuple[str, Event] | None:
         """For a comment written from a Slack reply (``bot.replies``): the channel id it was
         written from, and the event told as the person's reply "via Slack"."""
@@ -568,10 +604,15 @@ class Deliverer:
         raise SlackError("the thread card keeps disappearing", code="thread_not_found")
 
     def _bom_message(self, events: Sequence[Event]) -> Message:
-        """One poll's BOM changes of one variant, as one message."""
+        """One poll's BOM changes of one variant, as one message, with the supply facts
+        kept for its new parts."""
         first = events[0]
-        return self.renderer.bom_change(self._project(first), first.variant or "",
-                                        list(events), people=self._people)
+        supply, quantities, note = self._bom_supply(first.project_id, first.variant,
+                                                    events)
+        return self.renderer.bom_change(
+            self._project(first), first.variant or "", list(events), people=self._people,
+            supply=supply, supply_note=note, quantities=quantities,
+            thresholds=self.supply_thresholds)
 
     def _bom_again(self, event_ids: Sequence[int]) -> Message | None:
         """A BOM message as it reads now (its supply facts arrived), from its events."""

@@ -3,7 +3,8 @@
 A header, the period, then per project: thread activity, open threads with the oldest one's
 age, the threads quiet for a day or more, BOM change counts with the notable changes
 (replaced parts first; a change in several variants counted once, naming them) and
-revisions. Every text from Altium is escaped once, here; long lists are trimmed with
+revisions; then the period's new parts at supply risk, across projects. Every text from
+Altium or the supply data is escaped once, here; long lists are trimmed with
 "and N more", and the message goes through ``bot.slack.limits.fit`` so it stays within Slack's
 limits whatever the text. A period without activity is one short line.
 """
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from bot.slack.cards import BOM_TITLES, bom_line, named, project_link, when
+from bot.slack.cards import BOM_TITLES, bom_line, named, part_name, project_link, when
 from bot.slack.limits import (
     FALLBACK_TEXT,
     MESSAGE,
@@ -29,12 +30,14 @@ from bot.slack.limits import (
 from bot.slack.message import Message
 from bot.slack.mrkdwn import escape, link
 from state.clock import IN_DAYS, ago
-from state.digest_contents import BomChange, Digest, OpenThread, ProjectDigest
-from state.model import BOM_ORDER
+from state.digest_contents import BomChange, Digest, OpenThread, ProjectDigest, SupplyRisk
+from state.model import BOM_ORDER, ProjectInfo
 
 TITLES: Final = {"daily": "Daily design-review digest", "weekdays": "Daily design-review digest",
                  "weekly": "Weekly design-review digest", "now": "Design-review digest"}
 MAX_BOM_LINES: Final = 12
+MAX_RISKS: Final = 15
+MAX_DESIGNATORS: Final = 8
 MAX_REVISIONS: Final = 5
 TEXT_LIMIT: Final = 120
 NAMED_PROJECTS: Final = 5
@@ -51,8 +54,9 @@ def render_digest(digest: Digest) -> Message:
         return _short_line(digest, title)
     head: list[Block] = [header(title),
                          context(f"{when(_iso(digest.start))} – {when(_iso(digest.end))}")]
-    room = MESSAGE.blocks - len(head) - 1
-    budget = MESSAGE.chars - text_size(head) - 200
+    risks = [section(_risk_text(digest.supply_risks))] if digest.supply_risks else []
+    room = MESSAGE.blocks - len(head) - len(risks) - 1
+    budget = MESSAGE.chars - text_size(head) - text_size(risks) - 200
     body: list[Block] = []
     shown = 0
     for project in digest.projects:
@@ -66,7 +70,7 @@ def render_digest(digest: Digest) -> Message:
     rest = len(digest.projects) - shown
     tail = [context(f"and {rest} more project{'s' if rest != 1 else ''}")] if rest else []
     return _fitted(escape(_fallback(digest, title), FALLBACK_TEXT, flat=True),
-                   [*head, *body, *tail])
+                   [*head, *body, *tail, *risks])
 
 
 def _fitted(text: str, blocks: list[Block]) -> Message:
@@ -181,6 +185,29 @@ def _bom_text(changes: Sequence[BomChange]) -> str:
     return "\n".join(lines)
 
 
+def _risk_text(risks: Sequence[tuple[ProjectInfo, SupplyRisk]]) -> str:
+    """The period's new parts at supply risk, one a line: project, variants, designators,
+    the part and why."""
+    lines = ["⚠️ *Supply risk* (new parts this period)"]
+    used = len(lines[0])
+    for index, (project, risk) in enumerate(risks):
+        shown = risk.designators[:MAX_DESIGNATORS]
+        more = len(risk.designators) - len(shown)
+        designators = ", ".join(f"`{escape(d, 40, flat=True)}`" for d in shown) + (
+            f" +{more}" if more else "")
+        variants = escape(", ".join(v or "-" for v in risk.variants), 200, flat=True)
+        line = (f"• *{named(project.name)}* ({variants}): {designators} "
+                f"{part_name(risk.key.manufacturer, risk.key.mpn)} — "
+                f"{escape('; '.join(risk.reasons), 300, flat=True)}")
+        if index >= MAX_RISKS or used + 1 + len(line) > SECTION_TEXT - 60:
+            rest = len(risks) - index
+            lines.append(f"_and {rest} more part{'s' if rest != 1 else ''}_")
+            break
+        lines.append(line)
+        used += 1 + len(line)
+    return "\n".join(lines)
+
+
 def _pack(lines: Sequence[str], noun: str) -> str:
     """Lines joined into one section text, cut with a count when they would not fit."""
     out: list[str] = []
@@ -200,8 +227,10 @@ def _fallback(digest: Digest, title: str) -> str:
     bom = sum(len(p.bom_changes) for p in digest.projects)
     revisions = sum(len(p.revisions) for p in digest.projects)
     names = ", ".join(p.project.name for p in digest.projects if p.active)
+    risky = len(digest.supply_risks)
+    at_risk = f", {_count(risky, 'part')} at supply risk" if risky else ""
     return (f"{title} ({names}): {_count(opened, 'thread')} opened, {resolved} resolved, "
-            f"{_count(bom, 'BOM change')}, {_count(revisions, 'revision')}")
+            f"{_count(bom, 'BOM change')}, {_count(revisions, 'revision')}{at_risk}")
 
 
 def _count(n: int, noun: str) -> str:

@@ -49,9 +49,11 @@ from bot.webhooks.payload import body, payload, ping_payload
 from state.claims import Claims, Owner, endpoint_claim
 from state.clock import Clock, parse_stamp, stamp, utc_now
 from state.errors import BusyError, ReviewBotError
-from state.model import ProjectInfo
+from state.model import Event, ProjectInfo
 from state.outbox import Outbox
+from state.part_supply import Judged, PartSupply
 from state.store import Store
+from state.supply import Thresholds
 from state.webhooks import Attempt, Endpoint, WebhookMessage, Webhooks
 
 log = logging.getLogger(__name__)
@@ -144,7 +146,8 @@ class WebhookSender:
                  version: str | None = None, deadline: float = DEADLINE,
                  lease: timedelta = CLAIM_LEASE, claim_wait: float = CLAIM_WAIT,
                  sleep: Callable[[float], None] = time.sleep,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None,
+                 supply_thresholds: Thresholds | None = None) -> None:
         if workers < 1:
             raise ValueError("at least one worker is needed")
         self.db_path = db_path
@@ -159,6 +162,8 @@ class WebhookSender:
         self.sleep = sleep
         self.stop = stop or threading.Event()
         """Set it to end a run between two attempts (each attempt ends within its deadline)."""
+        self.supply_thresholds = supply_thresholds
+        """What makes a new part a supply risk in part events' ``supply.risks``."""
         self._rng_lock = threading.Lock()
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -238,7 +243,8 @@ class WebhookSender:
             with self._claimed(store, message.endpoint_id, wait=self.claim_wait):
                 endpoint = webhooks.get(message.endpoint_id)
                 try:
-                    text = self._render(endpoint, message, _catalog(store))
+                    text = self._render(endpoint, message, _catalog(store),
+                                        PartSupply(store, self.supply_thresholds))
                 except Exception as exc:
                     raise WebhookError(f"{message.id} {render_failure(exc)}") from None
                 attempt, outcome = self._attempt(webhooks, endpoint, message, text)
@@ -272,6 +278,7 @@ class WebhookSender:
         """Send the endpoint's due messages in order until one fails or none is left."""
         webhooks = Webhooks(store)
         catalog = _catalog(store)
+        parts = PartSupply(store, self.supply_thresholds)
         while True:
             due = webhooks.due(endpoint_id, limit=BATCH)
             if not due:
@@ -284,7 +291,7 @@ class WebhookSender:
                 if not self._sendable(endpoint):
                     return
                 try:
-                    text = self._render(endpoint, message, catalog)
+                    text = self._render(endpoint, message, catalog, parts)
                 except Exception as exc:  # one message that cannot be rendered waits alone
                     reason = render_failure(exc)
                     webhooks.set_aside(message.id, reason=reason, at=stamp(self.clock()))
@@ -309,9 +316,9 @@ class WebhookSender:
             endpoint.retry_at is None or parse_stamp(endpoint.retry_at) <= self.clock())
 
     def _render(self, endpoint: Endpoint, message: WebhookMessage,
-                catalog: Mapping[str, ProjectInfo]) -> str:
+                catalog: Mapping[str, ProjectInfo], parts: PartSupply) -> str:
         """The message's JSON body, checked to encode as UTF-8 before anything is sent."""
-        text = body(self._document(endpoint, message, catalog))
+        text = body(self._document(endpoint, message, catalog, parts))
         text.encode("utf-8")
         return text
 
@@ -337,13 +344,14 @@ class WebhookSender:
 
     @staticmethod
     def _document(endpoint: Endpoint, message: WebhookMessage,
-                  catalog: Mapping[str, ProjectInfo]) -> dict[str, Any]:
+                  catalog: Mapping[str, ProjectInfo], parts: PartSupply) -> dict[str, Any]:
         if message.event_id is None:
             return ping_payload(endpoint_id=endpoint.id, at=message.created_at)
         if message.stored is None:
             raise WebhookError(f"the event {message.event_id} of {message.id} is no longer "
                                "in the event log")
-        return payload(message.stored, catalog.get(message.stored.event.project_id))
+        event = message.stored.event
+        return payload(message.stored, catalog.get(event.project_id), _judged(parts, event))
 
     def _failed(self, webhooks: Webhooks, endpoint: Endpoint, outcome: Outcome,
                 part: WebhookReport) -> None:
@@ -397,6 +405,17 @@ class WebhookSender:
             except ReviewBotError as exc:
                 log.warning("could not release the claim on webhook endpoint %s (%s); it "
                             "lapses by itself", endpoint_id, exc)
+
+
+def _judged(parts: PartSupply, event: Event) -> Judged | None:
+    """The supply facts of the part ``event`` puts in; None when they cannot be read: the
+    event goes out without them rather than waiting."""
+    try:
+        return parts.judge(event)
+    except Exception as exc:  # supply facts never hold a webhook back
+        log.warning("an event goes out without its supply facts: %s: %s",
+                    type(exc).__name__, exc)
+        return None
 
 
 def _catalog(store: Store) -> dict[str, ProjectInfo]:

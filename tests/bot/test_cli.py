@@ -9,6 +9,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from bot.config import Config
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import HOSTILE_TEXT, play_review_round
 from state.store import Store
+from state.supply import PartKey, Supply, SupplyFacts
 from tests.bot.conftest import REVIEW_BOT, Run
 from tests.conftest import wait_for
 
@@ -216,6 +218,28 @@ def test_events_table_for_people(run: Run, altium: AltiumSandbox) -> None:
     assert "Carla Rossi replied in thread #3 on GateDriver.SchDoc: Moved it by 0.5 mm" in table[2]
     assert run("events", "--since", "1w", "--project", "motor c").returncode == 0
     assert "No events since" in run("events", "--since", "2099-01-01T00:00:00Z").stdout
+
+
+def test_events_json_carries_the_kept_supply_facts_of_new_parts(
+        run: Run, altium: AltiumSandbox, db_path: Path) -> None:
+    """As webhooks do: the part a change puts in, judged for its BOM; null when unknown."""
+    assert run("subscribe", MC, "#hw").returncode == 0
+    assert run("poll", "--once").returncode == 0
+    play_review_round(altium)
+    assert run("poll", "--once").returncode == 0
+    buck = PartKey(mpn="TPS62133RGTR", manufacturer="Texas Instruments")
+    with Store.open(db_path) as store:
+        Supply(store).keep([SupplyFacts(key=buck, found=True,
+                                        checked_at="2026-11-28T09:00:00.000Z",
+                                        lifecycle="Obsolete", stock=0)],
+                           at=datetime(2026, 11, 28, 9, tzinfo=UTC), asked=1)
+    found = events(run)
+    swaps = [e for e in found if e["kind"] == "part_replaced"]
+    assert swaps and all(e["supply"]["lifecycle"] == "Obsolete" for e in swaps)
+    assert all(e["supply"]["risks"] == ["Obsolete", "no stock"] for e in swaps)
+    added = [e for e in found if e["kind"] == "part_added"]
+    assert added and all(e["supply"] is None for e in added), "5019 was never looked up"
+    assert all("supply" not in e for e in found if not e["kind"].startswith("part_"))
 
 
 def test_settings_from_a_dotenv_file(run: Run, altium: AltiumSandbox, tmp_path: Path) -> None:

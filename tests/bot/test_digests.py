@@ -43,11 +43,12 @@ from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.scenario import HOSTILE_TEXT, PROJECT
 from state.claims import Claims, Owner, channel_claim, period_claim
 from state.clock import stamp
-from state.digest_contents import build_digest
+from state.digest_contents import SupplyRisk, build_digest
 from state.digests import Digests, DigestSetting
 from state.filters import Filters
 from state.model import Event
 from state.store import Store
+from state.supply import PartKey, Supply, SupplyFacts, Thresholds
 from tests import factories
 from tests.conftest import FakeClock
 
@@ -320,6 +321,48 @@ def test_a_part_changed_in_two_variants_is_one_change(store: Store, clock: FakeC
     assert p.bom_counts == {"part_replaced": 1, "part_removed": 1}
     assert [(c.event.designator, c.variants) for c in p.bom_changes] == [
         ("U3", ("Default", "Lite")), ("U7", ("Lite",))]
+
+
+def test_the_period_s_new_parts_at_supply_risk_are_listed(store: Store,
+                                                          clock: FakeClock) -> None:
+    """From the kept facts, whatever their age: a removed part, a part without supply data,
+    a healthy one and one brought in before the period are not listed."""
+    seed(store, clock)
+    start, end = utc(2026, 11, 27, 9), utc(2026, 11, 28, 9)
+    checked = utc(2026, 10, 1)
+
+    def kept(mpn: str, **values: object) -> SupplyFacts:
+        return SupplyFacts(key=PartKey(mpn=mpn), found=True, checked_at=stamp(checked),
+                           **values)  # type: ignore[arg-type]
+
+    Supply(store).keep([kept("B", lifecycle="NRND", stock=90_000), kept("E", stock=5),
+                        kept("C", lifecycle="EOL"), kept("Y", lifecycle="Obsolete"),
+                        kept("H", lifecycle="Production", stock=10_000),
+                        SupplyFacts(key=PartKey(mpn="X"), found=False,
+                                    checked_at=stamp(checked))], at=checked, asked=6)
+    log_events(store, [event("part_added", variant="Default", designator="R1", new_mpn="Y")],
+               detected=start - timedelta(hours=1))
+    swap = {"designator": "U3", "old_mpn": "A", "new_mpn": "B"}
+    log_events(store, [event("part_replaced", variant="Default", **swap),
+                       event("part_replaced", variant="Lite", **swap),
+                       event("part_added", variant="Default", designator="R9", new_mpn="X"),
+                       event("part_added", variant="Default", designator="R10", new_mpn="H"),
+                       event("part_replaced", variant="Default", designator="C2", old_mpn="D",
+                             new_mpn="E"),
+                       event("part_added", variant="Lite", designator="C3", new_mpn="E"),
+                       event("part_removed", variant="Default", designator="C10",
+                             old_mpn="C")], detected=start)
+    [p] = build_digest(store, CHANNEL, start, end).projects
+    assert p.supply_risks == (
+        SupplyRisk(key=PartKey(mpn="B"), variants=("Default", "Lite"), designators=("U3",),
+                   reasons=("NRND",)),
+        SupplyRisk(key=PartKey(mpn="E"), variants=("Default",), designators=("C2",),
+                   reasons=("low stock (5)",)),
+        SupplyRisk(key=PartKey(mpn="E"), variants=("Lite",), designators=("C3",),
+                   reasons=("low stock (5)",)))
+    lenient = build_digest(store, CHANNEL, start, end, thresholds=Thresholds(stock_factor=1))
+    assert [r.key.mpn for r in lenient.projects[0].supply_risks] == ["B"]
+    assert "⚠️ *Supply risk*" in str(render_digest(lenient).blocks)
 
 
 def test_quiet_threads_are_quiet_for_a_day_and_reopened_ones_are_young(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from bot.slack.cards import REPLY_HINT, Cards
 from state.model import Event, Person
 from state.store import Subscription
+from state.supply import PartKey, SupplyFacts, Thresholds
 from tests.bot.messages import HOSTILE, assert_escaped, assert_within_limits, event, texts
 from tests.factories import comment, line, project, snapshot, thread
 
@@ -199,3 +201,156 @@ def test_any_comment_text_is_escaped_and_fits(text: str) -> None:
     assert_within_limits(card)
     body = card.blocks[1]["text"]["text"]
     assert "<" not in body and ">" not in body.replace("\n>", "\n").lstrip(">")
+
+
+# -- supply facts beside new parts ---------------------------------------------------------
+
+BUCK = PartKey(mpn="TPS62133RGTR", manufacturer="Texas Instruments")
+CONNECTOR = PartKey(mpn="5019", manufacturer="Keystone Electronics")
+OLD_BUCK = PartKey(mpn="TPS62130RGTR", manufacturer="Texas Instruments")
+CHECKED = "2026-11-28T08:00:00.000Z"
+
+
+def supplied(key: PartKey, **values: object) -> SupplyFacts:
+    base: dict[str, object] = {"lifecycle": "Production", "stock": 12_400, "price_1k": 0.4213,
+                               "currency": "USD", "lead_days": 56,
+                               "url": f"https://octopart.com/{key.mpn.lower()}"}
+    return SupplyFacts(key=key, found=True, checked_at=CHECKED,
+                       **{**base, **values})  # type: ignore[arg-type]
+
+
+def change(kind: str, designator: str, new: PartKey | None, old: PartKey | None = None
+           ) -> Event:
+    return event(kind, variant="Default", designator=designator,
+                 new_mpn=new.mpn if new else None,
+                 new_manufacturer=new.manufacturer if new else None,
+                 old_mpn=old.mpn if old else None,
+                 old_manufacturer=old.manufacturer if old else None)
+
+
+def sub_lines(body: str) -> dict[str, str]:
+    """Each BOM line's designator -> the supply line below it."""
+    lines = body.splitlines()
+    return {re.match(r"`([^`]+)`", above).group(1): below  # type: ignore[union-attr]
+            for above, below in pairwise(lines)
+            if above.startswith("`") and below.startswith("  ↳ ")}
+
+
+def test_a_new_part_shows_its_supply_facts_and_a_risky_one_says_why() -> None:
+    events = [change("part_replaced", "U3", BUCK, OLD_BUCK),
+              change("part_added", "TP9", CONNECTOR),
+              change("part_removed", "U7", None, OLD_BUCK)]
+    supply = {BUCK: supplied(BUCK, lifecycle="NRND", stock=0, lead_days=140),
+              CONNECTOR: supplied(CONNECTOR), OLD_BUCK: supplied(OLD_BUCK, lifecycle="EOL")}
+    message = CARDS.bom_change(PROJECT, "Default", events, people=nobody, supply=supply)
+    assert_within_limits(message)
+    body = texts(message)
+    below = sub_lines(body)
+    assert set(below) == {"U3", "TP9"}, "the removed part is not judged"
+    assert below["U3"].startswith("  ↳ ⚠️ *NRND; no stock; lead time 20 weeks* · ")
+    assert "0.4213 USD at 1k" in below["U3"] and "<https://octopart.com/tps62133rgtr|Octopart>" \
+        in below["U3"]
+    assert below["TP9"] == ("  ↳ Production · 12,400 in stock · 0.4213 USD at 1k · "
+                            "lead time 8 weeks · <https://octopart.com/5019|Octopart>")
+    assert "⚠️ 1 part at supply risk" in body and "⚠️ 1 part at supply risk" in message.text
+
+
+def test_stock_is_judged_for_the_quantity_the_variant_places() -> None:
+    events = [change("part_added", "R1", CONNECTOR)]
+    supply = {CONNECTOR: supplied(CONNECTOR, stock=5_000)}
+    one = texts(CARDS.bom_change(PROJECT, "Default", events, people=nobody, supply=supply))
+    sixty = texts(CARDS.bom_change(PROJECT, "Default", events, people=nobody, supply=supply,
+                                   quantities={CONNECTOR: 60}))
+    assert "⚠️" not in one and "5,000 in stock" in one
+    assert "⚠️ *low stock (5,000)*" in sixty and "5,000 in stock" not in sixty
+    lenient = texts(CARDS.bom_change(PROJECT, "Default", events, people=nobody, supply=supply,
+                                     quantities={CONNECTOR: 60},
+                                     thresholds=Thresholds(stock_factor=10)))
+    assert "⚠️" not in lenient
+
+
+def test_no_match_says_no_supply_data_and_unknown_facts_say_nothing_but_the_note() -> None:
+    unknown = PartKey(mpn="NOT-ASKED-YET")
+    events = [change("part_added", "R1", CONNECTOR), change("part_added", "R2", unknown),
+              change("part_added", "R3", PartKey(mpn="ALSO-NOT-ASKED"))]
+    supply = {CONNECTOR: SupplyFacts(key=CONNECTOR, found=False, checked_at=CHECKED)}
+    quiet = CARDS.bom_change(PROJECT, "Default", events, people=nobody, supply=supply)
+    assert sub_lines(texts(quiet)) == {"R1": "  ↳ _no supply data_"}
+    noted = CARDS.bom_change(PROJECT, "Default", events, people=nobody, supply=supply,
+                             supply_note="Supply data follows")
+    assert texts(noted).count("Supply data follows") == 1
+    assert texts(noted).replace("Supply data follows · ", "") == texts(quiet)
+    complete = CARDS.bom_change(PROJECT, "Default", events[:1], people=nobody, supply=supply,
+                                supply_note="Supply data follows")
+    assert "Supply data follows" not in texts(complete), "no part lacks facts"
+
+
+def test_the_same_part_on_many_lines_has_its_facts_once() -> None:
+    events = [change("part_added", f"R{i}", CONNECTOR) for i in range(1, 6)]
+    events.append(change("part_added", "U1", BUCK))
+    supply = {CONNECTOR: supplied(CONNECTOR), BUCK: supplied(BUCK, lifecycle="EOL")}
+    body = texts(CARDS.bom_change(PROJECT, "Default", events, people=nobody, supply=supply))
+    assert set(sub_lines(body)) == {"R1", "U1"}
+    assert body.count("_supply as above_") == 4
+    assert "⚠️ *EOL*" in body
+
+
+def test_one_bad_part_never_breaks_the_message() -> None:
+    """Facts that cannot be judged (a stock that is no number) leave that part without a
+    supply line; the other parts keep theirs."""
+    events = [change("part_added", "R1", CONNECTOR), change("part_added", "U1", BUCK)]
+    supply = {CONNECTOR: supplied(CONNECTOR, stock="plenty"), BUCK: supplied(BUCK)}
+    message = CARDS.bom_change(PROJECT, "Default", events, people=nobody, supply=supply,
+                               supply_note="Supply data unavailable: bad answer")
+    assert_within_limits(message)
+    assert set(sub_lines(texts(message))) == {"U1"}
+    assert "Supply data unavailable: bad answer" in texts(message)
+
+
+@pytest.mark.parametrize("field", ["lifecycle", "currency", "url", "manufacturer", "mpn"])
+def test_text_from_the_supply_data_is_escaped(field: str) -> None:
+    hostile = PartKey(mpn=HOSTILE if field == "mpn" else "X1",
+                      manufacturer=HOSTILE if field == "manufacturer" else "Acme")
+    values: dict[str, object] = {
+        "lifecycle": {"lifecycle": HOSTILE},
+        "currency": {"currency": HOSTILE},
+        "url": {"url": "https://evil.example/a|<!channel>>x&y"},
+    }.get(field, {})
+    events = [change("part_added", "R1", hostile)]
+    message = CARDS.bom_change(PROJECT, "Default", events, people=nobody,
+                               supply={hostile: supplied(hostile, **values)},
+                               supply_note=HOSTILE)
+    assert_within_limits(message)
+    body = texts(message)
+    for raw in ("<!channel>", "<@U024BE7LH>", "<https://evil.example|", "<#C123>"):
+        assert raw not in body and raw not in message.text
+    if field == "url":
+        assert "<https://evil.example/a%7C%3C!channel%3E%3Ex&amp;y|Octopart>" in body
+    else:
+        assert "&lt;!chan" in body
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "", "https://octopart.com/" + "x" * 600])
+def test_a_link_that_is_odd_or_overlong_is_left_out(url: str) -> None:
+    events = [change("part_added", "R1", CONNECTOR)]
+    body = texts(CARDS.bom_change(PROJECT, "Default", events, people=nobody,
+                                  supply={CONNECTOR: supplied(CONNECTOR, url=url)}))
+    assert "Octopart" not in body and "javascript" not in body
+    assert "12,400 in stock" in body
+
+
+@pytest.mark.parametrize("count", [60, 2000])
+def test_a_huge_bom_change_with_supply_facts_stays_one_message(count: int) -> None:
+    events = bom_events(count)
+    long_note = "Supply data unavailable: " + "x" * 2000
+    supply = {k: supplied(k, lifecycle=HOSTILE * 3, url="https://octopart.com/" + "p" * 400)
+              for k in (PartKey.of_new_part(e) for e in events) if k is not None}
+    message = CARDS.bom_change(PROJECT, "Default", events, people=nobody, supply=supply,
+                               supply_note=long_note,
+                               quantities={k: 1000 for k in supply})
+    assert_within_limits(message)
+    body = texts(message)
+    shown = len(re.findall(r"^`R\d+`", body, flags=re.M))
+    more = re.search(r"and (\d+) more change", body)
+    assert shown + (int(more.group(1)) if more else 0) == count and shown > 0
+    assert "Supply data unavailable" not in body, "every new part has facts"

@@ -35,6 +35,7 @@ from state.filters import Filters
 from state.model import Event, ProjectInfo, Snapshot, Thread
 from state.outbox import Outbox
 from state.store import Store, Subscription
+from state.supply import PartKey, Supply, SupplyFacts, Thresholds, new_parts
 from tests.conftest import FakeClock
 
 CHANNEL = "#design-review"
@@ -312,20 +313,112 @@ def test_turning_replies_on_or_off_brings_the_cards_already_posted_up_to_date(
     assert len(slack.edits(CHANNEL, card.ts)) == 2 and REPLY_HINT not in str(off.blocks)
 
 
+@pytest.mark.parametrize("distinct", [False, True])
 def test_a_2000_line_bom_change_is_one_message_within_limits(
-        bot: Bot, slack: SlackSandbox) -> None:
+        bot: Bot, slack: SlackSandbox, clock: FakeClock, distinct: bool) -> None:
+    """With the supply facts of every new part, the same part on each line or 2000 parts."""
     bot.cycle()
     mc = bot.store.find_project(PROJECT)
     snap = bot.store.load_snapshot(mc.id)
     assert snap is not None
     events = [Event(kind="part_replaced", project_id=mc.id, project=PROJECT,
                     at="2026-11-28T10:00:00.000Z", variant="Default", designator=f"R{i}",
-                    old_mpn="RC0603FR-0710KL", new_mpn="RC0603FR-0747KL",
+                    old_mpn="RC0603FR-0710KL",
+                    new_mpn=f"RC0603FR-07{i:04d}L" if distinct else "RC0603FR-0747KL",
                     old_manufacturer="Yageo", new_manufacturer="Yageo") for i in range(2000)]
+    Supply(bot.store).keep([
+        SupplyFacts(key=key, found=True, checked_at=stamp(clock()), lifecycle="EOL",
+                    stock=0, price_1k=0.0011, currency="USD", lead_days=200,
+                    url=f"https://octopart.com/{key.mpn.lower()}")
+        for key in new_parts(events)], at=clock(), asked=2000)
     bot.store.save_snapshot(snap, snap, events, detected_at="2026-11-28T10:00:01.000Z")
     bot.deliverer.deliver()
     [batch] = [m for m in slack.messages(CHANNEL) if "bom:" in m.metadata["event_payload"]["key"]]
     assert len(batch.blocks) <= 50 and "more changes" in texts(batch)
+    assert "⚠️ *EOL; no stock; lead time 29 weeks*" in texts(batch)
+    assert ("_supply risk as above_" in texts(batch)) is not distinct
+    assert Outbox(bot.store).undelivered() == 0
+
+
+BUCK = PartKey(mpn="TPS62133RGTR", manufacturer="Texas Instruments")
+TEST_POINT = PartKey(mpn="5019", manufacturer="Keystone Electronics")
+
+
+def bom_posts(slack: SlackSandbox) -> dict[str, str]:
+    """The BOM change messages of the channel by variant, as text."""
+    found = {}
+    for message in slack.messages(CHANNEL):
+        if "bom:" in message.metadata["event_payload"]["key"]:
+            variant = "Lite" if "(Lite)" in texts(message) else "Default"
+            found[variant] = texts(message)
+    return found
+
+
+def test_a_bom_change_shows_the_kept_supply_facts_of_its_new_parts(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox, clock: FakeClock) -> None:
+    bot.cycle()
+    Supply(bot.store).keep([SupplyFacts(key=BUCK, found=True, checked_at=stamp(clock()),
+                                        lifecycle="NRND", stock=0, lead_days=140,
+                                        url="https://octopart.com/tps62133rgtr")],
+                           at=clock(), asked=1)
+    told: list[list[PartKey]] = []
+
+    def note(keys: list[PartKey]) -> str:
+        told.append(keys)
+        return "Supply data follows"
+
+    bot.deliverer = Deliverer(
+        store=bot.store, slack=SlackClient(token=slack.bot_token, api_url=slack.api_url),
+        renderer=Cards(), clock=clock, sleep=bot.sleeps.append, supply_note=note,
+        supply_thresholds=Thresholds(max_lead_weeks=30))
+    play_review_round(altium)
+    bot.cycle()
+    boms = bom_posts(slack)
+    assert "⚠️ *NRND; no stock* · lead time 20 weeks" in boms["Default"]
+    assert "⚠️ *NRND; no stock* · lead time 20 weeks" in boms["Lite"]
+    assert boms["Default"].count("Supply data follows") == 1
+    assert "Supply data follows" not in boms["Lite"], "every new part of Lite has facts"
+    assert told == [[TEST_POINT]]
+
+
+def test_stock_is_judged_for_how_many_the_variant_places(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox, clock: FakeClock) -> None:
+    """150 test points in stock cover one placement, not two (100 per placement)."""
+    bot.cycle()
+    Supply(bot.store).keep([SupplyFacts(key=TEST_POINT, found=True, checked_at=stamp(clock()),
+                                        lifecycle="Production", stock=150)],
+                           at=clock(), asked=1)
+    for designator in ("TP9", "TP10"):
+        altium.add_part(PROJECT, designator, mpn=TEST_POINT.mpn,
+                        manufacturer=TEST_POINT.manufacturer or "", name="Test point",
+                        variant="Default")
+    altium.add_part(PROJECT, "TP11", mpn=TEST_POINT.mpn,
+                    manufacturer=TEST_POINT.manufacturer or "", name="Test point",
+                    variant="Lite")
+    bot.cycle()
+    boms = bom_posts(slack)
+    assert "↳ ⚠️ *low stock (150)* · Production" in boms["Default"]
+    assert "↳ Production · 150 in stock" in boms["Lite"]
+
+
+def test_a_supply_failure_never_holds_a_bom_change_back(
+        bot: Bot, slack: SlackSandbox, altium: AltiumSandbox, clock: FakeClock) -> None:
+    bot.cycle()
+
+    def broken(keys: list[PartKey]) -> str:
+        raise RuntimeError("the note cannot be written")
+
+    bot.deliverer = Deliverer(
+        store=bot.store, slack=SlackClient(token=slack.bot_token, api_url=slack.api_url),
+        renderer=Cards(), clock=clock, sleep=bot.sleeps.append, supply_note=broken)
+    bot.store.db.execute("drop table supply_parts")
+    play_review_round(altium)
+    bot.poller.poll_once()
+    report = bot.deliverer.deliver()
+    assert report.ok and report.newly_set_aside == 0
+    boms = bom_posts(slack)
+    assert set(boms) == {"Default", "Lite"}
+    assert "TPS62133RGTR" in boms["Default"] and "↳" not in boms["Default"]
     assert Outbox(bot.store).undelivered() == 0
 
 
@@ -391,11 +484,11 @@ class Fragile(Cards):
         return super().thread_activity(project, event, people=people)
 
     def bom_change(self, project: ProjectInfo, variant: str, events: Sequence[Event], *,
-                   people: People) -> Message:
+                   people: People, **supply: Any) -> Message:
         if variant == "Lite":
             section = {"type": "section", "text": {"type": "mrkdwn", "text": "R" * 2900}}
             return Message(text="R" * 41_000, blocks=[section] * 5)
-        return super().bom_change(project, variant, events, people=people)
+        return super().bom_change(project, variant, events, people=people, **supply)
 
     def plain(self, message: Message) -> Message:
         if message.text.startswith("R" * 100):

@@ -7,8 +7,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.slack.digest_layout import render_digest
-from state.digest_contents import Digest, OpenThread, ProjectDigest, merge_bom_changes
+from state.digest_contents import (
+    Digest,
+    OpenThread,
+    ProjectDigest,
+    SupplyRisk,
+    merge_bom_changes,
+)
 from state.model import Event, ProjectInfo
+from state.supply import PartKey
 from tests.bot.messages import HOSTILE, assert_escaped, assert_within_limits, event, texts
 from tests.factories import project
 
@@ -165,3 +172,48 @@ def test_a_change_in_two_variants_counts_once_and_names_both() -> None:
     assert "🔧 BOM changes: *1* replaced · *1* removed" in body
     assert "`U3` TPS62130RGTR → TPS62133RGTR · Default, Lite" in body
     assert "`U7` INA240 · Default" in body
+
+
+# -- supply risk -----------------------------------------------------------------------------
+
+def risk(mpn: str = "TPS62133RGTR", *, variants: tuple[str, ...] = ("Default",),
+         designators: tuple[str, ...] = ("U3",),
+         reasons: tuple[str, ...] = ("NRND", "no stock")) -> SupplyRisk:
+    return SupplyRisk(key=PartKey(mpn=mpn, manufacturer="Texas Instruments"),
+                      variants=variants, designators=designators, reasons=reasons)
+
+
+def test_new_parts_at_supply_risk_get_their_own_part() -> None:
+    other = replace(project(), id="P2", name="Power Board")
+    message = render_digest(digest(
+        replace(project_digest(), supply_risks=(risk(variants=("Default", "Lite")),)),
+        replace(project_digest(other), supply_risks=(
+            risk("5019", designators=tuple(f"TP{i}" for i in range(1, 12)),
+                 reasons=("lead time 20 weeks",)),))))
+    assert_within_limits(message)
+    body = texts(message)
+    assert message.blocks[-1]["text"]["text"].startswith("⚠️ *Supply risk*")
+    assert ("• *Motor Controller* (Default, Lite): `U3` Texas Instruments TPS62133RGTR — "
+            "NRND; no stock") in body
+    assert ("• *Power Board* (Default): `TP1`, `TP2`, `TP3`, `TP4`, `TP5`, `TP6`, `TP7`, "
+            "`TP8` +3 Texas Instruments 5019 — lead time 20 weeks") in body
+    assert message.text.endswith(", 2 parts at supply risk")
+
+
+def test_no_supply_risk_part_when_nothing_is_at_risk() -> None:
+    message = render_digest(digest(project_digest()))
+    assert "Supply risk" not in texts(message) and "supply risk" not in message.text
+
+
+def test_supply_risk_text_is_escaped_and_kept_when_projects_are_trimmed() -> None:
+    hostile = risk(HOSTILE, variants=(HOSTILE,), designators=(HOSTILE,),
+                   reasons=(HOSTILE, "no stock"))
+    many = [replace(project_digest(replace(project(), id=f"P{i}", name=f"Board {i:02d}"),
+                                   waiting=5), supply_risks=(hostile,) * 3) for i in range(60)]
+    message = render_digest(digest(*many))
+    assert_within_limits(message)
+    assert_escaped(message)
+    body = texts(message)
+    assert "more projects" in body and "⚠️ *Supply risk*" in body
+    shown = texts(message).count("• *Board")
+    assert 0 < shown <= 15 and f"_and {180 - shown} more parts_" in body

@@ -34,10 +34,12 @@ from bot.slack.message import Message
 from bot.slack.mrkdwn import Mrkdwn, cut, escape, link, mention
 from sandbox.slack.blocks import refusal
 from sandbox.slack.render import unescape
+from state.clock import parse_stamp
 from state.diff import diff
 from state.digest_contents import build_digest
 from state.model import BomLine, Comment, Person, ProjectInfo, Revision, Snapshot, Thread
 from state.store import PollStatus, Store
+from state.supply import PartKey, Supply, SupplyFacts
 from tests.bot.messages import assert_within_limits
 
 # -- the mrkdwn API ------------------------------------------------------------------------
@@ -84,7 +86,7 @@ def test_link_and_mention_escape_their_labels_once() -> None:
 
 FIELDS = ("project", "description", "comment", "reply", "author", "replier", "assignee",
           "document", "designator", "mpn", "manufacturer", "part", "part_comment",
-          "part_description", "revision", "variant")
+          "part_description", "revision", "variant", "lifecycle")
 SPECIAL = ["&", "<", ">", "*", "_", "~", "`", "😀", "\n", " ", "|", "<!channel>", "&amp;",
            "&lt;", "<@U024BE7LH>", "<https://evil.example|x>", "\t\r"]
 _piece = st.one_of(
@@ -212,7 +214,28 @@ def build_world(db: Path, raw: Mapping[str, str]) -> World:
         store.save_snapshot(old, new, diff(old, new, at=T_NEW), detected_at=T_NEW)
         store.record_poll(PollStatus(started_at=T_NEW, finished_at=T_NEW, projects=1, events=9,
                                      failures={v["project"]: f"Nexar refused {v['project']}"}))
+        Supply(store).keep([supply_facts(v)], at=parse_stamp(T_NEW), asked=1)
     return World(db=db, info=info, old=old, new=new, values=raw)
+
+
+def supply_facts(values: Mapping[str, str]) -> SupplyFacts:
+    """What the supply data says of the new part: its lifecycle is the world's text."""
+    key = PartKey(mpn=values["mpn"], manufacturer=values["manufacturer"])
+    return SupplyFacts(key=key, found=True, checked_at=T_NEW, lifecycle=values["lifecycle"],
+                       stock=0, price_1k=0.25, currency="USD", lead_days=30,
+                       url=URL)
+
+
+def supplied(world: World) -> dict[PartKey, SupplyFacts]:
+    facts = supply_facts({f: marked(f, t) for f, t in world.values.items()})
+    return {facts.key: facts}
+
+
+def no_answer(keys: list[PartKey]) -> dict[PartKey, SupplyFacts]:
+    """The supply lookup of ``/review risk``: the new part is fresh in the cache, the other
+    part gets no answer (it stays not checked)."""
+    assert all(k.mpn == "RC0603" for k in keys), keys
+    return {}
 
 
 def nobody(email: str | None) -> str | None:
@@ -248,10 +271,11 @@ def check_cards(world: World) -> None:
     assert bom
     for variant in {e.variant or "" for e in bom}:
         message = cards.bom_change(info, variant, [e for e in bom if e.variant == variant],
-                                   people=nobody)
+                                   people=nobody, supply=supplied(world),
+                                   supply_note=values["lifecycle"])
         assert_within_limits(message)
         check("bom change", message_texts(message), values,
-              ("project", "designator", "mpn", "manufacturer"))
+              ("project", "designator", "mpn", "manufacturer", "lifecycle"))
     [revision] = [e for e in events if e.kind == "revision_committed"]
     message = cards.revision(info, revision, people=nobody)
     assert_within_limits(message)
@@ -270,11 +294,12 @@ ANSWERS = [
     ("subscriptions", (), ("project",)),
     ("status", (), ("project",)),
     ("projects", (), ("project", "description")),
+    ("risk", (), ("project", "designator", "mpn", "manufacturer", "lifecycle")),
 ]
 
 
 def check_answers(world: World) -> None:
-    answers = Answers(db_path=str(world.db), clock=lambda: NOW)
+    answers = Answers(db_path=str(world.db), clock=lambda: NOW, supply_lookup=no_answer)
     asker = Asker(user_id="U1", channel_id="C1", channel_name=CHANNEL.lstrip("#"))
     name = world.info.name
     for command, extra, required in ANSWERS:
@@ -296,7 +321,8 @@ def check_digest_and_home(world: World) -> None:
     message = render_digest(digest)
     assert_within_limits(message)
     check("digest", message_texts(message), world.values,
-          ("project", "document", "author", "designator", "mpn", "revision", "variant"))
+          ("project", "document", "author", "designator", "mpn", "revision", "variant",
+           "lifecycle"))
     assert all(len(t) <= 3000 for t in _walk(view["blocks"]))
     check("home", list(_walk(view["blocks"])), world.values, ("project",))
 
@@ -336,7 +362,8 @@ def every_payload(world: World) -> Iterator[tuple[str, str, list[dict[str, Any]]
     messages += [cards.thread_activity(info, e, people=nobody) for e in events
                  if e.thread_id is not None]
     bom = [e for e in events if e.designator is not None]
-    messages += [cards.bom_change(info, v, [e for e in bom if e.variant == v], people=nobody)
+    messages += [cards.bom_change(info, v, [e for e in bom if e.variant == v], people=nobody,
+                                  supply=supplied(world))
                  for v in {e.variant or "" for e in bom}]
     messages += [cards.revision(info, e, people=nobody) for e in events
                  if e.kind == "revision_committed"]
@@ -344,7 +371,7 @@ def every_payload(world: World) -> Iterator[tuple[str, str, list[dict[str, Any]]
     messages.append(cards.plain(messages[0]))
     for message in messages:
         yield "message", message.text, message.blocks
-    answers = Answers(db_path=str(world.db), clock=lambda: NOW)
+    answers = Answers(db_path=str(world.db), clock=lambda: NOW, supply_lookup=no_answer)
     asker = Asker(user_id="U1", channel_id="C1", channel_name=CHANNEL.lstrip("#"))
     for command, extra, _ in ANSWERS:
         words = () if command in {"subscriptions", "status", "projects"} else (info.name, *extra)

@@ -22,8 +22,10 @@ from state.claims import Claims, Owner, endpoint_claim
 from state.clock import Clock, parse_stamp, stamp, utc_now
 from state.diff import diff
 from state.filters import Filters
+from state.model import Event
 from state.outbox import Outbox
 from state.store import Store, StoredEvent
+from state.supply import PartKey, Supply, SupplyFacts, Thresholds
 from state.webhooks import Endpoint, Webhooks, new_secret
 from tests.bot.webhooks.conftest import SECRET
 from tests.bot.webhooks.history import NEW, SENT_KINDS, log_baseline, log_changes, validator
@@ -341,3 +343,27 @@ def test_in_a_long_running_bot_a_hanging_endpoint_holds_back_no_other_step(
         assert bot.close(timeout=15)  # the hanging attempt ends at its deadline
     assert Webhooks(store).get(stuck.id).failures == 1
     assert Webhooks(store).get(live.id).failures == 0
+
+
+def test_part_events_carry_the_kept_supply_facts_and_go_out_without_them_when_unreadable(
+        store: Store, db_path: Path, http: httpx.Client, receiver: WebhookReceiver) -> None:
+    [_], _ = logged(store, utc_now, receiver.url)
+    key = PartKey(mpn="RC0603-Z", manufacturer="Yageo")
+    Supply(store).keep([SupplyFacts(key=key, found=True, checked_at=stamp(utc_now()),
+                                    lifecycle="EOL", stock=1_000_000)],
+                       at=utc_now(), asked=1)
+    bot = WebhookSender(db_path=db_path, http=http, clock=utc_now, rng=random.Random(1),
+                        version="1.2.3", supply_thresholds=Thresholds(healthy=("EOL",)))
+    assert bot.deliver().sent == 12
+    by_type = {d["type"]: d["data"] for d in receiver.delivered()}
+    assert by_type["part.replaced"]["supply"]["lifecycle"] == "EOL"
+    assert by_type["part.replaced"]["supply"]["risks"] == [], "EOL counts as healthy here"
+    assert by_type["part.added"]["supply"] is None and "supply" not in by_type["thread.opened"]
+    store.db.execute("drop table supply_parts")
+    added = Event(kind="part_added", project_id="P1", project="Motor Controller", at=LATER_AT,
+                  variant="Default", designator="R7", new_mpn=key.mpn,
+                  new_manufacturer=key.manufacturer)
+    store.save_snapshot(NEW, NEW, [added], detected_at=LATER_AT)
+    report = sender(db_path, http, utc_now).deliver()
+    assert (report.sent, report.set_aside) == (1, 0)
+    assert receiver.delivered()[-1]["data"]["supply"] is None
