@@ -14,7 +14,8 @@ from bot.digests import DigestRun
 from bot.listeners import commands, home, messages, unfurls
 from bot.replies import ReplyWriter
 from bot.review.answers import Answers
-from bot.review.context import NexarFactory, Policy
+from bot.review.context import NO_SUPPLY, NexarFactory, Policy, SupplyLookup
+from state.supply import Thresholds
 
 
 class _NoTokenNotice(logging.Filter):
@@ -38,6 +39,8 @@ def build_app(*, client: WebClient, signing_secret: str, db_path: str,
               digest_tz: str = "UTC", digest_now: Callable[[str], DigestRun | None] | None = None,
               on_digest_change: Callable[[], None] | None = None,
               replies: ReplyWriter | None = None,
+              supply_lookup: SupplyLookup | None = None, supply_off: str = NO_SUPPLY,
+              supply_thresholds: Thresholds | None = None,
               process_before_response: bool = True) -> App:
     """A bolt app whose Web API calls go through ``client`` (real Slack or a local one).
 
@@ -59,7 +62,8 @@ def build_app(*, client: WebClient, signing_secret: str, db_path: str,
     policy = policy or Policy()
     answers = Answers(db_path=db_path, nexar=nexar, policy=policy,
                       channel_info=channel_info, digest_tz=digest_tz, digest_now=digest_now,
-                      on_digest_change=on_digest_change)
+                      on_digest_change=on_digest_change, supply_lookup=supply_lookup,
+                      supply_off=supply_off, supply_thresholds=supply_thresholds)
     home.register(app, db_path=db_path, policy=policy)
     commands.register(app, answers=answers)
     unfurls.register(app, answers=answers)

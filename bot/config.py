@@ -18,6 +18,7 @@ from jobs.auth import (
 )
 from jobs.nexar import DEFAULT_API_URL
 from state.errors import ConfigError
+from state.supply import Thresholds
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class Config:
     shared_projects: frozenset[str] | None = None
     supply: bool = True
     """Supply checks when Nexar access allows them; ``REVIEW_BOT_SUPPLY=off`` turns them off."""
+    supply_stock_factor: int = 100
+    """A new part with stock below its BOM quantity times this is a supply risk."""
+    supply_max_lead_weeks: float = 12.0
+    """A new part whose factory lead time is longer than this is a supply risk."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -74,7 +79,16 @@ class Config:
             digest_tz=_timezone(env.get("REVIEW_BOT_TZ")),
             shared_projects=_shared(env.get("REVIEW_BOT_PROJECTS")),
             supply=_switch(env.get("REVIEW_BOT_SUPPLY"), "REVIEW_BOT_SUPPLY"),
+            supply_stock_factor=int(_number(env.get("REVIEW_BOT_SUPPLY_STOCK_FACTOR"), 100,
+                                            "REVIEW_BOT_SUPPLY_STOCK_FACTOR", whole=True)),
+            supply_max_lead_weeks=_number(env.get("REVIEW_BOT_SUPPLY_MAX_LEAD_WEEKS"), 12.0,
+                                          "REVIEW_BOT_SUPPLY_MAX_LEAD_WEEKS"),
         )
+
+    def thresholds(self) -> Thresholds:
+        """When a new part counts as a supply risk."""
+        return Thresholds(stock_factor=self.supply_stock_factor,
+                          max_lead_weeks=self.supply_max_lead_weeks)
 
     def secrets(self) -> list[str]:
         """Values that must never be printed or logged."""
@@ -167,6 +181,19 @@ def _port(value: str | None) -> int:
     if not value.strip().isdigit() or not 0 <= int(value) <= 65535:
         raise ConfigError(f"PORT must be a port number (0-65535), not {value!r}")
     return int(value)
+
+
+def _number(value: str | None, default: float, name: str, *, whole: bool = False) -> float:
+    if value is None or not value.strip():
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if number < 0 or (whole and not number.is_integer()) or number > 1_000_000:
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(f"{name} must be {kind} from 0 up, not {value!r}")
+    return number
 
 
 def _seconds(value: str | None, default: float, name: str) -> float:

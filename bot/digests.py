@@ -27,6 +27,7 @@ from state.digest_contents import Digest, build_digest
 from state.digests import LEASE, ChannelDigest, Claim, Digests
 from state.errors import BusyError, ReviewBotError, SetAsideError
 from state.store import Store
+from state.supply import Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,10 @@ class DigestRunner:
 
     def __init__(self, *, store: Store | Callable[[], Store], post: Post, render: Render,
                  clock: Clock = utc_now, grace: timedelta = GRACE, lease: timedelta = LEASE,
-                 lookback: timedelta = NOW_LOOKBACK) -> None:
+                 lookback: timedelta = NOW_LOOKBACK,
+                 supply_thresholds: Thresholds | None = None) -> None:
         self._store = store
+        self.supply_thresholds = supply_thresholds
         self.post = post
         self.render = render
         self.clock = clock
@@ -172,7 +175,8 @@ class DigestRunner:
             log.warning("digest %s for %s: taking over a run that never finished",
                         key, channel)
         try:
-            digest = build_digest(store, channel, start, end, kind=kind, tz=tz)
+            digest = build_digest(store, channel, start, end, kind=kind, tz=tz,
+                                  thresholds=self.supply_thresholds)
             if digest.empty and quiet:
                 digests.mark_posted(claim, ts=None, now=self.clock())
                 return DigestRun(channel=channel, key=key, outcome="quiet", ts=None,

@@ -49,6 +49,7 @@ def run_bot(config: Config, *, echo: Callable[[str], None],
     stopping = threading.Event()
     runner = service.digest_runner(config, sleep=service.stoppable_sleep(stopping))
     replies = service.reply_writer(config, tokens)
+    risk_lookup, supply_off = service.supply_lookup(config, tokens)
     schedule, sync_digests = service.schedule(config, runner, tokens=tokens,
                                               health=HEALTH.info, stopping=stopping,
                                               replies=replies)
@@ -57,7 +58,9 @@ def run_bot(config: Config, *, echo: Callable[[str], None],
                     nexar=lambda: service.nexar_client(config, tokens),
                     policy=Policy(admins=config.admins, shared=config.shared_projects),
                     digest_tz=config.digest_tz, digest_now=runner.run_now,
-                    on_digest_change=sync_digests, replies=replies)
+                    on_digest_change=sync_digests, replies=replies,
+                    supply_lookup=risk_lookup, supply_off=supply_off or "off",
+                    supply_thresholds=config.thresholds())
     connection: HttpServer | SocketMode
     if config.slack_app_token:
         connection = SocketMode(app, app_token=config.slack_app_token).start()

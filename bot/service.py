@@ -18,6 +18,7 @@ from bot.config import Config
 from bot.digests import DigestRunner
 from bot.errors import SlackError, render_failure
 from bot.replies import ReplyWriter
+from bot.review.context import SupplyLookup
 from bot.slack.cards import Cards
 from bot.slack.client import SlackClient
 from bot.slack.delivery import Deliverer, DeliveryReport
@@ -32,11 +33,13 @@ from jobs.errors import NexarAuthError
 from jobs.nexar import NexarClient, TokenSource
 from jobs.poll import LeasePolicy, Poller, PollReport
 from jobs.supply import SupplyAccess, supply_access
+from jobs.supply_lookup import LAST_FAILURE, LookupReport, look_up_new_parts
 from state.clock import Clock, stamp, utc_now
 from state.digest_contents import Digest
 from state.errors import BusyError, ConfigError, ReviewBotError, SetAsideError, StoppedError
 from state.outbox import SetAside
 from state.store import Store
+from state.supply import PartKey, Supply, SupplyFacts, new_parts
 from state.webhooks import Attempt, Endpoint, Webhooks
 
 log = logging.getLogger(__name__)
@@ -88,6 +91,54 @@ def supply(config: Config, tokens: str | TokenManager | None = None) -> SupplyAc
     return supply_access(enabled=config.supply, signed_in=tokens, oauth=app,
                          db_path=config.db_path, api_url=config.nexar_api_url,
                          limit=SUPPLY_TOKEN_LIMIT)
+
+
+def look_up_supply(config: Config, *, tokens: str | TokenManager | None = None,
+                   clock: Clock = utc_now) -> LookupReport | None:
+    """Look up the new parts of the events since the last lookup, in one supply request;
+    None when supply checks are off (then nothing is asked)."""
+    access = supply(config, tokens)
+    with Store.open(config.db_path) as store:
+        Supply(store).note_state(access.on, access.why)
+        if not access.on:
+            return None
+        with access.client() as client:
+            return look_up_new_parts(
+                store, lambda keys: client.supply_match(keys, at=stamp(clock())), clock=clock)
+
+
+def supply_lookup(config: Config, tokens: str | TokenManager | None = None
+                  ) -> tuple[SupplyLookup | None, str]:
+    """``/review risk``'s way to ask the supply data (one request per call, a part whose
+    match failed left out), or None and why supply data is off."""
+    access = supply(config, tokens)
+    if not access.on:
+        return None, access.why
+
+    def look_up(keys: list[PartKey]) -> dict[PartKey, SupplyFacts]:
+        with access.client() as client:
+            return dict(client.supply_match(keys, at=stamp(utc_now())))
+
+    return look_up, ""
+
+
+def supply_note(store: Store) -> Callable[[list[PartKey]], str | None]:
+    """What a BOM message says of new parts without supply facts: that they follow (the
+    lookup after this poll has not run yet), that none could be had, or nothing while
+    supply checks are off."""
+    def note(missing: list[PartKey]) -> str | None:
+        state = Supply(store).state()
+        if state is None or not state[0]:
+            return None
+        pending = {k.id for k in new_parts(
+            s.event for s in store.events(after_id=Supply(store).mark()))}
+        if any(k.id in pending for k in missing):
+            return "Supply data follows in a moment."
+        failure = store.get_meta(LAST_FAILURE)
+        return ("No supply data could be had for some new parts"
+                + (f" ({failure})." if failure else "."))
+
+    return note
 
 
 def nexar_client(config: Config, tokens: str | TokenSource | None = None) -> NexarClient:
@@ -175,7 +226,8 @@ def deliverer(config: Config, store: Store, *, clock: Clock = utc_now,
     return Deliverer(store=store, slack=slack_client(config), renderer=Cards(), clock=clock,
                      sleep=sleep, min_interval=config.post_interval,
                      max_wait=config.poll_interval, ops_channel=config.ops_channel,
-                     ops_notice=set_aside_notice)
+                     ops_notice=set_aside_notice, supply_thresholds=config.thresholds(),
+                     supply_note=supply_note(store))
 
 
 def deliver_once(config: Config, *, clock: Clock = utc_now,
@@ -199,7 +251,8 @@ def webhook_sender(config: Config, *, clock: Clock = utc_now,
     redirect followed) that is closed when the block ends. Setting ``stop`` ends a run
     between two attempts; one attempt in flight ends within its 15 s deadline."""
     with new_client() as http:
-        yield WebhookSender(db_path=config.db_path, http=http, clock=clock, stop=stop)
+        yield WebhookSender(db_path=config.db_path, http=http, clock=clock, stop=stop,
+                            supply_thresholds=config.thresholds())
 
 
 def has_webhooks(config: Config) -> bool:
@@ -310,7 +363,8 @@ def digest_runner(config: Config, *, clock: Clock = utc_now,
         return post_once(config, channel, key, message, sleep=sleep)
 
     return DigestRunner(store=lambda: Store.open(config.db_path), post=post,
-                        render=explained(render_digest), clock=clock)
+                        render=explained(render_digest), clock=clock,
+                        supply_thresholds=config.thresholds())
 
 
 def schedule(config: Config, runner: DigestRunner | None = None, *,
@@ -337,7 +391,9 @@ def schedule(config: Config, runner: DigestRunner | None = None, *,
     differs from the last one (Slack down for an hour is not 120 identical lines); webhook
     runs the same way, and nothing at all while there is no endpoint. ``replies`` (when
     given) retries the replies from Slack with work due, on their own worker; its line is
-    said only when a pass did something.
+    said only when a pass did something. After each poll, on the poll worker once delivery
+    is asked for, the poll's new parts are looked up in the supply data (when supply checks
+    are on), and a delivery is asked for again to add the facts to messages already posted.
     """
     say = health or (lambda line: None)
     last_delivery: list[str] = []
@@ -377,6 +433,7 @@ def schedule(config: Config, runner: DigestRunner | None = None, *,
             if not has_webhooks(config):
                 return
             senders.append(WebhookSender(db_path=config.db_path, http=new_client(),
+                                         supply_thresholds=config.thresholds(),
                                          stop=stop))
         report = senders[0].tick()
         if report.stopped:
@@ -399,6 +456,16 @@ def schedule(config: Config, runner: DigestRunner | None = None, *,
         senders[0].http.close()
         return True
 
+    def look_up() -> None:
+        signed = tokens if isinstance(tokens, str | TokenManager) else None
+        report = look_up_supply(config, tokens=signed)
+        if report is None:
+            return
+        if report.asked or report.failed:
+            say(report.health_line())
+        if report.refreshed:
+            plan.ask_delivery()
+
     def replies_due() -> None:
         if replies is None:
             return
@@ -408,5 +475,6 @@ def schedule(config: Config, runner: DigestRunner | None = None, *,
 
     plan = Schedule(poll=poll, deliver=deliver, webhooks=webhooks,
                     finish_webhooks=finish_webhooks, interval=config.poll_interval,
-                    replies=replies_due if replies is not None else None, stopping=stop)
+                    replies=replies_due if replies is not None else None,
+                    after_poll=look_up, stopping=stop)
     return plan, sync_digests

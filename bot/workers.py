@@ -77,6 +77,7 @@ class Schedule:
                  finish_webhooks: Callable[[float | None], bool] | None = None,
                  webhook_interval: float = WEBHOOK_RETRY_INTERVAL,
                  replies: Job | None = None,
+                 after_poll: Job | None = None,
                  replies_interval: float = REPLIES_INTERVAL,
                  scheduler: BackgroundScheduler | None = None,
                  stopping: threading.Event | None = None) -> None:
@@ -90,6 +91,9 @@ class Schedule:
         steps (the sender's threads outlive its steps); False when some was left."""
         self.webhook_interval = webhook_interval
         self.replies = replies
+        self.after_poll = after_poll
+        """Runs on the poll worker after each poll, once delivery is asked for (the supply
+        lookup: the alert never waits for it)."""
         self.replies_interval = replies_interval
         self.scheduler = scheduler or new_scheduler()
         self.stopping = stopping or threading.Event()
@@ -129,10 +133,12 @@ class Schedule:
 
     def poll_and_ask(self) -> None:
         """One poll, then a delivery and a webhook run asked for on their workers (neither
-        waited for)."""
+        waited for), then ``after_poll`` on this worker."""
         if self._run("poll", self.poll, self._poll_step):
             self.ask_delivery()
             self.ask_webhooks()
+            if self.after_poll is not None:
+                self._run("after poll", self.after_poll, self._poll_step)
 
     def ask_delivery(self) -> None:
         """Deliver soon on the posting worker; asking again before it starts adds nothing."""

@@ -6,7 +6,9 @@ a day (``state.supply``): the baseline and unchanged parts never are, since ever
 part counts against the Nexar app's monthly part limit. The alert never waits for this:
 delivery posts BOM changes at once and this step, run after it, has their messages brought
 up to date when the facts arrive. When the supply API keeps failing for ``GIVE_UP_AFTER``,
-those events are left without facts (their messages say so) and later polls go on.
+those events are left without facts (their messages say so) and later polls go on. Events
+detected more than a day ago are never looked up (a first lookup after supply checks were
+turned on does not reach back into the log).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from jobs.errors import NexarError
 from state.clock import Clock, parse_stamp, stamp, utc_now
 from state.outbox import Outbox
 from state.store import Store
-from state.supply import PartKey, Supply, SupplyFacts, new_parts
+from state.supply import FRESH, PartKey, Supply, SupplyFacts, new_parts
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ False; a part left out was not answered and may be asked again)."""
 
 GIVE_UP_AFTER: Final = timedelta(hours=1)
 FAILING_SINCE = "supply_failing_since"
+LAST_FAILURE = "supply_last_failure"
 
 
 @dataclass
@@ -62,12 +65,14 @@ def look_up_new_parts(store: Store, match: Match, *, clock: Clock = utc_now,
     """Look up the new parts of every event since the last lookup, in one request."""
     supply = Supply(store)
     mark = supply.mark()
-    stored = store.events(after_id=mark)
-    if not stored:
+    logged = store.events(after_id=mark)
+    if not logged:
         return LookupReport()
-    last = stored[-1].id
-    keys = new_parts(s.event for s in stored)
+    last = logged[-1].id
     now = clock()
+    # A first lookup, or one after supply was off for a while, skips what is old news.
+    stored = [s for s in logged if now - parse_stamp(s.detected_at) < FRESH]
+    keys = new_parts(s.event for s in stored)
     stale = supply.stale(keys, now=now)
     report = LookupReport(events=len(stored), parts=len(keys), asked=len(stale))
     asked = {k.id for k in stale}
@@ -87,6 +92,7 @@ def look_up_new_parts(store: Store, match: Match, *, clock: Clock = utc_now,
                 store.set_meta(FAILING_SINCE, None)
                 supply.move_mark(last)
                 report.refreshed = Outbox(store).refresh_posts_of(with_parts)
+            store.set_meta(LAST_FAILURE, str(exc))
             log.warning("supply lookup of %d part(s) failed: %s", len(stale), exc)
             return report
         supply.keep(list(found.values()), at=now, asked=len(stale))

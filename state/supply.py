@@ -27,6 +27,8 @@ LIFECYCLES: Final = ("Production", "New", "NRND", "EOL", "Obsolete")
 """Nexar's lifecycle values (the spec ``lifecyclestatus``)."""
 SUPPLY_MARK: Final = "supply_event_id"
 """The last event whose new parts were looked up (or given up on)."""
+SUPPLY_STATE: Final = "supply_state"
+"""``on``, or ``off: <why>``, as the last supply lookup found it."""
 
 
 @dataclass(frozen=True, order=True)
@@ -179,6 +181,16 @@ class Supply:
 
     def move_mark(self, event_id: int) -> None:
         self.store.set_meta(SUPPLY_MARK, str(event_id))
+
+    def state(self) -> tuple[bool, str] | None:
+        """Whether the last lookup found supply checks on, and why not; None before any."""
+        value = self.store.get_meta(SUPPLY_STATE)
+        if value is None:
+            return None
+        return (True, "") if value == "on" else (False, value.removeprefix("off: "))
+
+    def note_state(self, on: bool, why: str) -> None:
+        self.store.set_meta(SUPPLY_STATE, "on" if on else f"off: {why}")
 
 
 def _row(f: SupplyFacts) -> dict[str, Any]:

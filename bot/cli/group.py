@@ -96,7 +96,8 @@ def cli(ctx: click.Context, db_path: str | None, log_level: str) -> None:
       Slack  SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_SIGNING_SECRET, PORT,
              SLACK_API_URL, REVIEW_BOT_POST_INTERVAL, REVIEW_BOT_OPS_CHANNEL,
              REVIEW_BOT_ADMINS, REVIEW_BOT_PROJECTS
-      Bot    REVIEW_BOT_DB, REVIEW_BOT_POLL_INTERVAL, REVIEW_BOT_TZ, REVIEW_BOT_SUPPLY
+      Bot    REVIEW_BOT_DB, REVIEW_BOT_POLL_INTERVAL, REVIEW_BOT_TZ, REVIEW_BOT_SUPPLY,
+             REVIEW_BOT_SUPPLY_STOCK_FACTOR, REVIEW_BOT_SUPPLY_MAX_LEAD_WEEKS
     """
     _load_dotenv(Path(".env"))
     config = Config.from_env()

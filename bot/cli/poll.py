@@ -15,6 +15,7 @@ from bot.cli.group import cli, load_config, on_interrupt, open_store
 from bot.config import Config
 from bot.slack.delivery import DeliveryReport
 from jobs.poll import PollReport
+from jobs.supply_lookup import LookupReport
 from state.outbox import Outbox
 
 
@@ -34,7 +35,10 @@ def poll(once: bool, interval: float | None) -> None:
     again after an upgrade. With webhook endpoints it sends them their events too (with
     Slack or without), and exits non-zero while an endpoint failed or is disabled. One
     poller at a time per database: while another (a 'run', a second cron job) polls, it
-    says which process and exits 0, as that one does the work.
+    says which process and exits 0, as that one does the work. When supply checks are on,
+    the parts the poll's events put into a BOM are then looked up (one request) and the BOM
+    messages just posted are brought up to date; a supply failure is a warning, never a
+    failure of the run.
     """
     on_interrupt("Interrupted: every project written so far is complete; "
                   "the rest is picked up by the next poll.")
@@ -51,6 +55,12 @@ def poll(once: bool, interval: float | None) -> None:
             continue
         _print_report(report)
         delivered = _deliver_if_configured(config)
+        looked = service.look_up_supply(config)
+        if looked is not None:
+            _print_supply(looked)
+            if looked.refreshed and config.slack_bot_token:
+                # The facts go into the BOM messages just posted.
+                delivered = _deliver_if_configured(config) and delivered
         sent = send_webhooks(config)
         if once:
             if not report.ok or not delivered or not sent:
@@ -96,6 +106,14 @@ def run() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def _print_supply(report: LookupReport) -> None:
+    if report.failed:
+        click.echo(f"Warning: {report.health_line()}", err=True)
+    elif report.asked:
+        click.echo(f"Supply data: {report.parts} new part(s), {report.asked} asked, "
+                   f"{report.matched} matched.")
 
 
 def _print_report(report: PollReport) -> None:

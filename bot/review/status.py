@@ -6,8 +6,9 @@ from bot.review.context import Context
 from bot.review.reply import Reply, paged_reply
 from bot.slack.cards import named
 from bot.slack.mrkdwn import escape
-from state.clock import ago
+from state.clock import ago, stamp
 from state.outbox import Outbox
+from state.supply import Supply
 
 
 def status(ctx: Context) -> Reply:
@@ -23,6 +24,7 @@ def status(ctx: Context) -> Reply:
         for project, reason in sorted(ctx.shown(poll.failures).items()):
             lines.append(f"• :warning: {named(project)}: {escape(reason, 300, flat=True)}")
     lines.append(f"{outbox.undelivered()} events waiting for Slack.")
+    lines.append(_supply_line(ctx))
     for sub in store.paused_subscriptions():
         if sub.paused_reason and ctx.policy.is_shared(sub.project):
             lines.append(f"• :double_vertical_bar: {named(sub.channel)} / "
@@ -36,3 +38,16 @@ def status(ctx: Context) -> Reply:
                      f"({escape('; '.join(reasons[:3]), 300, flat=True)}); "
                      "`review-bot resume` tries them again")
     return paged_reply(ctx.request, lines, head="*review-bot status*")
+
+
+def _supply_line(ctx: Context) -> str:
+    """Whether supply data is on (as the last lookup after a poll found it), and the part
+    limit spent this month."""
+    supply = Supply(ctx.store)
+    state = supply.state()
+    on, why = state if state is not None else (ctx.supply_lookup is not None, ctx.supply_off)
+    if not on:
+        return f"Supply data is off: {escape(why, 300, flat=True)}."
+    used = supply.usage(stamp(ctx.clock())[:7])
+    return (f"Supply data is on: {used['matched']} part(s) matched this month in "
+            f"{used['requests']} request(s).")
