@@ -4,6 +4,7 @@ once, one supply request for the poll's new parts, the message brought up to dat
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,8 +182,8 @@ def test_without_access_nothing_is_asked_and_nothing_fails(
 
 
 def test_new_parts_are_the_added_and_the_new_side_of_a_replacement() -> None:
-    base = {"project_id": "P1", "project": "MC", "at": "2026-11-28T10:00:00.000Z",
-            "variant": "Default"}
+    base: dict[str, Any] = {"project_id": "P1", "project": "MC",
+                            "at": "2026-11-28T10:00:00.000Z", "variant": "Default"}
     events = [Event(kind="part_replaced", designator="U3", old_mpn="A", new_mpn="B",
                     new_manufacturer="TI", **base),
               Event(kind="part_added", designator="U9", new_mpn="C", **base),
