@@ -10,6 +10,9 @@ import pytest
 
 from bot import service
 from bot.config import Config
+from bot.review.answers import Answers
+from bot.review.context import Asker
+from bot.review.request import Request
 from jobs.poll import refresh_catalog
 from sandbox import AltiumSandbox, SlackSandbox
 from sandbox.altium.server import TOKEN_SCOPES
@@ -192,3 +195,41 @@ def test_new_parts_are_the_added_and_the_new_side_of_a_replacement() -> None:
               Event(kind="part_added", designator="U10", new_mpn="b", new_manufacturer="ti",
                     **base)]
     assert new_parts(events) == [PartKey("B", "TI"), PartKey("C")]
+
+
+def reply_text(reply: Any) -> str:
+    return "\n".join(b["text"]["text"] if "text" in b else b["elements"][0]["text"]
+                     for b in reply.blocks or [])
+
+
+def test_status_and_risk_use_the_real_supply_lookup(
+        config: Config, altium: AltiumSandbox, clock: FakeClock) -> None:
+    subscribed(config, clock)
+    change_parts(altium)
+    service.poll_once(config, clock=clock)
+    service.look_up_supply(config, clock=clock)
+    lookup, off = service.supply_lookup(config)
+    assert lookup is not None and off == ""
+    answers = Answers(db_path=config.db_path, clock=clock, supply_lookup=lookup,
+                      supply_thresholds=config.thresholds())
+    asker = Asker(user_id="U1", channel_id="C1")
+    status = reply_text(answers.answer(Request(name="status"), asker))
+    assert "Supply data is on: 2 part(s) matched this month in 1 request(s)." in status
+    before = altium.supply.requests
+    risk = reply_text(answers.answer(
+        Request(name="risk", words=(PROJECT, "Default"), options={"yes": "on"}), asker))
+    assert "TPS54331DR" in risk and "NRND" in risk and "ATMEGA328P-AU" in risk
+    assert altium.supply.requests > before
+
+
+def test_status_says_why_supply_data_is_off(altium: AltiumSandbox, slack: SlackSandbox,
+                                            db_path: Path, clock: FakeClock) -> None:
+    config = config_for(altium, slack, db_path, token=altium.token)
+    subscribed(config, clock)
+    assert service.look_up_supply(config, clock=clock) is None
+    lookup, off = service.supply_lookup(config)
+    assert lookup is None and "supply" in off
+    answers = Answers(db_path=config.db_path, clock=clock, supply_lookup=None, supply_off=off)
+    status = reply_text(answers.answer(Request(name="status"), Asker(user_id="U1",
+                                                                      channel_id="C1")))
+    assert "Supply data is off: " in status
