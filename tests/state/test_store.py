@@ -218,3 +218,18 @@ def test_a_transaction_holds_the_write_lock_from_its_start(db_path: Path) -> Non
     finally:
         first.close()
         other.close()
+
+
+def test_bom_counts_match_the_loaded_lines(store: Store) -> None:
+    store.save_snapshot(None, BASE, [], detected_at=NOW)
+    lines = store.load_bom("P1")
+    assert lines
+    expected: dict[str, tuple[int, int, int]] = {}
+    for variant in {line.variant for line in lines.values()}:
+        mine = [line for line in lines.values() if line.variant == variant]
+        parts = {(line.component_id, line.mpn) for line in mine}
+        placed = sum(1 for line in mine if line.fitted)
+        expected[variant] = (len(parts), placed, len(mine) - placed)
+    counted = store.bom_counts("P1")
+    assert {v: (c.lines, c.placed, c.not_fitted) for v, c in counted.items()} == expected
+    assert store.bom_counts("nope") == {}
