@@ -225,10 +225,10 @@ def test_bom_counts_match_the_loaded_lines(store: Store) -> None:
     lines = store.load_bom("P1")
     assert lines
     expected: dict[str, tuple[int, int, int]] = {}
-    for variant in {line.variant for line in lines.values()}:
-        mine = [line for line in lines.values() if line.variant == variant]
-        parts = {(line.component_id, line.mpn) for line in mine}
-        placed = sum(1 for line in mine if line.fitted)
+    for variant in {b.variant for b in lines.values()}:
+        mine = [b for b in lines.values() if b.variant == variant]
+        parts = {(b.component_id, b.mpn) for b in mine}
+        placed = sum(1 for b in mine if b.fitted)
         expected[variant] = (len(parts), placed, len(mine) - placed)
     counted = store.bom_counts("P1")
     assert {v: (c.lines, c.placed, c.not_fitted) for v, c in counted.items()} == expected
