@@ -42,6 +42,7 @@ from jobs.errors import (
     NexarUnknownOutcomeError,
     NexarWriteError,
 )
+from jobs.records import Fingerprint
 from state.model import BomLine, Person, ProjectInfo, Thread
 from state.supply import PartKey, SupplyFacts
 
@@ -93,6 +94,34 @@ def batch_threads_query(count: int) -> str:
         for i in range(count)
     )
     return f"query CommentThreadsBatch({params}) {{\n{fields}\n}}\n\n{fragments}"
+
+
+def _fragments(name: str) -> str:
+    """The fragment definitions of a query file (every line from the first one on)."""
+    source = query(name)
+    found = re.search(r"^fragment ", source, re.MULTILINE)
+    if found is None:
+        raise ValueError(f"query {name} defines no fragment")
+    return source[found.start():]
+
+
+@cache
+def batch_fingerprints_query(count: int) -> str:
+    """``ThreadFingerprintsBatch``: ``ThreadPrint`` of ``count`` projects, alias ``pN`` each."""
+    params = ", ".join(f"$p{i}: ID!" for i in range(count))
+    fields = "\n".join(f"  p{i}: desCommentThreads(projectId: $p{i}) {{ ...ThreadPrint }}"
+                       for i in range(count))
+    return (f"query ThreadFingerprintsBatch({params}) {{\n{fields}\n}}\n\n"
+            + _fragments("thread_fingerprints"))
+
+
+@cache
+def batch_designs_query(count: int) -> str:
+    """``DesignsBatch``: documents and first BOM pages of ``count`` projects, alias ``dN``."""
+    params = ", ".join(["$first: Int!", *(f"$d{i}: ID!" for i in range(count))])
+    fields = "\n".join(f"  d{i}: desProjectById(id: $d{i}) {{ ...DesignFields }}"
+                       for i in range(count))
+    return f"query DesignsBatch({params}) {{\n{fields}\n}}\n\n" + _fragments("designs")
 
 
 class TokenSource(Protocol):
@@ -203,7 +232,12 @@ class NexarClient:
         timeout: float = 30.0,
         page_size: int = MAX_PAGE_SIZE,
         batch_size: int = 50,
+        fingerprint_batch_size: int = 250,
+        design_batch_size: int = 10,
     ) -> None:
+        """``batch_size``: projects whose threads are read in full in one request;
+        ``fingerprint_batch_size``: projects whose thread fingerprints are read in one;
+        ``design_batch_size``: projects whose first BOM pages are read in one."""
         if isinstance(token, str) and not token:
             raise NexarAuthError("no Nexar token: set NEXAR_TOKEN or run 'review-bot auth "
                                  "login'")
@@ -214,12 +248,16 @@ class NexarClient:
         self.retry = retry or RetryPolicy()
         self.page_size = page_size
         self.batch_size = batch_size
+        self.fingerprint_batch_size = fingerprint_batch_size
+        self.design_batch_size = design_batch_size
         self._source: TokenSource = FixedToken(token) if isinstance(token, str) else token
         self._sleep = sleep
         self._own_http = http is None
         self._http = http or httpx.Client(timeout=timeout)
         self._count_lock = threading.Lock()
         self.requests = 0
+        self.bytes_received = 0
+        """Bytes of every answer body read (as decoded, before JSON parsing)."""
 
     def close(self) -> None:
         if self._own_http:
@@ -280,6 +318,8 @@ class NexarClient:
                 if write and not isinstance(exc, NEVER_SENT):
                     raise _unknown_outcome(payload, problem) from None
             else:
+                with self._count_lock:
+                    self.bytes_received += len(reply.content)
                 answer = self._answer(url, reply, scoped)
                 if isinstance(answer, Response):
                     return answer
@@ -479,6 +519,59 @@ class NexarClient:
             found[key.id] = records.supply_facts(key, match, at)
         return found
 
+    def thread_fingerprints(self, workspace: Workspace, project_ids: Sequence[str],
+                            ) -> dict[str, Fingerprint | NexarError]:
+        """The thread fingerprints of many projects in one aliased request; a failure is
+        kept per project (the caller reads those projects in full)."""
+        ids = list(project_ids)
+        if not ids:
+            return {}
+        try:
+            raw = self._aliased(workspace, batch_fingerprints_query(len(ids)),
+                                {f"p{i}": pid for i, pid in enumerate(ids)}, ids, "p",
+                                "comment threads")
+        except NexarAuthError:
+            raise
+        except NexarError as exc:
+            return dict.fromkeys(ids, exc)
+        results: dict[str, Fingerprint | NexarError] = {}
+        failed = any(isinstance(v, NexarError) for v in raw.values())
+        missing = [pid for pid, value in raw.items() if value is None]
+        if missing and failed:
+            # A failed non-null field blanks the whole answer: ask again for the others.
+            results.update(self.thread_fingerprints(workspace, missing))
+        for pid, value in raw.items():
+            if isinstance(value, NexarError):
+                results[pid] = value
+            elif value is None:
+                results.setdefault(pid, NexarQueryError("Nexar returned no comment threads"))
+            else:
+                results[pid] = records.printed_threads(value)
+        return results
+
+    def _aliased(self, workspace: Workspace, document: str, variables: Mapping[str, Any],
+                 ids: Sequence[str], prefix: str, what: str) -> dict[str, Any]:
+        """Run a document with one alias ``<prefix>N`` per id: each id's answer (None when
+        Nexar gave none) or, for an error with a path into one alias, its ``NexarError``.
+
+        Raises ``NexarError`` when the request failed as a whole.
+        """
+        response = self.execute(workspace.api_url, document, variables, scoped=True)
+        failed: dict[str, NexarError] = {}
+        for error in response.errors:
+            path = error.get("path") or []
+            alias = path[0] if path else None
+            if not (isinstance(alias, str) and alias.startswith(prefix)
+                    and alias[len(prefix):].isdigit() and int(alias[len(prefix):]) < len(ids)):
+                raise NexarQueryError(f"Nexar query failed: {response.error_text()}",
+                                      request_id=response.request_id)
+            failed.setdefault(ids[int(alias[len(prefix):])], NexarQueryError(
+                f"Nexar could not read {what}: {_error_line(error)}",
+                request_id=response.request_id))
+        data = response.data or {}
+        return {pid: failed[pid] if pid in failed else data.get(f"{prefix}{i}")
+                for i, pid in enumerate(ids)}
+
     def comment_thread(self, workspace: Workspace, project_id: str, thread_id: str,
                        ) -> Thread | None:
         """One thread with every comment (id, text, author, times); None once it is gone.
@@ -507,6 +600,58 @@ class NexarClient:
         """
         data = self._data(workspace.api_url, query("design"),
                           {"id": project_id, "first": self.page_size}, scoped=True)
+        return self._design_from(workspace, project_id, data)
+
+    def designs(self, workspace: Workspace, project_ids: Sequence[str],
+                ) -> dict[str, Design | NexarError]:
+        """``design`` of many projects: their first BOM pages in one aliased request, the
+        further pages per project; a failure is kept per project.
+
+        When the batch fails as a whole, each project is read alone, so one broken project
+        cannot hide the others.
+        """
+        ids = list(project_ids)
+        if not ids:
+            return {}
+        variables: dict[str, Any] = {"first": self.page_size}
+        variables.update({f"d{i}": pid for i, pid in enumerate(ids)})
+        try:
+            raw = self._aliased(workspace, batch_designs_query(len(ids)), variables, ids, "d",
+                                "the design")
+        except NexarAuthError:
+            raise
+        except NexarError as exc:
+            if len(ids) == 1:
+                return {ids[0]: exc}
+            return {pid: self._design_or_error(workspace, pid) for pid in ids}
+        results: dict[str, Design | NexarError] = {}
+        failed = any(isinstance(v, NexarError) for v in raw.values())
+        for pid, value in raw.items():
+            if isinstance(value, NexarError):
+                results[pid] = value
+            elif value is None and failed:
+                # An error elsewhere may have blanked this one too: read it alone.
+                results[pid] = self._design_or_error(workspace, pid)
+            else:
+                try:
+                    results[pid] = self._design_from(workspace, pid, {"desProjectById": value})
+                except NexarAuthError:
+                    raise
+                except NexarError as exc:
+                    results[pid] = exc
+        return results
+
+    def _design_or_error(self, workspace: Workspace, project_id: str) -> Design | NexarError:
+        try:
+            return self.design(workspace, project_id)
+        except NexarAuthError:
+            raise
+        except NexarError as exc:
+            return exc
+
+    def _design_from(self, workspace: Workspace, project_id: str, data: Mapping[str, Any],
+                     ) -> Design:
+        """The ``Design`` of a first answer (``desProjectById``), its BOM paged to its end."""
         variants = _variants(data, project_id, workspace)
         bom: dict[tuple[str, str], BomLine] = {}
         for variant in variants:

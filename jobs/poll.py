@@ -21,29 +21,36 @@ of most threads or BOM lines is read a second time before it is believed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from jobs.errors import NexarAuthError, NexarError
 from jobs.nexar import Design, NexarClient, Workspace
+from jobs.records import Fingerprint, threads_fingerprint
 from state.claims import Lease, LeaseHolder
-from state.clock import Clock, stamp, utc_now
+from state.clock import Clock, parse_stamp, stamp, utc_now
 from state.diff import diff
 from state.errors import ReviewBotError, StoreError
 from state.model import Bom, ProjectInfo, Snapshot, Thread
-from state.store import PollStatus, Store
+from state.store import PollMark, PollStatus, Store
 
 log = logging.getLogger(__name__)
 
 
 CATALOG_LISTED_AT = "catalog-listed-at"
 """Meta key: when a workspace's project list was last read from Nexar (how old the cache is)."""
+
+FULL_READ_EVERY = timedelta(hours=1)
+"""How often threads are read in full although their fingerprint stood still: a comment's
+edit is seen by the fingerprint only if Nexar moves the thread's ``modifiedAt`` for it,
+which no public source confirms."""
 
 SUDDEN_LOSS_MIN = 5
 SUDDEN_LOSS_SHARE = 0.5
@@ -108,9 +115,13 @@ class Poller:
     """Polls the watched projects of every workspace the client can see."""
 
     def __init__(self, *, client: NexarClient, store: Store, clock: Clock = utc_now,
-                 concurrency: int = 4, lease: LeasePolicy | None = LeasePolicy()) -> None:
-        """``lease``: None polls without taking the poller's lease (a private database)."""
+                 concurrency: int = 4, lease: LeasePolicy | None = LeasePolicy(),
+                 full_read_every: timedelta | None = FULL_READ_EVERY) -> None:
+        """``lease``: None polls without taking the poller's lease (a private database).
+        ``full_read_every``: how often a project's threads are read in full even when
+        their fingerprint has not moved (None: never)."""
         self.client = client
+        self.full_read_every = full_read_every
         self.store = store
         self.clock = clock
         self.concurrency = max(1, concurrency)
@@ -245,7 +256,8 @@ class Poller:
                     report.failures.setdefault(name, str(exc))
             return
         self.store.sync_catalog(workspace.url, listing)
-        self.store.set_meta(CATALOG_LISTED_AT, stamp(self.clock()))
+        listed_at = self.clock()
+        self.store.set_meta(CATALOG_LISTED_AT, stamp(listed_at))
         targets = sorted((p for p in listing if p.id in watched), key=lambda p: p.name.casefold())
         listed = {p.id for p in listing}
         report.unlisted.extend(
@@ -253,34 +265,102 @@ class Poller:
             if project_id not in listed and here(project_id))
         if not targets:
             return
-
-        batches = [targets[i:i + self.client.batch_size]
-                   for i in range(0, len(targets), self.client.batch_size)]
-        thread_futures = [pool.submit(self.client.comment_threads, workspace,
-                                      [p.id for p in batch]) for batch in batches]
-        olds = {p.id: self.store.load_snapshot(p.id, with_bom=False) for p in targets}
-        pending = {p.id: self.store.bom_pending(p.id) for p in targets}
-        need_bom = [p for p in targets if pending[p.id] or _bom_moved(olds[p.id], p)]
-        design_futures: dict[str, Future[Design]] = {
-            p.id: pool.submit(self.client.design, workspace, p.id) for p in need_bom}
-        threads: dict[str, list[Thread] | NexarError] = {}
-        for future in thread_futures:
-            threads.update(future.result())
+        marks = self.store.poll_marks()
+        prints = self._fingerprints(workspace, pool, [
+            p for p in targets if self._may_skip(p, marks.get(p.id), listed_at)])
+        full: list[ProjectInfo] = []
         for project in targets:
-            self._save_project(workspace, project, olds[project.id], threads.get(project.id),
-                               design_futures.get(project.id), report)
+            found = prints.get(project.id)
+            mark = marks.get(project.id)
+            if (isinstance(found, Fingerprint) and mark is not None
+                    and found.digest == mark.fingerprint):
+                report.projects += 1  # unchanged: its snapshot is not even loaded
+            else:
+                full.append(project)
+        self._read_in_full(workspace, pool, full, marks, prints, report)
+
+    def _may_skip(self, project: ProjectInfo, mark: PollMark | None, now: datetime) -> bool:
+        """Whether a fingerprint may stand for a full read of the project's threads: it has a
+        snapshot with a fingerprint, its listing and BOM need nothing, and its last full
+        read is recent."""
+        if mark is None or mark.fingerprint is None or mark.bom_pending is not None:
+            return False
+        if mark.project != project or mark.full_read_at is None:
+            return False
+        if self.full_read_every is None:
+            return True
+        return now - parse_stamp(mark.full_read_at) < _spread(self.full_read_every, project.id)
+
+    def _fingerprints(self, workspace: Workspace, pool: ThreadPoolExecutor,
+                      projects: Sequence[ProjectInfo]) -> dict[str, Fingerprint | NexarError]:
+        size = max(1, self.client.fingerprint_batch_size)
+        futures = [pool.submit(self.client.thread_fingerprints, workspace,
+                               [p.id for p in projects[i:i + size]])
+                   for i in range(0, len(projects), size)]
+        found: dict[str, Fingerprint | NexarError] = {}
+        for future in futures:
+            found.update(future.result())
+        return found
+
+    def _read_in_full(self, workspace: Workspace, pool: ThreadPoolExecutor,
+                      projects: Sequence[ProjectInfo], marks: Mapping[str, PollMark],
+                      prints: Mapping[str, Fingerprint | NexarError], report: PollReport,
+                      ) -> None:
+        """Read threads (and BOMs where needed) of ``projects`` and save each, a batch at a
+        time: the next batch is fetched while this one is written, and a batch's reads are
+        let go once it is written, so memory holds two batches whatever the workspace."""
+        size = max(1, self.client.batch_size)
+        batches = [projects[i:i + size] for i in range(0, len(projects), size)]
+        ahead: _Batch | None = None
+        for number, batch in enumerate(batches):
+            current = ahead or self._fetch(workspace, pool, batch, marks)
+            ahead = (self._fetch(workspace, pool, batches[number + 1], marks)
+                     if number + 1 < len(batches) else None)
+            threads: dict[str, list[Thread] | NexarError] = {}
+            for future in current.threads:
+                threads.update(future.result())
+            for project in batch:
+                shown = prints.get(project.id)
+                mark = marks.get(project.id)
+                self._save_project(workspace, project, current.olds[project.id],
+                                   threads.get(project.id), current.designs.get(project.id),
+                                   report, shown if isinstance(shown, Fingerprint) else None,
+                                   mark.fingerprint if mark is not None else None)
+
+    def _fetch(self, workspace: Workspace, pool: ThreadPoolExecutor,
+               batch: Sequence[ProjectInfo], marks: Mapping[str, PollMark]) -> _Batch:
+        """Start reading a batch: its threads in one request, the designs it needs by
+        ``design_batch_size`` first pages a request. The stored snapshots are loaded first:
+        what a read is compared with must be older than the read."""
+        olds = {p.id: self.store.load_snapshot(p.id, with_bom=False) for p in batch}
+        threads = [pool.submit(self.client.comment_threads, workspace, [p.id for p in batch])]
+        need_bom = [p.id for p in batch if _bom_moved(marks.get(p.id), p)]
+        size = max(1, self.client.design_batch_size)
+        designs: dict[str, Future[dict[str, Design | NexarError]]] = {}
+        for i in range(0, len(need_bom), size):
+            ids = need_bom[i:i + size]
+            future = pool.submit(self.client.designs, workspace, ids)
+            designs.update(dict.fromkeys(ids, future))
+        return _Batch(olds=olds, threads=threads, designs=designs)
 
     def _save_project(self, workspace: Workspace, project: ProjectInfo, old: Snapshot | None,
                       threads: list[Thread] | NexarError | None,
-                      design_future: Future[Design] | None, report: PollReport) -> None:
-        """Diff and save one project; its threads are saved even when its design read failed."""
+                      design_future: Future[dict[str, Design | NexarError]] | None,
+                      report: PollReport, shown: Fingerprint | None,
+                      stored_print: str | None) -> None:
+        """Diff and save one project; its threads are saved even when its design read failed.
+
+        ``shown``: the fingerprint this poll read first, when it did; a loss it showed
+        already counts as the first of the two reads a sudden loss needs. ``stored_print``:
+        the stored fingerprint when the poll began.
+        """
         try:
             if threads is None:
                 raise NexarError("no answer for this project")
             if isinstance(threads, NexarError):
                 raise threads
             if old is not None:
-                threads = self._confirmed_threads(workspace, project, old, threads)
+                threads = self._confirmed_threads(workspace, project, old, threads, shown)
         except NexarAuthError:
             raise
         except NexarError as exc:
@@ -293,7 +373,10 @@ class Poller:
         old_bom: Bom | None = None
         try:
             if design_future is not None:
-                design = design_future.result()
+                read = design_future.result()[project.id]
+                if isinstance(read, NexarError):
+                    raise read
+                design = read
                 report.boms_read += 1
                 if old is not None and pending != "unread":
                     old_bom = self.store.load_bom(project.id)
@@ -319,7 +402,11 @@ class Poller:
         events = diff(old, new, at=now)
         report.projects += 1
         marks = (failed is not None and pending is None) or (new.bom is not None and pending)
+        printed = threads_fingerprint(new.threads.values()).digest
         if old is not None and not events and not marks and _same(old, new):
+            # Nothing to save; the fingerprint is kept only if no other writer saved since.
+            self.store.record_fingerprint(project.id, printed, full_read_at=now,
+                                          expected=stored_print)
             return
         with self.store.transaction():
             self._fence()
@@ -341,6 +428,7 @@ class Poller:
                 old = replace(old, bom={})  # no BOM was ever stored: this read is its baseline
             self.store.save_snapshot(old, new, events, detected_at=now,
                                      bom_failed=failed is not None)
+            self.store.record_fingerprint(project.id, printed, full_read_at=now)
         report.events += len(events)
 
     def _fence(self) -> None:
@@ -350,10 +438,16 @@ class Poller:
             raise _LeaseLost
 
     def _confirmed_threads(self, workspace: Workspace, project: ProjectInfo, old: Snapshot,
-                           threads: list[Thread]) -> list[Thread]:
-        """``threads``, or a second read of them when they lost most of the stored ones."""
-        lost = sudden_loss(old.threads.keys(), {t.thread_id for t in threads})
+                           threads: list[Thread], shown: Fingerprint | None) -> list[Thread]:
+        """``threads``, or a second read of them when they lost most of the stored ones
+        (unless the fingerprint read just before showed that loss already)."""
+        ids = {t.thread_id for t in threads}
+        lost = sudden_loss(old.threads.keys(), ids)
         if lost is None:
+            return threads
+        if shown is not None and shown.thread_ids == ids:
+            log.info("%s: two reads lost %d of %d threads", project.name, lost,
+                     len(old.threads))
             return threads
         again = self.client.comment_threads(workspace, [project.id]).get(project.id)
         if not isinstance(again, list):
@@ -404,10 +498,30 @@ def sudden_bom_loss(before: Bom, after: Bom) -> int | None:
     return len(before.keys() - after.keys()) if suspect else None
 
 
-def _bom_moved(old: Snapshot | None, listed: ProjectInfo) -> bool:
-    if old is None:
+def _bom_moved(mark: PollMark | None, listed: ProjectInfo) -> bool:
+    """Whether the project's BOM must be read: never stored, marked for a read again, or its
+    listing says the design moved."""
+    if mark is None or mark.bom_pending is not None:
         return True
-    return old.project.updated_at != listed.updated_at or old.project.revision != listed.revision
+    return (mark.project.updated_at != listed.updated_at
+            or mark.project.revision != listed.revision)
+
+
+def _spread(period: timedelta, project_id: str) -> timedelta:
+    """``period`` shortened by up to a quarter, by the project's id: the full reads of
+    projects first read together fall due over several polls, not all in one."""
+    share = int.from_bytes(hashlib.blake2b(project_id.encode(), digest_size=2).digest()) / 65536
+    return period * (1 - share / 4)
+
+
+@dataclass
+class _Batch:
+    """The reads of one batch of projects under way: its threads, and its designs by project
+    (several projects share one future)."""
+
+    olds: dict[str, Snapshot | None]
+    threads: list[Future[dict[str, list[Thread] | NexarError]]]
+    designs: dict[str, Future[dict[str, Design | NexarError]]]
 
 
 def named_threads(threads: list[Thread], documents: Mapping[str, str]) -> dict[str, Thread]:

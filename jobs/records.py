@@ -6,7 +6,10 @@ Every time is normalised to one UTC form, so the store can compare and sort them
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +19,13 @@ from state.supply import LIFECYCLES, PartKey, SupplyFacts
 
 Json = Mapping[str, Any]
 
+_STORED_FORM = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
+
 
 def normalize_time(text: str) -> str:
     """Any ISO 8601 time Nexar sends, in the store's form (naive times are taken as UTC)."""
+    if _STORED_FORM.match(text):
+        return text  # already in the store's form: the common case, and the cheap one
     value = text.strip().replace("Z", "+00:00").replace("z", "+00:00")
     if "." in value:
         head, _, rest = value.partition(".")
@@ -168,3 +175,31 @@ def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a cheap read says of a project's comment threads: which there are, and a digest
+    of each one's id, ``modifiedAt`` and status. Equal digests mean no thread was opened,
+    deleted, resolved, reopened or modified (a reply moves the thread's ``modifiedAt``)."""
+
+    digest: str
+    thread_ids: frozenset[str]
+
+
+def fingerprint(items: Iterable[tuple[str, str, int]]) -> Fingerprint:
+    """The fingerprint of (thread id, modified at in the store's form, status) triples."""
+    ordered = sorted(items)
+    digest = hashlib.blake2b(digest_size=16)
+    for thread_id, modified_at, status in ordered:
+        digest.update(f"{thread_id}\x1f{modified_at}\x1f{status}\x1e".encode())
+    return Fingerprint(digest=digest.hexdigest(), thread_ids=frozenset(t for t, _, _ in ordered))
+
+
+def threads_fingerprint(threads: Iterable[Thread]) -> Fingerprint:
+    """The fingerprint of threads read in full (what a snapshot stores)."""
+    return fingerprint((t.thread_id, t.modified_at, t.status) for t in threads)
+
+
+def printed_threads(data: Iterable[Json]) -> Fingerprint:
+    """The fingerprint of a ``ThreadPrint`` answer (fields aliased ``i``, ``m``, ``s``)."""
+    return fingerprint((str(t["i"]), normalize_time(t["m"]), int(t["s"])) for t in data)

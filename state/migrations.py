@@ -479,3 +479,17 @@ def m014_supply(db: Database) -> None:
         pk="month",
         not_null={"requests", "asked", "matched"},
     )
+
+
+@migrations()
+def m015_poll_fingerprints(db: Database) -> None:
+    """Each project's thread fingerprint as last stored (what lets an unchanged project skip
+    its snapshot) and when its threads were last read in full; an index for ``events
+    --since`` of one project."""
+    db.table("poll_fingerprints").create(
+        {"project": str, "threads": str, "full_read_at": str},
+        pk="project",
+        foreign_keys=[("project", "projects", "id")],
+        not_null={"threads", "full_read_at"},
+    )
+    db.table("events").create_index(["project_id", "at"])

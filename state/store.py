@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
+from sqlite_utils.db import Table
 
 from state.errors import NotFoundError, StoreError, StoreLockedError
 from state.filters import Filters
@@ -84,6 +85,28 @@ class Subscription:
     @property
     def paused(self) -> bool:
         return self.paused_reason is not None
+
+
+@dataclass(frozen=True)
+class PollMark:
+    """What a poll knows of a stored project without loading its snapshot: the listing it
+    was saved with, the fingerprint of its stored threads, when they were last read in full
+    and whether its BOM must be read again (``bom_pending``)."""
+
+    project: ProjectInfo
+    fingerprint: str | None
+    full_read_at: str | None
+    bom_pending: str | None
+
+
+@dataclass(frozen=True)
+class BomCount:
+    """One variant's stored BOM, counted: its lines (distinct parts), its designators placed
+    and not fitted."""
+
+    lines: int
+    placed: int
+    not_fitted: int
 
 
 @dataclass(frozen=True)
@@ -355,6 +378,49 @@ class Store:
         """Whether a BOM was ever read for the project (an empty one counts)."""
         return self.bom_pending(project_id) != "unread"
 
+    def poll_marks(self) -> dict[str, PollMark]:
+        """Every stored project's ``PollMark``, in one query."""
+        rows = self.rows(
+            "select p.*, f.threads as fingerprint, f.full_read_at, m.value as pending "
+            "from projects p left join poll_fingerprints f on f.project = p.id "
+            "left join meta m on m.key = ? || p.id", [BOM_PENDING])
+        return {r["id"]: PollMark(project=_snapshot_info(r), fingerprint=r["fingerprint"],
+                                  full_read_at=r["full_read_at"], bom_pending=r["pending"])
+                for r in rows}
+
+    def record_fingerprint(self, project_id: str, fingerprint: str, *, full_read_at: str,
+                           expected: str | bool | None = True) -> bool:
+        """Keep the fingerprint of the project's stored threads, read in full at
+        ``full_read_at``; whether it was written.
+
+        ``expected``: write only when the stored fingerprint is still this one (None: none
+        is stored), so a poll that found nothing to save cannot pass its read off as the
+        fingerprint of a snapshot another writer saved meanwhile; True writes regardless
+        (inside the transaction that saved the snapshot it describes).
+        """
+        with self.transaction():
+            if expected is not True:
+                stored = self.rows("select threads from poll_fingerprints where project = ?",
+                                   [project_id])
+                if (stored[0]["threads"] if stored else None) != expected:
+                    return False
+            self.db.execute(
+                "insert into poll_fingerprints (project, threads, full_read_at) values (?, ?, ?) "
+                "on conflict (project) do update set threads = excluded.threads, "
+                "full_read_at = excluded.full_read_at",
+                [project_id, fingerprint, full_read_at])
+        return True
+
+    def bom_counts(self, project_id: str) -> dict[str, BomCount]:
+        """Each variant's stored BOM counted in SQL, without loading its lines."""
+        rows = self.rows(
+            "select variant, count(*) as designators, sum(fitted) as placed, "
+            "count(distinct component_id || char(31) || coalesce(mpn, char(30))) as lines "
+            "from bom_lines where project = ? group by variant", [project_id])
+        return {r["variant"]: BomCount(lines=r["lines"], placed=r["placed"] or 0,
+                                       not_fitted=r["designators"] - (r["placed"] or 0))
+                for r in rows}
+
     def load_bom(self, project_id: str) -> dict[tuple[str, str], BomLine]:
         rows = self.rows("select * from bom_lines where project = ?", [project_id])
         return {
@@ -405,11 +471,14 @@ class Store:
             return ids
 
     def _save_threads(self, pid: str, old: Mapping[str, Thread], new: Mapping[str, Thread]) -> None:
+        """Write the threads and comments that changed; new rows go in by the batch."""
         threads = self.db.table("threads")
         comments = self.db.table("comments")
         for thread_id in old.keys() - new.keys():
             comments.delete_where("thread_id = ?", [thread_id])
             threads.delete(thread_id)
+        thread_rows: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+        comment_rows: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
         for thread_id, thread in new.items():
             before = old.get(thread_id)
             if before == thread:
@@ -419,37 +488,42 @@ class Store:
                        modified_by=_person_json(thread.modified_by),
                        assigned_to=_person_json(thread.assigned_to))
             row["number"] = thread.number
-            threads.upsert(row, pk="thread_id")
+            thread_rows[before is not None].append(row)
             old_comments = {c.comment_id: (i, c) for i, c in
                             enumerate(before.comments if before else ())}
             keep = {c.comment_id for c in thread.comments}
             for comment_id in old_comments.keys() - keep:
                 comments.delete(comment_id)
             for position, comment in enumerate(thread.comments):
-                if old_comments.get(comment.comment_id) == (position, comment):
+                known = old_comments.get(comment.comment_id)
+                if known == (position, comment):
                     continue
-                comments.upsert({
+                comment_rows[known is not None].append({
                     "comment_id": comment.comment_id, "thread_id": thread_id, "project": pid,
                     "position": position, "text": comment.text,
                     "author": _person_json(comment.author), "created_at": comment.created_at,
                     "modified_at": comment.modified_at,
-                }, pk="comment_id")
+                })
+        _write_rows(threads, thread_rows, pk="thread_id")
+        _write_rows(comments, comment_rows, pk="comment_id")
 
     def _save_bom(self, pid: str, old: Mapping[tuple[str, str], BomLine],
                   new: Mapping[tuple[str, str], BomLine]) -> None:
         table = self.db.table("bom_lines")
         for variant, designator in old.keys() - new.keys():
             table.delete((pid, variant, designator))
-        changed = [
-            {**asdict(line), "project": pid, "fitted": int(line.fitted)}
-            for key, line in new.items() if old.get(key) != line
-        ]
-        if changed:
-            table.upsert_all(changed, pk=("project", "variant", "designator"), batch_size=500)
+        rows: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+        for key, line in new.items():
+            before = old.get(key)
+            if before != line:
+                rows[before is not None].append(
+                    {**asdict(line), "project": pid, "fitted": int(line.fitted)})
+        _write_rows(table, rows, pk=("project", "variant", "designator"))
 
     def drop_snapshot(self, project_id: str) -> None:
         """Forget a project's snapshot, so a later subscription starts from a fresh baseline."""
         with self.transaction():
+            self.db.table("poll_fingerprints").delete_where("project = ?", [project_id])
             for table in ("comments", "threads", "bom_lines"):
                 self.db.table(table).delete_where("project = ?", [project_id])
             self.db.table("projects").delete_where("id = ?", [project_id])
@@ -470,7 +544,10 @@ class Store:
         if after_id is not None:
             where.append("id > ?")
             params.append(str(after_id))
-        sql = f"select * from events where {' and '.join(where)} order by id"
+        # With a time, ``+id`` lets SQLite search an index on ``at`` and sort what it finds,
+        # rather than scan the whole log in id order.
+        order = "+id" if since is not None else "id"
+        sql = f"select * from events where {' and '.join(where)} order by {order}"
         if limit is not None:
             sql += f" limit {int(limit)}"
         return [stored_event(r) for r in self.rows(sql, params)]
@@ -632,6 +709,23 @@ class Store:
             "or lower(b.name) like ? or lower(b.comment) like ? "
             "order by p.name, b.variant, b.designator", [like, like, like])
         return [(r["project"], r["variant"], r["designator"], r["mpn"] or "") for r in rows]
+
+
+def _write_rows(table: Table, rows: tuple[list[dict[str, Any]], list[dict[str, Any]]], *,
+                pk: str | tuple[str, ...]) -> None:
+    """Insert ``rows[0]`` (new keys) in batches; upsert ``rows[1]`` (changed ones, few),
+    one statement each."""
+    new, changed = rows
+    if new:
+        table.insert_all(new, pk=pk, batch_size=500)
+    keys = (pk,) if isinstance(pk, str) else pk
+    for row in changed:
+        names = ", ".join(f'"{c}"' for c in row)
+        marks = ", ".join("?" * len(row))
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in row if c not in keys)
+        table.db.execute(f'insert into "{table.name}" ({names}) values ({marks}) '
+                         f'on conflict ({", ".join(keys)}) do update set {updates}',
+                         list(row.values()))
 
 
 def _csv(values: Sequence[str]) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.review.context import Context
 from bot.review.reply import PAGE_SIZE, Reply, paged_reply
 from bot.review.request import CommandError
-from bot.slack.cards import NAME_LIMIT, bom_facts, named, when
+from bot.slack.cards import NAME_LIMIT, BomSize, bom_sizes, named, size_facts, variant_order, when
 from bot.slack.mrkdwn import escape, link
 
 
@@ -38,7 +38,18 @@ def projects(ctx: Context) -> Reply:
 
 def project(ctx: Context) -> Reply:
     info, _ = ctx.resolve(ctx.request.words)
-    snap, fresh = ctx.snapshot(info, bom=True)
+    stored = ctx.store.load_snapshot(info.id, with_bom=False)
+    sizes: dict[str, BomSize] | None
+    if stored is not None:
+        # Counted in the database: a large BOM is never loaded to say how large it is.
+        snap, fresh = stored, ctx.fresh()
+        counts = ctx.store.bom_counts(info.id) if ctx.store.has_bom(info.id) else None
+        sizes = None if counts is None else {
+            v: BomSize(lines=c.lines, placed=c.placed, not_fitted=c.not_fitted)
+            for v, c in sorted(counts.items(), key=lambda item: variant_order(item[0]))}
+    else:
+        snap, fresh = ctx.snapshot(info, bom=True)
+        sizes = None if snap.bom is None else bom_sizes(snap.bom)
     threads = list(snap.threads.values())
     open_count = sum(1 for t in threads if t.is_open)
     rev = snap.project.revision
@@ -46,7 +57,7 @@ def project(ctx: Context) -> Reply:
              (f"Last revision by *{named(rev.author)}* {when(rev.created_at)}: "
               f"{escape(rev.message, 300, flat=True)}") if rev else "No revision yet.",
              f"Threads: *{open_count}* open, *{len(threads) - open_count}* resolved",
-             f"BOM: {bom_facts(snap.bom)}",
+             f"BOM: {size_facts(sizes)}",
              link(info.url, "Open in Altium 365") if info.url else ""]
     return paged_reply(ctx.request, [line for line in lines if line],
                        head=f"*{named(info.name)}*", more=fresh)

@@ -299,9 +299,13 @@ NOT_READ = "not read yet (the next poll reads it)"
 def bom_facts(bom: Mapping[tuple[str, str], BomLine] | None) -> str:
     """The BOM in one phrase: lines and placed designators, per variant where they differ;
     ``None`` is a BOM no poll has read yet (Nexar failed to give it), not an empty one."""
-    if bom is None:
+    return size_facts(None if bom is None else bom_sizes(bom))
+
+
+def size_facts(sizes: Mapping[str, BomSize] | None) -> str:
+    """``bom_facts`` of BOM sizes already counted (``None``: no BOM read yet)."""
+    if sizes is None:
         return NOT_READ
-    sizes = bom_sizes(bom)
     if not sizes:
         return "no lines"
     if len(set(sizes.values())) == 1:

@@ -14,6 +14,7 @@ from jobs.errors import NexarAuthError
 from jobs.nexar import NexarClient
 from jobs.poll import LeasePolicy, Poller, PollReport, refresh_catalog
 from sandbox import AltiumSandbox
+from sandbox.altium import RequestRecord
 from sandbox.scenario import play_review_round
 from state.claims import Lease
 from state.clock import stamp
@@ -101,9 +102,51 @@ def test_an_unchanged_poll_is_cheap_and_writes_nothing(poller: Poller, store: St
     poller.poll_once()
     before = rows(store)
     report = poller.poll_once()
-    # discovery, one project page per workspace, one batch of threads
+    # discovery, one project page per workspace, one batch of thread fingerprints
     assert report.requests == 1 + 2 + 1
     assert rows(store) == before
+
+
+def test_an_unchanged_poll_reads_fingerprints_only_until_a_full_read_is_due(
+        poller: Poller, store: Store, altium: AltiumSandbox, clock: FakeClock) -> None:
+    poller.poll_once()
+    altium.reset_requests()
+    assert poller.poll_once().projects == 2
+    assert [r.operation_name for r in altium.requests if r.region] == [
+        "Projects", "ThreadFingerprintsBatch", "Projects"]
+    clock.advance(minutes=61)
+    altium.reset_requests()
+    assert poller.poll_once().events == 0
+    assert "CommentThreadsBatch" in [r.operation_name for r in altium.requests]
+    altium.reset_requests()
+    poller.poll_once()
+    assert "CommentThreadsBatch" not in [r.operation_name for r in altium.requests]
+
+
+def test_an_edit_that_leaves_the_thread_unmoved_is_found_by_the_next_full_read(
+        poller: Poller, store: Store, altium: AltiumSandbox, clock: FakeClock) -> None:
+    """Whether Nexar moves a thread's modifiedAt when a comment is edited is not known: an
+    edit that does not is found no later than the periodic full read."""
+    poller.poll_once()
+    mark = last_id(store)
+    with altium.lock:
+        altium.project(MC).threads[1].comments[0].text = "Edited, and the thread never knew"
+        altium.project(MC).threads[1].comments[0].modified_at = altium.stamp()
+    assert poller.poll_once().events == 0
+    clock.advance(minutes=61)
+    poller.poll_once()
+    assert [k for _, k, _ in kinds_since(store, mark)] == ["comment_edited"]
+
+
+def test_an_edit_that_moves_the_thread_is_found_at_once(
+        poller: Poller, store: Store, altium: AltiumSandbox) -> None:
+    poller.poll_once()
+    mark = last_id(store)
+    altium.edit_comment(IOT, 1, text="Edited in Altium 365")
+    altium.assign(MC, 2, to="bob.schmidt", by="alice.nguyen")
+    poller.poll_once()
+    assert [(p, k) for p, k, _ in kinds_since(store, mark)] == [(IOT, "comment_edited"),
+                                                                 (MC, "thread_assigned")]
 
 
 def test_a_failed_project_is_skipped_then_caught_up_once(
@@ -292,8 +335,32 @@ def test_an_empty_thread_list_after_many_threads_is_read_again(
     altium.reset_requests()
     report = poller.poll_once()
     assert report.ok
-    reads = [r for r in altium.requests if r.operation_name == "CommentThreadsBatch"]
-    assert len(reads) == 2 and reads[1].variables == {"p0": store.find_project(MC).id}
+    # the fingerprint shows the loss, so the full read of that one project is the second read
+    reads = thread_reads(altium)
+    assert [r.operation_name for r in reads] == ["ThreadFingerprintsBatch", "CommentThreadsBatch"]
+    assert reads[1].variables == {"p0": store.find_project(MC).id}
+    deleted = [k for k in kinds_since(store, mark) if k[1] == "thread_deleted"]
+    assert len(deleted) == (0 if empty_reads == 1 else count)
+
+
+def thread_reads(altium: AltiumSandbox) -> list[RequestRecord]:
+    return [r for r in altium.requests if "desCommentThreads" in r.fields]
+
+
+@pytest.mark.parametrize("empty_reads", [1, 2], ids=["second read differs", "second agrees"])
+def test_a_loss_no_fingerprint_showed_is_read_again(
+        poller: Poller, store: Store, altium: AltiumSandbox, empty_reads: int) -> None:
+    count = many_threads(altium)
+    poller.poll_once()
+    mark = last_id(store)
+    altium.commit_revision(MC, message="Rev B", author="alice.nguyen")  # read in full at once
+    altium.faults.empty_threads(MC, times=empty_reads)
+    altium.reset_requests()
+    assert poller.poll_once().ok
+    mc = store.find_project(MC).id
+    assert [(r.operation_name, r.variables.get("p0")) for r in thread_reads(altium)] == [
+        ("ThreadFingerprintsBatch", store.find_project(IOT).id),
+        ("CommentThreadsBatch", mc), ("CommentThreadsBatch", mc)]
     deleted = [k for k in kinds_since(store, mark) if k[1] == "thread_deleted"]
     assert len(deleted) == (0 if empty_reads == 1 else count)
 
@@ -302,7 +369,7 @@ def test_five_threads_gone_is_no_sudden_loss(
         poller: Poller, store: Store, altium: AltiumSandbox) -> None:
     poller.poll_once()
     mark = last_id(store)
-    altium.faults.empty_threads(MC)
+    altium.faults.empty_threads(MC, times=2)  # the fingerprint and the full read
     altium.reset_requests()
     poller.poll_once()
     assert [r.operation_name for r in altium.requests].count("CommentThreadsBatch") == 1
@@ -318,7 +385,8 @@ def test_a_bom_that_lost_most_lines_is_read_again(
     altium.faults.empty_bom(MC, variant="Default", times=empty_reads)
     altium.reset_requests()
     assert poller.poll_once().ok
-    assert [r.operation_name for r in altium.requests].count("Design") == 2
+    designs = [r for r in altium.requests if r.operation_name in ("DesignsBatch", "Design")]
+    assert len(designs) == 2
     parts = part_events(store, mark)
     if empty_reads == 1:
         assert parts == [(MC, "part_replaced", "Default/U3")]

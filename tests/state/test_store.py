@@ -218,3 +218,18 @@ def test_a_transaction_holds_the_write_lock_from_its_start(db_path: Path) -> Non
     finally:
         first.close()
         other.close()
+
+
+def test_bom_counts_match_the_loaded_lines(store: Store) -> None:
+    store.save_snapshot(None, BASE, [], detected_at=NOW)
+    lines = store.load_bom("P1")
+    assert lines
+    expected: dict[str, tuple[int, int, int]] = {}
+    for variant in {b.variant for b in lines.values()}:
+        mine = [b for b in lines.values() if b.variant == variant]
+        parts = {(b.component_id, b.mpn) for b in mine}
+        placed = sum(1 for b in mine if b.fitted)
+        expected[variant] = (len(parts), placed, len(mine) - placed)
+    counted = store.bom_counts("P1")
+    assert {v: (c.lines, c.placed, c.not_fitted) for v, c in counted.items()} == expected
+    assert store.bom_counts("nope") == {}
