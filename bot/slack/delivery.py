@@ -7,11 +7,14 @@ card if it was never posted), a poll's BOM changes of one variant as one message
 supply facts kept for the parts it brings in: only read here, never asked for), a new
 revision as one line. A comment written from a person's Slack reply (``bot.replies``) is
 not posted back into the channel it came from; other channels get it as that person's reply
-"via Slack". About one post per second per channel; 429 waits ``Retry-After``
-(never longer than ``max_wait``: a longer wait stops the channel for this run, like Slack
-being down); 5xx and timeouts retry with back-off; errors that never heal pause the
-subscription and keep its events. Every wait goes through the injected ``sleep``, which
-raises ``StoppedError`` when the process is stopping.
+"via Slack". The "now tracking" welcomes of several projects new to a channel are one post
+listing them. Channels go out in parallel (``workers`` at once), each in order, one post at
+a time, at about one post per second per channel counted from the start of each post; 429
+waits ``Retry-After`` in its own channel only (never longer than ``max_wait``: a longer
+wait stops the channel for this run, like Slack being down); 5xx and timeouts retry with
+back-off; errors that never heal pause the subscription and keep its events. Every wait
+goes through the injected ``sleep``, which raises ``StoppedError`` when the process is
+stopping; a stop, a dead token or Ctrl-C in one worker ends every worker of the run.
 
 One bad post never blocks the rest: a post the renderer cannot build (any exception), or
 that Slack refuses as a message even as plain text, is *set aside* with its reason (see
