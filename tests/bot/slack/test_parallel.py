@@ -12,6 +12,7 @@ from bot.service import stoppable_sleep
 from bot.slack.cards import Cards
 from bot.slack.client import SlackClient
 from bot.slack.delivery import Deliverer
+from bot.slack.limits import MESSAGE, within
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, refresh_catalog
 from sandbox import AltiumSandbox, SlackSandbox
@@ -235,3 +236,14 @@ def test_only_a_welcome_carries_subscriptions(store: Store) -> None:
     with pytest.raises(ValueError, match="only a welcome"):
         Outbox(store).begin_post("#x", "event:1", channel_id="C1", thread_ts=None,
                                  at="2026-11-28T09:00:00.000Z", welcomes=[1])
+
+
+def test_a_welcome_of_500_projects_fits_one_message_and_says_how_many_more(
+        store: Store, three: list[int]) -> None:
+    [sub] = [s for s in store.subscriptions(channel=BUSY) if s.id == three[0]]
+    line = "• *" + "Power Stage Board " * 4 + "*: *3* open threads (2 resolved) · BOM: …"
+    message = Cards().now_tracking_many([(f"{line} {n}", sub) for n in range(500)])
+    assert within(message.blocks, MESSAGE) and message.text == "Now tracking 500 projects"
+    shown = str(message.blocks).count("Power Stage Board " * 4)
+    assert 20 < shown < 500 and f"…and {500 - shown} more, all tracked here." in str(
+        message.blocks)
