@@ -238,9 +238,9 @@ def verdict(spread: tuple[Measured, Measured], single: tuple[Measured, Measured]
     return (f"A second deliverer: {spread[0].layout.label}, {adds(gain)}; "
             f"{single[0].layout.label}, {adds(flat)} (the channel's pace allows {ceiling:g} "
             f"posts a second, less the time each post takes; {single[0].rate:.2f} and "
-            f"{single[1].rate:.2f} measured). One deliverer posts to one channel at a time "
-            "and waits out that channel's pace between posts, so a second one can only add "
-            "channels worked on at once: Slack's pace per channel is the limit.")
+            f"{single[1].rate:.2f} measured). One deliverer already works on every channel "
+            "at once, each at its pace, so a second one can add nothing: Slack's pace per "
+            "channel is the limit.")
 
 
 def run(options: Options) -> int:

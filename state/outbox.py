@@ -2,11 +2,12 @@
 
 A *target* is any string naming where posts go: a Slack channel (``#design-review``), or
 any other address a subscription names. Every post to a target has a key (``event:12``,
-``bom:40``, ``thread:<project>:<thread>``, ``welcome:3``) and is recorded *before* it is sent (state
-``attempting``) and again after (``posted``, with its remote id: the id the far side gave
-it). A process killed in between leaves an ``attempting`` row, which delivery reconciles
-against the target (the post carries its key, so the far side can be asked for it) before
-posting anything else: so each post lands at most once. Posts are made only under their
+``bom:40``, ``thread:<project>:<thread>``, ``welcome:3``, or ``welcome:3-9`` for one welcome
+of several subscriptions) and is recorded *before* it is sent (state ``attempting``) and
+again after (``posted``, with its remote id: the id the far side gave it). A process
+killed in between leaves an ``attempting`` row, which delivery reconciles against the
+target (the post carries its key, so the far side can be asked for it) before posting
+anything else: so each post lands at most once. Posts are made only under their
 target's claim (``state.claims``), so an ``attempting`` row its holder finds is a leftover
 of a worker that is gone, never another live worker's post in flight.
 
@@ -232,11 +233,18 @@ class Outbox:
         return _post(rows[0]) if rows else None
 
     def begin_post(self, target: str, key: str, *, channel_id: str, thread_ts: str | None,
-                   at: str, event_ids: Sequence[int] = (), parent_key: str | None = None) -> None:
+                   at: str, event_ids: Sequence[int] = (), parent_key: str | None = None,
+                   welcomes: Sequence[int] = ()) -> None:
         """Record the intent to post, with what it carries, before the request leaves.
 
         ``channel_id`` is the target's remote id; ``thread_ts`` the remote id of the post it
-        replies under (None at the top level)."""
+        replies under (None at the top level). A welcome (key ``welcome:...``) carries no
+        event but the ``welcomes``, the subscriptions it welcomes (kept where a post keeps
+        its events), all marked welcomed when it lands."""
+        if welcomes and (event_ids or not key.startswith("welcome:")):
+            raise ValueError("only a welcome carries subscriptions, and no event")
+        if welcomes:
+            event_ids = welcomes
         with self.store.transaction():
             self.db.table("posts").upsert(
                 {"channel": target, "key": key, "channel_id": channel_id,
@@ -256,12 +264,16 @@ class Outbox:
             self.db.execute(
                 "update posts set state = 'posted', ts = ?, posted_at = ? "
                 "where channel = ? and key = ?", [remote_id, at, target, key])
-            self.mark_delivered(target, event_ids, key)
             if rows[0]["parent_key"]:
                 self.db.execute("update posts set needs_update = 1 where channel = ? and key = ?",
                                 [target, rows[0]["parent_key"]])
             if key.startswith("welcome:"):
-                self.db.table("subscriptions").update(int(key.split(":", 1)[1]), {"welcomed": 1})
+                # ``welcome:<id>`` (one project) may predate the list of subscriptions.
+                for subscription_id in event_ids or [int(key.split(":", 1)[1])]:
+                    self.db.execute("update subscriptions set welcomed = 1 where id = ?",
+                                    [subscription_id])
+            else:
+                self.mark_delivered(target, event_ids, key)
 
     def mark_delivered(self, target: str, event_ids: Iterable[int], key: str) -> None:
         with self.store.transaction():

@@ -25,6 +25,7 @@ from bot.slack.limits import (
     divider,
     fit,
     header,
+    pages,
     section,
     text_size,
 )
@@ -109,6 +110,15 @@ def _person(people: People, display: str | None, email: str | None) -> str:
 def _has_hint(message: Message) -> bool:
     return any(element.get("text") == REPLY_HINT for block in message.blocks
                if block.get("type") == "context" for element in block.get("elements", ()))
+
+
+def _wanted(subscription: Subscription) -> str:
+    """What a subscription will show: "comment threads and BOM changes (only ...)"."""
+    wanted = [GROUP_NAMES[g] for g in subscription.groups if g in GROUP_NAMES]
+    listed = ", ".join(wanted[:-1]) + f" and {wanted[-1]}" if len(wanted) > 1 \
+        else "".join(wanted)
+    extra = subscription.filters.describe()
+    return listed + (f" ({escape(extra, 300, flat=True)})" if extra else "")
 
 
 def replies_in_altium(count: int) -> str:
@@ -234,14 +244,34 @@ class Cards:
         if rev is not None:
             facts.append(f"last revision by {named(rev.author)} {when(rev.created_at)}: "
                          f"{escape(rev.message, 200, flat=True)}")
-        wanted = [GROUP_NAMES[g] for g in subscription.groups if g in GROUP_NAMES]
-        listed = ", ".join(wanted[:-1]) + f" and {wanted[-1]}" if len(wanted) > 1 \
-            else "".join(wanted)
-        extra = subscription.filters.describe()
         text = (f"👀 Now tracking {project_link(project)} here: " + " · ".join(facts)
-                + f"\nFrom now on you will see {listed}"
-                + (f" ({escape(extra, 300, flat=True)})." if extra else "."))
+                + f"\nFrom now on you will see {_wanted(subscription)}.")
         return _message(f"Now tracking {project.name}", [section(text), divider()])
+
+    def tracking_line(self, snapshot: Snapshot) -> str:
+        """One project's baseline on one line, for a welcome listing several projects."""
+        threads = list(snapshot.threads.values())
+        open_count = sum(1 for t in threads if t.is_open)
+        return (f"• {project_link(snapshot.project)}: *{open_count}* open "
+                f"thread{'s' if open_count != 1 else ''} ({len(threads) - open_count} "
+                f"resolved) · BOM: {bom_facts(snapshot.bom)}")
+
+    def now_tracking_many(self, entries: Sequence[tuple[str, Subscription]]) -> Message:
+        """One welcome for several projects new to a channel: a line each (``tracking_line``)
+        as far as one message holds, then how many more there are."""
+        wanted = {_wanted(sub) for _, sub in entries}
+        lines = [line if len(wanted) == 1 else f"{line} · you will see {_wanted(sub)}"
+                 for line, sub in entries]
+        head = f"👀 Now tracking *{len(entries)}* projects here:"
+        footer = (f"From now on you will see {wanted.pop()}." if len(wanted) == 1
+                  else "From now on you will see what each subscription asks for.")
+        first = pages(lines, room=MESSAGE, head=head + footer)[0]
+        shown = sum(chunk.count("\n") + 1 for chunk in first)
+        blocks = [section(head), *(section(chunk) for chunk in first)]
+        if shown < len(lines):
+            blocks.append(context(f"…and {len(lines) - shown} more, all tracked here."))
+        blocks += [section(footer), divider()]
+        return _message(f"Now tracking {len(entries)} projects", blocks)
 
     def plain(self, message: Message) -> Message:
         """The same message as one short section, for when Slack refuses the full card; a

@@ -7,11 +7,14 @@ card if it was never posted), a poll's BOM changes of one variant as one message
 supply facts kept for the parts it brings in: only read here, never asked for), a new
 revision as one line. A comment written from a person's Slack reply (``bot.replies``) is
 not posted back into the channel it came from; other channels get it as that person's reply
-"via Slack". About one post per second per channel; 429 waits ``Retry-After``
-(never longer than ``max_wait``: a longer wait stops the channel for this run, like Slack
-being down); 5xx and timeouts retry with back-off; errors that never heal pause the
-subscription and keep its events. Every wait goes through the injected ``sleep``, which
-raises ``StoppedError`` when the process is stopping.
+"via Slack". The "now tracking" welcomes of several projects new to a channel are one post
+listing them. Channels go out in parallel (``workers`` at once), each in order, one post at
+a time, at about one post per second per channel counted from the start of each post; 429
+waits ``Retry-After`` in its own channel only (never longer than ``max_wait``: a longer
+wait stops the channel for this run, like Slack being down); 5xx and timeouts retry with
+back-off; errors that never heal pause the subscription and keep its events. Every wait
+goes through the injected ``sleep``, which raises ``StoppedError`` when the process is
+stopping; a stop, a dead token or Ctrl-C in one worker ends every worker of the run.
 
 One bad post never blocks the rest: a post the renderer cannot build (any exception), or
 that Slack refuses as a message even as plain text, is *set aside* with its reason (see
@@ -30,7 +33,9 @@ there; a claim whose owner was killed is taken over, and the posts it left
 
 from __future__ import annotations
 
+import copy
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -76,6 +81,12 @@ client's timeout), renewed before each post and during every wait."""
 CLAIM_WAIT = 30.0
 """How long a keyed post (a digest) waits for a channel another worker is delivering."""
 CLAIM_POLL = 0.5
+WORKERS = 8
+"""Channels worked on at once: posting, reading, rendering. A channel waiting for its turn
+(Slack's pace, a Retry-After, a back-off) frees its worker for another channel."""
+LANES = 64
+"""Channels in progress at once (a thread and a database connection each); the rest wait
+for one to finish."""
 
 
 OpsNotice = Callable[[Sequence[SetAside]], Message]
@@ -113,6 +124,17 @@ class DeliveryReport:
         """No failure and no pause. Set-aside posts are reported, not failures: they wait
         for an upgrade and ``review-bot resume``, and everything else went out."""
         return not self.failures and not self.paused
+
+    def add(self, part: DeliveryReport) -> None:
+        """Fold one worker's part of the run into the run's report (pauses, set-aside posts
+        and what is pending are read from the store once the run ends)."""
+        self.posted += part.posted
+        self.updated += part.updated
+        self.reconciled += part.reconciled
+        self.newly_set_aside += part.newly_set_aside
+        self.failures.update(part.failures)
+        self.busy.update(part.busy)
+        self.stopped = self.stopped or part.stopped
 
     def note_set_aside(self, items: Sequence[SetAside]) -> None:
         for item in items:
@@ -157,6 +179,11 @@ class _ParentGone(Exception):
     """The Slack message of a thread card was deleted; the card must be posted again."""
 
 
+class _Halted(StoppedError):
+    """Another worker of the same run stopped it (a stop, a dead token, an unexpected
+    error): this one ends its channel where it is, like a stop."""
+
+
 class Deliverer:
     """Drains the outbox to Slack, each message built by ``renderer`` (the cards)."""
 
@@ -167,7 +194,9 @@ class Deliverer:
                  ops_channel: str | None = None, ops_notice: OpsNotice | None = None,
                  owner: Owner | None = None, lease: timedelta = CLAIM_LEASE,
                  claim_wait: float = CLAIM_WAIT, supply_thresholds: Thresholds | None = None,
-                 supply_note: SupplyNote | None = None) -> None:
+                 supply_note: SupplyNote | None = None, workers: int = WORKERS) -> None:
+        if workers < 1:
+            raise ValueError("at least one worker is needed")
         self.store = store
         self.outbox = Outbox(store)
         self.directory = Directory(store)
@@ -194,38 +223,34 @@ class Deliverer:
         self._channel_ids: dict[str, str] = {}
         self._snapshots: dict[str, Snapshot | None] = {}
         self._replies: dict[tuple[str, str], bool] = {}
+        self.workers = workers
+        self._halt: threading.Event | None = None
+        """Set when a worker of a parallel run ends the run for every worker."""
+        self._slots: threading.Semaphore | None = None
+        """The run's workers: held while a channel works, given back while it waits."""
 
     def _now(self) -> str:
         return stamp(self.clock())
 
     def deliver(self) -> DeliveryReport:
-        """Plan new events, then post everything owed to every channel that is not paused."""
+        """Plan new events, then post everything owed to every channel that is not paused.
+
+        Channels go out in parallel (``workers`` at once, each channel in order, one post at
+        a time, each worker on its own database connection), so one channel's pace or
+        Retry-After holds back no other. A dead token or a stop ends every worker.
+        """
         report = DeliveryReport()
         self._snapshots.clear()
         self._replies.clear()
         self._parts = PartSupply(self.store, self.supply_thresholds)
         self.outbox.plan(at=self._now())
-        for channel in self.outbox.channels_with_work():
-            try:
-                with self._claimed(channel):
-                    self._channel(channel, report)
-            except BusyError as exc:
-                report.busy[channel] = exc.holder
-                log.info("%s", exc)
-            except SlackAuthError as exc:
-                self.store.pause(exc.code, at=self._now())
-                log.info("delivery stopped: %s; every subscription is paused", exc)
-                break
-            except SlackChannelError as exc:
-                self.store.pause(exc.code, at=self._now(), channel=channel)
-                log.info("paused %s: %s; its events are kept", channel, exc)
-            except SlackError as exc:
-                report.failures[channel] = str(exc)
-                log.info("delivery to %s stopped for now: %s", channel, exc)
-            except StoppedError:
-                report.stopped = True
-                log.info("delivery stopped: the bot is stopping; the rest goes out next start")
-                break
+        channels = self.outbox.channels_with_work()
+        if self.workers > 1 and len(channels) > 1 and self.store.path != ":memory:":
+            self._in_parallel(channels, report)
+        else:
+            for channel in channels:
+                if not self._deliver_channel(channel, report):
+                    break
         # The report names every pause, this run's and earlier ones' (which were skipped).
         report.note_paused(self.store.paused_subscriptions())
         if not report.stopped:
@@ -234,6 +259,107 @@ class Deliverer:
         report.pending = self.outbox.undelivered()
         log.debug(report.health_line())
         return report
+
+    def _deliver_channel(self, channel: str, report: DeliveryReport) -> bool:
+        """Everything owed to one channel, under its claim; False when the run must end
+        (the token is dead, the bot is stopping)."""
+        try:
+            with self._claimed(channel):
+                self._channel(channel, report)
+        except BusyError as exc:
+            report.busy[channel] = exc.holder
+            log.info("%s", exc)
+        except SlackAuthError as exc:
+            self.store.pause(exc.code, at=self._now())
+            log.info("delivery stopped: %s; every subscription is paused", exc)
+            return False
+        except SlackChannelError as exc:
+            self.store.pause(exc.code, at=self._now(), channel=channel)
+            log.info("paused %s: %s; its events are kept", channel, exc)
+        except SlackError as exc:
+            report.failures[channel] = str(exc)
+            log.info("delivery to %s stopped for now: %s", channel, exc)
+        except _Halted:
+            return False
+        except StoppedError:
+            report.stopped = True
+            log.info("delivery stopped: the bot is stopping; the rest goes out next start")
+            return False
+        return True
+
+    def _in_parallel(self, channels: Sequence[str], report: DeliveryReport) -> None:
+        """Deliver ``channels`` on up to ``LANES`` threads, ``workers`` of them working at
+        once; each thread takes the next channel when its own is done.
+
+        An error no channel handles (Ctrl-C from the injected sleep, a database failure)
+        ends every worker and is raised here once they have all ended.
+        """
+        halt = threading.Event()
+        slots = threading.Semaphore(self.workers)
+        todo = iter(channels)
+        lock = threading.Lock()
+        parts: list[DeliveryReport] = []
+        errors: list[BaseException] = []
+
+        def lane() -> None:
+            part = DeliveryReport()
+            parts.append(part)
+            try:
+                with Store.open(self.store.path) as store:
+                    worker = self._worker(store, halt, slots)
+                    while not halt.is_set():
+                        with lock:
+                            channel = next(todo, None)
+                        if channel is None:
+                            return
+                        with slots:
+                            if halt.is_set():
+                                return
+                            if not worker._deliver_channel(channel, part):
+                                halt.set()
+            except BaseException as exc:
+                errors.append(exc)
+                halt.set()
+
+        threads = [threading.Thread(target=lane, name=f"deliver-{n + 1}", daemon=True)
+                   for n in range(min(LANES, len(channels)))]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                thread.join()
+        except BaseException:
+            halt.set()
+            for thread in threads:
+                thread.join()
+            raise
+        finally:
+            for part in parts:
+                report.add(part)
+        if errors:
+            raise errors[0]
+
+    def _worker(self, store: Store, halt: threading.Event,
+                slots: threading.Semaphore) -> Deliverer:
+        """This deliverer as one worker of a parallel run sees it: its own connection,
+        claims held and caches; the same Slack client, clock, sleep, owner and pace."""
+        worker = copy.copy(self)
+        worker.store = store
+        worker.outbox = Outbox(store)
+        worker.directory = Directory(store)
+        worker.claims = Claims(store)
+        worker._parts = PartSupply(store, self.supply_thresholds)
+        worker._held = {}
+        worker._snapshots = {}
+        worker._replies = {}
+        worker._channel_ids = dict(self._channel_ids)
+        worker._halt = halt
+        worker._slots = slots
+        return worker
+
+    def _check_halt(self) -> None:
+        if self._halt is not None and self._halt.is_set():
+            raise _Halted("another worker ended this delivery run")
 
     def post_once(self, channel: str, key: str, message: Message, *,
                   kind: str = "digest") -> str:
@@ -355,8 +481,18 @@ class Deliverer:
         """Sleep (through the injected ``sleep``), renewing held claims as time passes."""
         step = max(1.0, self.lease.total_seconds() / 4)
         while seconds > 0:
-            self.sleep(min(step, seconds))
+            self._check_halt()
+            if self._slots is None:
+                self.sleep(min(step, seconds))
+            else:
+                # A channel waiting for its turn gives its worker to another channel.
+                self._slots.release()
+                try:
+                    self.sleep(min(step, seconds))
+                finally:
+                    self._slots.acquire()
             seconds -= step
+            self._check_halt()
             self._keep()
 
     # -- one channel -------------------------------------------------------------------------
@@ -365,13 +501,7 @@ class Deliverer:
         channel_id = self._resolve(channel)
         report.reconciled += self._reconcile(channel, channel_id)
         report.updated += self._refresh_cards(channel, channel_id)
-        for sub in self.outbox.unwelcomed(channel):
-            snapshot = self.store.load_snapshot(sub.project_id)
-            if snapshot is None:
-                continue
-            report.posted += self._isolated(
-                report, channel, f"welcome:{sub.id}", "now-tracking welcome", (),
-                partial(self._welcome, channel, channel_id, sub, snapshot))
+        report.posted += self._welcomes(channel, channel_id, report)
         for unit in _units(self.outbox.pending(channel)):
             try:
                 report.posted += self._send(channel, channel_id, unit, report)
@@ -379,6 +509,51 @@ class Deliverer:
                 self.outbox.note_failure(channel, unit.event_ids, exc.code or str(exc))
                 raise
         report.updated += self._refresh_cards(channel, channel_id)
+
+    def _welcomes(self, channel: str, channel_id: str, report: DeliveryReport) -> int:
+        """One "now tracking" post for every project new to ``channel`` (baselined): a single
+        project's summary, or one list of several under one key (``welcome:<first>-<last>``)
+        that marks every subscription it lists welcomed when it lands. A project whose line
+        cannot be rendered is set aside alone; a list that cannot go out is set aside as
+        each of its subscriptions' welcome, so ``resume`` tries them again."""
+        kind = "now-tracking welcome"
+        subs = self.outbox.unwelcomed(channel)
+        entries: list[tuple[str, Subscription]] = []
+        for sub in subs if len(subs) > 1 else ():
+            snapshot = self.store.load_snapshot(sub.project_id)
+            if snapshot is None:
+                continue
+            try:  # a line each, so no more than one snapshot is held at a time
+                entries.append((self._render(partial(self.renderer.tracking_line, snapshot)),
+                                sub))
+            except SetAsideError as exc:
+                self.outbox.set_aside(channel, f"welcome:{sub.id}", kind=kind,
+                                      reason=exc.reason, at=self._now())
+                report.newly_set_aside += 1
+                log.info("set aside the welcome of %s in %s: %s; the rest goes on",
+                         sub.project, channel, exc.reason)
+        if len(entries) <= 1:
+            for sub in subs if len(subs) == 1 else [sub for _, sub in entries]:
+                snapshot = self.store.load_snapshot(sub.project_id)
+                if snapshot is not None:
+                    return self._isolated(
+                        report, channel, f"welcome:{sub.id}", kind, (),
+                        partial(self._welcome, channel, channel_id, sub, snapshot))
+            return 0
+        ids = sorted(sub.id for _, sub in entries)
+        try:
+            message = self._render(lambda: self.renderer.now_tracking_many(entries))
+            self._post(channel, channel_id, f"welcome:{ids[0]}-{ids[-1]}", message,
+                       welcomes=ids)
+            return 1
+        except SetAsideError as exc:
+            for sub_id in ids:
+                self.outbox.set_aside(channel, f"welcome:{sub_id}", kind=kind,
+                                      reason=exc.reason, at=self._now())
+            report.newly_set_aside += len(ids)
+            log.info("set aside the welcome of %d projects in %s: %s; the rest goes on",
+                     len(ids), channel, exc.reason)
+            return 0
 
     def _welcome(self, channel: str, channel_id: str, sub: Subscription,
                  snapshot: Snapshot) -> int:
@@ -681,7 +856,7 @@ class Deliverer:
 
     def _post(self, channel: str, channel_id: str, key: str, message: Message, *,
               thread_ts: str | None = None, event_ids: Sequence[int] = (),
-              dirty_parent: str | None = None) -> str:
+              dirty_parent: str | None = None, welcomes: Sequence[int] = ()) -> str:
         """Post once: record the intent, send, record the ``ts``; returns the ``ts``.
 
         Only under the channel's claim: the reconcile of posts left ``attempting`` relies on
@@ -693,11 +868,15 @@ class Deliverer:
         if existing is not None and existing.state == "posted" and existing.remote_id:
             self.outbox.mark_delivered(channel, event_ids, key)
             return existing.remote_id
+        self._check_halt()
         self._pace(channel)
         # Still this channel's to post in? (A run stalled past its lease may have lost it.)
         self._keep(now=True)
         self.outbox.begin_post(channel, key, channel_id=channel_id, thread_ts=thread_ts,
-                               at=self._now(), event_ids=event_ids, parent_key=dirty_parent)
+                               at=self._now(), event_ids=event_ids, parent_key=dirty_parent,
+                               welcomes=welcomes)
+        # Slack paces a channel from the start of each post, not from its answer.
+        self._last_post[channel] = self.clock()
         try:
             posted = self._send_once(channel, channel_id, key, message, thread_ts)
         except (SlackUnavailableError, StoppedError):
@@ -712,7 +891,6 @@ class Deliverer:
                 raise _ParentGone() from None
             raise
         self.outbox.finish_post(channel, key, remote_id=posted.ts, at=self._now())
-        self._last_post[channel] = self.clock()
         return posted.ts
 
     def _send_once(self, channel: str, channel_id: str, key: str, message: Message,
