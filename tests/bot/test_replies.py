@@ -63,7 +63,7 @@ class TwoWay:
             slack.event_url = f"http://127.0.0.1:{self.connection.port}{EVENTS_PATH}"
         else:
             self.connection = SocketMode(app, app_token=slack.app_token).start()
-            slack.wait_for_socket(timeout=10)
+            slack.wait_for_socket(timeout=30)
         slack.subscribe_events({"message.channels", "message.groups"})
         slack.event_retry_delays = FAST
 
@@ -121,8 +121,8 @@ def two_way(request: pytest.FixtureRequest, store: Store, db_path: Path,
 
 def written(bot: TwoWay, count: int) -> None:
     """Wait until thread #6 has ``count`` comments and every event was handed over."""
-    wait_for(lambda: len(bot.comments(N)) == count, timeout=10)
-    bot.slack.wait_for_events(timeout=10)
+    wait_for(lambda: len(bot.comments(N)) == count, timeout=30)
+    bot.slack.wait_for_events(timeout=30)
 
 
 def link_of(bot: TwoWay, channel: str, ts: str) -> str:
@@ -157,7 +157,7 @@ def test_three_retries_of_the_event_make_no_second_comment(two_way: TwoWay) -> N
     slack.post_as(BOB, CHANNEL, "Retried three times", thread_ts=bot.card(CHANNEL, N))
     written(bot, 2)
     bob = slack.user(BOB).id
-    [event] = [e for e in slack.wait_for_events(timeout=10) if e.event.get("user") == bob]
+    [event] = [e for e in slack.wait_for_events(timeout=30) if e.event.get("user") == bob]
     assert len(event.attempts) == 4 and event.attempts[-1].outcome == "ok"
     assert len(bot.comments(N)) == 2
     assert sum("Retried three times" in c.text for c in bot.comments(N)) == 1
@@ -188,7 +188,7 @@ def test_an_edit_updates_the_comment(two_way: TwoWay) -> None:
     written(bot, 2)
     first = bot.comments(N)[-1]
     slack.edit_as(BOB, CHANNEL, ts, "27R is final, sorry")
-    wait_for(lambda: "27R is final, sorry" in bot.comments(N)[-1].text, timeout=10)
+    wait_for(lambda: "27R is final, sorry" in bot.comments(N)[-1].text, timeout=30)
     comments = bot.comments(N)
     assert len(comments) == 2 and comments[-1].comment_id == first.comment_id
     assert comments[-1].text.startswith("Bob Schmidt (via Slack): 27R is final, sorry\n")
@@ -198,7 +198,7 @@ def test_messages_that_are_not_replies_to_a_card_make_nothing(two_way: TwoWay,
                                                               caplog: Any) -> None:
     bot, slack = two_way, two_way.slack
     bot_user = slack.bot_user_id
-    before = len(slack.wait_for_events(timeout=10))
+    before = len(slack.wait_for_events(timeout=30))
     top = slack.post_as(BOB, CHANNEL, "Top-level chatter")
     slack.post_as(CARLA, CHANNEL, "A thread that is not a card", thread_ts=top)
     slack.post_as(BOB, OTHER, "This channel does not send replies",
@@ -207,7 +207,7 @@ def test_messages_that_are_not_replies_to_a_card_make_nothing(two_way: TwoWay,
     WebClient(token=slack.bot_token, base_url=slack.api_url).chat_postMessage(
         channel=slack.channel_id(CHANNEL), text="The bot itself",
         thread_ts=bot.card(CHANNEL, N))
-    events = slack.wait_for_events(timeout=10)[before:]
+    events = slack.wait_for_events(timeout=30)[before:]
     assert len(events) == 5 and all(e.delivered for e in events)
     assert len(bot.comments(N)) == 1
     assert Replies(bot.store).counts() == {}
@@ -218,7 +218,7 @@ def test_a_deleted_thread_tells_the_person_in_the_thread(two_way: TwoWay) -> Non
     card = bot.card(CHANNEL, N)
     bot.altium.delete_thread(PROJECT, N)
     ts = slack.post_as(BOB, CHANNEL, "Too late?", thread_ts=card)
-    wait_for(lambda: bool(slack.ephemerals(CHANNEL, user=BOB)), timeout=10)
+    wait_for(lambda: bool(slack.ephemerals(CHANNEL, user=BOB)), timeout=30)
     [note] = slack.ephemerals(CHANNEL, user=BOB)
     assert note.thread_ts == card
     assert "could not be added to Altium 365" in note.text and "not found" in note.text
@@ -235,7 +235,7 @@ def test_an_unknown_outcome_is_reconciled_not_written_twice(two_way: TwoWay) -> 
     ts = slack.post_as(BOB, CHANNEL, "Lost on the way back", thread_ts=bot.card(CHANNEL, N))
     written(bot, 2)
     channel_id = slack.channel_id(CHANNEL)
-    wait_for(lambda: settled(bot, channel_id, ts), timeout=10)
+    wait_for(lambda: settled(bot, channel_id, ts), timeout=30)
     report = bot.new_writer().drain()
     assert report.written == 1
     reply = Replies(bot.store).get(channel_id, ts)
@@ -249,7 +249,7 @@ def test_nexar_down_is_retried_then_told(two_way: TwoWay, caplog: Any) -> None:
     bot.altium.faults.http_error(503, times=None)
     ts = slack.post_as(BOB, CHANNEL, "Anyone there?", thread_ts=bot.card(CHANNEL, N))
     channel_id = slack.channel_id(CHANNEL)
-    wait_for(lambda: settled(bot, channel_id, ts), timeout=10)
+    wait_for(lambda: settled(bot, channel_id, ts), timeout=30)
     writer = bot.new_writer(delays=(0.0, 0.0))
     with caplog.at_level(logging.WARNING, logger="bot.replies"):
         for _ in range(3):
@@ -358,7 +358,7 @@ def test_a_kill_between_the_write_and_its_record_makes_no_second_comment(
         slack.event_url = url
         altium.faults.hold_answer()
         ts = slack.post_as(BOB, CHANNEL, "Written, then killed", thread_ts=card)
-        assert altium.faults.wait_held(timeout=10)
+        assert altium.faults.wait_held(timeout=30)
         assert len(comments()) == 2
         first.kill()
         first.wait(10)
@@ -373,7 +373,7 @@ def test_a_kill_between_the_write_and_its_record_makes_no_second_comment(
 
     second, _ = _start(env, tmp_path)
     try:
-        wait_for(lambda: "white_check_mark" in slack.message(CHANNEL, ts).reactions, timeout=15)
+        wait_for(lambda: "white_check_mark" in slack.message(CHANNEL, ts).reactions, timeout=30)
     finally:
         second.kill()
         second.wait()
