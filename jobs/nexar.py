@@ -121,7 +121,7 @@ def batch_designs_query(count: int) -> str:
     params = ", ".join(["$first: Int!", *(f"$d{i}: ID!" for i in range(count))])
     fields = "\n".join(f"  d{i}: desProjectById(id: $d{i}) {{ ...DesignFields }}"
                        for i in range(count))
-    return f"query DesignsBatch({params}) {{\n{fields}\n}}\n\n" + _fragments("designs")
+    return f"query DesignsBatch({params}) {{\n{fields}\n}}\n\n" + _fragments("design")
 
 
 class TokenSource(Protocol):
