@@ -28,7 +28,7 @@ from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749 import parameters
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from jobs.errors import NexarAuthError, NexarUnavailableError
+from jobs.errors import NexarAuthError, NexarRefusedError, NexarUnavailableError
 from state.clock import Clock, parse_stamp, stamp, utc_now
 from state.errors import ConfigError
 from state.store import Store
@@ -300,15 +300,15 @@ class TokenManager:
 def _token_error(status: int, data: dict[str, Any], grant_type: str) -> NexarAuthError:
     code = str(data.get("error") or f"HTTP {status}")
     if code == "invalid_client":
-        return NexarAuthError("Nexar refused the app credentials (invalid_client): check "
-                              "NEXAR_CLIENT_ID and NEXAR_CLIENT_SECRET")
+        return NexarRefusedError("Nexar refused the app credentials (invalid_client): check "
+                                 "NEXAR_CLIENT_ID and NEXAR_CLIENT_SECRET")
     if code == "invalid_grant" and grant_type == "refresh_token":
         return NexarAuthError(f"the Nexar sign-in has expired or was revoked: {RELOGIN}")
     if code == "invalid_grant":
         return NexarAuthError(f"Nexar refused the sign-in code (invalid_grant): {RELOGIN}")
     if grant_type == "client_credentials" and code in ("invalid_scope", "unauthorized_client"):
-        return NexarAuthError(f"Nexar refused the app a supply token ({code}): give the app "
-                              "access to supply data at nexar.com")
+        return NexarRefusedError(f"Nexar refused the app a supply token ({code}): give the "
+                                 "app access to supply data at nexar.com")
     if status == 429 or code == "rate_limited":
         return NexarAuthError("the Nexar identity server is rate limiting token requests; "
                               "try again in a minute")

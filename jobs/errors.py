@@ -20,6 +20,11 @@ class NexarAuthError(NexarError):
     """Nexar refused the token: it is missing, invalid, expired or lacks access."""
 
 
+class NexarRefusedError(NexarAuthError):
+    """The identity server refused the app's credentials, or the scope it asked for: asking
+    again changes nothing until the app is changed at nexar.com."""
+
+
 class NexarUnavailableError(NexarError):
     """Nexar could not be reached or kept failing (timeouts, 429, 5xx) after retries."""
 

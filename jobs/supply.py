@@ -8,13 +8,16 @@ in one line: a poll never fails for want of supply data.
 
 The client-credentials token is kept in memory and in the database (``meta``) until shortly
 before it expires, so processes started one after another (cron) share it instead of asking
-the identity server each time.
+the identity server each time; a refusal is kept for an hour (``ASK_AGAIN_AFTER``), so an
+app without supply access is not asked again at every poll.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -27,15 +30,21 @@ from jobs.auth import (
     Tokens,
     jwt_claims,
 )
+from jobs.errors import NexarRefusedError
 from jobs.nexar import DEFAULT_API_URL, NexarClient, TokenSource
-from state.clock import Clock, utc_now
+from state.clock import Clock, parse_stamp, stamp, utc_now
 from state.errors import ConfigError, ReviewBotError
+from state.store import Store
 
 log = logging.getLogger(__name__)
 
 SUPPLY_SCOPE = "supply.domain"
 SUPPLY_TOKENS_KEY = "nexar_supply_tokens"
 """The ``meta`` row that keeps the client-credentials token."""
+REFUSED_KEY = "nexar_supply_refused"
+"""The ``meta`` row that keeps the identity server's last refusal of a supply token."""
+ASK_AGAIN_AFTER = timedelta(hours=1)
+"""How long an app refused a supply token is not asked again (polls come every few minutes)."""
 TURNED_OFF = "turned off by REVIEW_BOT_SUPPLY=off"
 NO_ACCESS = ("no supply access: sign in with 'review-bot auth login --supply' or set "
              "NEXAR_CLIENT_ID/SECRET")
@@ -142,17 +151,56 @@ def supply_access(
                             tokens=signed_in, api_url=api_url)
     if oauth is None or db_path is None:
         return SupplyAccess(on=False, why=NO_ACCESS, api_url=api_url)
+    refused = _refused(db_path, oauth.client_id, clock())
+    if refused is not None:
+        return SupplyAccess(on=False, why=refused, api_url=api_url)
     source = ClientCredentials(settings=oauth, store=DatabaseTokenStore(
         db_path, key=SUPPLY_TOKENS_KEY), http=http, clock=clock, limit=limit)
     try:
         source.token()
         expires = source.current().expires_at
+    except NexarRefusedError as error:
+        # Asking again at every poll would not change a refusal.
+        log.info("no Nexar supply token: %s", error)
+        return SupplyAccess(on=False, why=_remember_refusal(db_path, oauth.client_id,
+                                                            clock(), str(error)),
+                            api_url=api_url)
     except ReviewBotError as error:
         log.info("no Nexar supply token: %s", error)
         return SupplyAccess(on=False, why=f"no supply token from NEXAR_CLIENT_ID/SECRET for "
                                           f"now: {error}", api_url=api_url)
     return SupplyAccess(on=True, why=f"a client-credentials token of NEXAR_CLIENT_ID "
                                      f"(valid until {expires})", tokens=source, api_url=api_url)
+
+
+def _refused(db_path: str, client_id: str, now: datetime) -> str | None:
+    """Why the identity server refused this app a supply token, while that is recent."""
+    try:
+        with Store.open(db_path) as store:
+            kept = store.get_meta(REFUSED_KEY)
+    except ReviewBotError:
+        return None
+    if not kept:
+        return None
+    data = json.loads(kept)
+    if data.get("client_id") != client_id:
+        return None
+    again = parse_stamp(str(data["at"])) + ASK_AGAIN_AFTER
+    if now >= again:
+        return None
+    return f"{data['why']} (asked again after {stamp(again)[:16].replace('T', ' ')} UTC)"
+
+
+def _remember_refusal(db_path: str, client_id: str, now: datetime, why: str) -> str:
+    """Keep a refusal so the next hour's polls do not ask again; the line to show."""
+    text = f"no supply token from NEXAR_CLIENT_ID/SECRET: {why}"
+    try:
+        with Store.open(db_path) as store:
+            store.set_meta(REFUSED_KEY, json.dumps(
+                {"client_id": client_id, "at": stamp(now), "why": text}))
+    except ReviewBotError as error:
+        log.info("could not keep the supply token refusal: %s", error)
+    return f"{text} (asked again after {stamp(now + ASK_AGAIN_AFTER)[:16].replace('T', ' ')} UTC)"
 
 
 def _signed_in_with_supply(manager: TokenManager) -> bool:

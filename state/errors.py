@@ -17,6 +17,7 @@ Each side owns its errors under this one base: ``state`` the store's and the sha
     │   └── StoreLockedError        another process holds the write lock too long
     ├── NexarError  (jobs.errors)   a request to Nexar failed
     │   ├── NexarAuthError          token missing, invalid or expired: sign in again
+    │   │   └── NexarRefusedError   the app's credentials or the scope asked for refused
     │   ├── NexarUnavailableError   network failure, timeout, 429 or 5xx after every retry
     │   ├── NexarQueryError         the answer carried GraphQL ``errors`` (even beside data)
     │   ├── NexarWriteError         a mutation's payload listed ``errors``: nothing written

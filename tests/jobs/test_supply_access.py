@@ -159,6 +159,25 @@ def test_an_app_refused_supply_turns_it_off_with_the_reason(
     assert "NEXAR_CLIENT_SECRET" in supply_access(oauth=wrong, db_path=db).why
 
 
+def test_a_refused_app_is_asked_again_only_after_an_hour(
+        altium: AltiumSandbox, identity: IdentitySandbox, db: str) -> None:
+    """Supply access is decided after every poll: a refusal is not asked for again each time."""
+    identity.register_client("design-only", "s3cret", allow_supply=False)
+    app = OAuthSettings(client_id="design-only", client_secret="s3cret",
+                        identity_url=identity.base_url)
+    now = utc_now()
+    first = supply_access(oauth=app, db_path=db, api_url=altium.api_url, clock=lambda: now)
+    asked = identity.token_requests
+    later = now + timedelta(minutes=59)
+    again = supply_access(oauth=app, db_path=db, api_url=altium.api_url, clock=lambda: later)
+    assert not first.on and not again.on and identity.token_requests == asked
+    assert "invalid_scope" in again.why and "asked again after" in again.why
+    hour = now + timedelta(minutes=61)
+    assert not supply_access(oauth=app, db_path=db, api_url=altium.api_url,
+                             clock=lambda: hour).on
+    assert identity.token_requests == asked + 1
+
+
 def test_an_identity_server_down_or_limited_turns_it_off_for_now(
         altium: AltiumSandbox, identity: IdentitySandbox, oauth: OAuthSettings,
         db: str) -> None:
