@@ -185,7 +185,7 @@ class ReplyWriter:
         owner = Owner.new()
         with Store.open(self.db_path) as store:
             found = Replies(store).get(channel_id, ts)
-            if found is None or not _has_work(found):
+            if found is None or not found.has_work:
                 return
             claims = Claims(store)
             taken = claims.take(name, owner, now=self.clock(), lease=self.lease)
@@ -204,12 +204,6 @@ class ReplyWriter:
                 except ReviewBotError as exc:
                     log.warning("could not release the claim on reply %s (%s); it lapses "
                                 "by itself", ts, exc)
-
-
-def _has_work(reply: Reply) -> bool:
-    """Whether anything is left to do for a reply (its retry time aside)."""
-    return (reply.state in (PENDING, WRITING) or reply.notice is not None
-            or (reply.state == WRITTEN and (reply.needs_update or not reply.reacted)))
 
 
 class _Session:

@@ -188,7 +188,7 @@ def _refused(db_path: str, client_id: str, now: datetime) -> str | None:
     again = parse_stamp(str(data["at"])) + ASK_AGAIN_AFTER
     if now >= again:
         return None
-    return f"{data['why']} (asked again after {stamp(again)[:16].replace('T', ' ')} UTC)"
+    return _asked_again(data["why"], again)
 
 
 def _remember_refusal(db_path: str, client_id: str, now: datetime, why: str) -> str:
@@ -200,7 +200,11 @@ def _remember_refusal(db_path: str, client_id: str, now: datetime, why: str) -> 
                 {"client_id": client_id, "at": stamp(now), "why": text}))
     except ReviewBotError as error:
         log.info("could not keep the supply token refusal: %s", error)
-    return f"{text} (asked again after {stamp(now + ASK_AGAIN_AFTER)[:16].replace('T', ' ')} UTC)"
+    return _asked_again(text, now + ASK_AGAIN_AFTER)
+
+
+def _asked_again(why: str, at: datetime) -> str:
+    return f"{why} (asked again after {stamp(at)[:16].replace('T', ' ')} UTC)"
 
 
 def _signed_in_with_supply(manager: TokenManager) -> bool:

@@ -87,6 +87,13 @@ class Reply:
     written_at: str | None
 
     @property
+    def has_work(self) -> bool:
+        """Whether anything is left to do for it, its retry time aside (what ``due`` asks
+        of the table)."""
+        return (self.state in (PENDING, WRITING) or self.notice is not None
+                or (self.state == WRITTEN and (self.needs_update or not self.reacted)))
+
+    @property
     def edit(self) -> str:
         """Which version of the message this is ('' for the original)."""
         return self.edited_ts or ""
@@ -159,7 +166,8 @@ class Replies:
 
     def due(self, now: str) -> list[Reply]:
         """Replies with work left whose retry time has come, oldest first: to write, to
-        reconcile, to update, to mark, or whose author is still to be told something."""
+        reconcile, to update, to mark, or whose author is still to be told something
+        (``Reply.has_work``, in SQL)."""
         rows = self.store.rows(
             "select * from slack_replies where (retry_at is null or retry_at <= ?) and ("
             "state in (?, ?) or (state = ? and (needs_update = 1 or reacted = 0)) "
