@@ -493,3 +493,10 @@ def m015_poll_fingerprints(db: Database) -> None:
         not_null={"threads", "full_read_at"},
     )
     db.table("events").create_index(["project_id", "at"])
+
+
+@migrations()
+def m016_no_mpn_index(db: Database) -> None:
+    """Drop the index on BOM lines' MPNs: no query can use it (part searches match inside
+    the text), and keeping it cost a scattered page write per line of every BOM saved."""
+    db.execute("drop index if exists idx_bom_lines_mpn")

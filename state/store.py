@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlite_utils import Database
-from sqlite_utils.db import Table
 
 from state.errors import NotFoundError, StoreError, StoreLockedError
 from state.filters import Filters
@@ -204,8 +204,12 @@ def _migrate(db: Database, path: str, *, timeout: float) -> None:
         db.conn.execute("COMMIT")
 
 
+@lru_cache(maxsize=4096)
 def _person_json(person: Person | None) -> str | None:
-    return json.dumps(asdict(person), sort_keys=True) if person is not None else None
+    """A person as stored: a JSON object with sorted keys (few people write many comments)."""
+    if person is None:
+        return None
+    return json.dumps({"email": person.email, "name": person.name, "user_id": person.user_id})
 
 
 def _person(text: str | None) -> Person | None:
@@ -471,24 +475,22 @@ class Store:
             return ids
 
     def _save_threads(self, pid: str, old: Mapping[str, Thread], new: Mapping[str, Thread]) -> None:
-        """Write the threads and comments that changed; new rows go in by the batch."""
-        threads = self.db.table("threads")
+        """Write the threads and comments that changed, each table in one statement a kind."""
         comments = self.db.table("comments")
         for thread_id in old.keys() - new.keys():
             comments.delete_where("thread_id = ?", [thread_id])
-            threads.delete(thread_id)
-        thread_rows: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
-        comment_rows: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+            self.db.table("threads").delete(thread_id)
+        thread_rows: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] = ([], [])
+        comment_rows: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] = ([], [])
         for thread_id, thread in new.items():
             before = old.get(thread_id)
             if before == thread:
                 continue
-            row = {k: v for k, v in asdict(thread).items() if k != "comments"}
-            row.update(project=pid, created_by=_person_json(thread.created_by),
-                       modified_by=_person_json(thread.modified_by),
-                       assigned_to=_person_json(thread.assigned_to))
-            row["number"] = thread.number
-            thread_rows[before is not None].append(row)
+            thread_rows[before is not None].append((
+                thread_id, pid, thread.number, thread.status, thread.created_at,
+                thread.modified_at, _person_json(thread.created_by),
+                _person_json(thread.modified_by), _person_json(thread.assigned_to),
+                thread.document_id, thread.document_name))
             old_comments = {c.comment_id: (i, c) for i, c in
                             enumerate(before.comments if before else ())}
             keep = {c.comment_id for c in thread.comments}
@@ -498,27 +500,26 @@ class Store:
                 known = old_comments.get(comment.comment_id)
                 if known == (position, comment):
                     continue
-                comment_rows[known is not None].append({
-                    "comment_id": comment.comment_id, "thread_id": thread_id, "project": pid,
-                    "position": position, "text": comment.text,
-                    "author": _person_json(comment.author), "created_at": comment.created_at,
-                    "modified_at": comment.modified_at,
-                })
-        _write_rows(threads, thread_rows, pk="thread_id")
-        _write_rows(comments, comment_rows, pk="comment_id")
+                comment_rows[known is not None].append((
+                    comment.comment_id, thread_id, pid, position, comment.text,
+                    _person_json(comment.author), comment.created_at, comment.modified_at))
+        _write_rows(self.db, "threads", _THREAD_COLUMNS, thread_rows, keys=("thread_id",))
+        _write_rows(self.db, "comments", _COMMENT_COLUMNS, comment_rows, keys=("comment_id",))
 
     def _save_bom(self, pid: str, old: Mapping[tuple[str, str], BomLine],
                   new: Mapping[tuple[str, str], BomLine]) -> None:
         table = self.db.table("bom_lines")
         for variant, designator in old.keys() - new.keys():
             table.delete((pid, variant, designator))
-        rows: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
-        for key, line in new.items():
-            before = old.get(key)
-            if before != line:
-                rows[before is not None].append(
-                    {**asdict(line), "project": pid, "fitted": int(line.fitted)})
-        _write_rows(table, rows, pk=("project", "variant", "designator"))
+        rows: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] = ([], [])
+        changed = new.values() if not old else [
+            line for key, line in new.items() if old.get(key) != line]
+        for line in changed:
+            rows[line.key in old].append((
+                pid, line.variant, line.designator, line.component_id, line.name,
+                line.comment, line.description, line.manufacturer, line.mpn, int(line.fitted)))
+        _write_rows(self.db, "bom_lines", _BOM_COLUMNS, rows,
+                    keys=("project", "variant", "designator"))
 
     def drop_snapshot(self, project_id: str) -> None:
         """Forget a project's snapshot, so a later subscription starts from a fresh baseline."""
@@ -711,21 +712,32 @@ class Store:
         return [(r["project"], r["variant"], r["designator"], r["mpn"] or "") for r in rows]
 
 
-def _write_rows(table: Table, rows: tuple[list[dict[str, Any]], list[dict[str, Any]]], *,
-                pk: str | tuple[str, ...]) -> None:
-    """Insert ``rows[0]`` (new keys) in batches; upsert ``rows[1]`` (changed ones, few),
-    one statement each."""
+_THREAD_COLUMNS: Final = (
+    "thread_id", "project", "number", "status", "created_at", "modified_at", "created_by",
+    "modified_by", "assigned_to", "document_id", "document_name")
+_COMMENT_COLUMNS: Final = (
+    "comment_id", "thread_id", "project", "position", "text", "author", "created_at",
+    "modified_at")
+_BOM_COLUMNS: Final = (
+    "project", "variant", "designator", "component_id", "name", "comment", "description",
+    "manufacturer", "mpn", "fitted")
+
+
+def _write_rows(db: Database, table: str, columns: Sequence[str],
+                rows: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]], *,
+                keys: Sequence[str]) -> None:
+    """Insert ``rows[0]`` (new keys) and upsert ``rows[1]`` (changed ones): one prepared
+    statement each, run over all the rows (a baseline writes hundreds of thousands)."""
     new, changed = rows
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" * len(columns))
+    insert = f'insert into "{table}" ({names}) values ({marks})'
     if new:
-        table.insert_all(new, pk=pk, batch_size=500)
-    keys = (pk,) if isinstance(pk, str) else pk
-    for row in changed:
-        names = ", ".join(f'"{c}"' for c in row)
-        marks = ", ".join("?" * len(row))
-        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in row if c not in keys)
-        table.db.execute(f'insert into "{table.name}" ({names}) values ({marks}) '
-                         f'on conflict ({", ".join(keys)}) do update set {updates}',
-                         list(row.values()))
+        db.conn.executemany(insert, new)
+    if changed:
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in keys)
+        db.conn.executemany(f'{insert} on conflict ({", ".join(keys)}) do update set {updates}',
+                            changed)
 
 
 def _csv(values: Sequence[str]) -> str | None:
