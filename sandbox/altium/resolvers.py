@@ -219,11 +219,12 @@ class RequestContext:
         }
 
 
-Info: TypeAlias = "GraphQLResolveInfo[RequestContext]"
+Info: TypeAlias = GraphQLResolveInfo
 
 
 def _ctx(info: Info) -> RequestContext:
-    return info.context
+    context: RequestContext = info.context
+    return context
 
 
 _SNAKE: dict[str, str] = {}
@@ -232,7 +233,11 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 def default_resolver(source: Any, info: Info, **_args: Any) -> Any:
     """A dict's key, else the snake_case attribute, else None (methods are never called)."""
-    name = info.field_name
+    return read_field(source, info.field_name)
+
+
+def read_field(source: Any, name: str) -> Any:
+    """The value of field ``name`` on ``source``, as ``default_resolver`` reads it."""
     if type(source) is dict:
         return source.get(name)
     attribute = _SNAKE.get(name)
