@@ -21,6 +21,7 @@ of most threads or BOM lines is read a second time before it is believed.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import threading
@@ -140,7 +141,7 @@ class Poller:
             return report
         try:
             try:
-                with self._heartbeat(lease):
+                with self._heartbeat(lease), _fewer_collections():
                     self._poll(report)
             except _LeaseLost:
                 holder = lease.holder() if lease is not None else None
@@ -476,6 +477,30 @@ class Poller:
         log.info("%s: a BOM read lost %d of %d lines; a second read %s", project.name, lost,
                  len(old_bom), "agrees" if kept else f"has {len(again.bom)}")
         return again
+
+
+GC_FIRST_THRESHOLD = 50_000
+"""Allocations between two young collections while a poll runs (Python's default: 700)."""
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while this block runs.
+
+    A poll that reads BOMs makes millions of short-lived dicts and records, none in a
+    cycle; at the default threshold the collector ran 2,200 times in a first poll of 500
+    projects, a fifth of the bot's CPU (``bench/poll.py``). The threshold is put back after,
+    and is only ever raised, never lowered, here.
+    """
+    first, *older = gc.get_threshold()
+    if first >= GC_FIRST_THRESHOLD or first == 0:
+        yield
+        return
+    gc.set_threshold(GC_FIRST_THRESHOLD, *older)
+    try:
+        yield
+    finally:
+        gc.set_threshold(first, *older)
 
 
 def sudden_loss(before: Collection[object], after: Collection[object]) -> int | None:

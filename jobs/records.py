@@ -114,23 +114,28 @@ def bom_lines(variant: str, items: Iterable[Json]) -> list[BomLine]:
     """One line per designator; an instance's alternate component is the one placed there."""
     lines = []
     for item in items:
+        placed = None
         for instance in item.get("bomItemInstances") or ():
-            component = instance.get("alternateComponent") or item["component"]
-            parts = sorted(component.get("manufacturerParts") or (),
-                           key=lambda p: (p.get("priority") is None, p.get("priority")))
-            primary = parts[0] if parts else {}
-            lines.append(BomLine(
-                variant=variant,
-                designator=str(instance["designator"]),
-                component_id=str(component.get("id") or ""),
-                name=component.get("name") or "",
-                comment=component.get("comment") or "",
-                description=component.get("description") or "",
-                manufacturer=primary.get("companyName") or None,
-                mpn=primary.get("partNumber") or None,
-                fitted=bool(instance.get("isFitted", True)),
-            ))
+            alternate = instance.get("alternateComponent")
+            if alternate:
+                fields = _placed(alternate)
+            else:
+                fields = placed = placed or _placed(item["component"])
+            lines.append(BomLine(variant, str(instance["designator"]), *fields,
+                                 fitted=bool(instance.get("isFitted", True))))
     return lines
+
+
+def _placed(component: Json) -> tuple[str, str, str, str, str | None, str | None]:
+    """A component's fields of a BOM line: id, name, comment, description, and the
+    manufacturer and MPN of its first-priority part (read once for all its designators)."""
+    parts = component.get("manufacturerParts") or ()
+    if len(parts) > 1:
+        parts = sorted(parts, key=lambda p: (p.get("priority") is None, p.get("priority")))
+    primary = parts[0] if parts else {}
+    return (str(component.get("id") or ""), component.get("name") or "",
+            component.get("comment") or "", component.get("description") or "",
+            primary.get("companyName") or None, primary.get("partNumber") or None)
 
 
 def supply_facts(key: PartKey, match: Json, checked_at: str) -> SupplyFacts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -12,7 +13,7 @@ import pytest
 
 from jobs.errors import NexarAuthError
 from jobs.nexar import NexarClient
-from jobs.poll import LeasePolicy, Poller, PollReport, refresh_catalog
+from jobs.poll import GC_FIRST_THRESHOLD, LeasePolicy, Poller, PollReport, refresh_catalog
 from sandbox import AltiumSandbox
 from sandbox.altium import RequestRecord
 from sandbox.scenario import play_review_round
@@ -525,3 +526,20 @@ def test_a_poll_whose_lease_was_taken_over_stops_before_its_next_write(
     assert "another poller took over (pid 4242 on other since" in report.failures["poller lease"]
     assert kinds_since(store, mark) == [], "nothing is written once the lease is lost"
     assert holder is not None and holder.pid == 4242, "the new holder keeps it"
+
+
+def test_a_poll_collects_garbage_less_often_and_puts_the_threshold_back(
+        client: NexarClient, store: Store, clock: FakeClock) -> None:
+    follow(store, client, MC)
+    during: list[int] = []
+
+    def watching() -> datetime:
+        during.append(gc.get_threshold()[0])
+        return clock()
+
+    before = gc.get_threshold()
+    assert before[0] < GC_FIRST_THRESHOLD
+    report = Poller(client=client, store=store, clock=watching).poll_once()
+    assert report.boms_read == 1
+    assert GC_FIRST_THRESHOLD in during
+    assert gc.get_threshold() == before
