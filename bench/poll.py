@@ -24,7 +24,10 @@ target failed.
 Run it from the project root:
 
     .venv/bin/python bench/poll.py [--split] [--projects N] [--bom-lines N] [--threads N]
-                                   [--polls N]
+                                   [--polls N] [--runs N]
+
+``--runs N`` makes N whole runs, each a process of its own, and judges the median of each
+figure (the README's figures are split runs, median of 3).
 
 ``--split`` runs the sandbox in a process of its own, so CPU, wall time and peak memory are
 the bot's alone; without it the sandbox executes GraphQL in this same process and shares
@@ -34,16 +37,18 @@ them (the time and memory targets are judged only with ``--split``).
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -82,6 +87,8 @@ class Options:
     threads: int
     polls: int
     split: bool
+    runs: int = 1
+    figures: Path | None = None
 
 
 @dataclass
@@ -129,6 +136,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--polls", type=int, default=100, help="unchanged polls in the run (100)")
     parser.add_argument("--split", action="store_true",
                         help="run the sandbox in a process of its own")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="whole runs, each in a process of its own; medians judged (1)")
+    parser.add_argument("--figures", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.projects < CHANGED_PROJECTS:
         parser.error(f"--projects must be at least {CHANGED_PROJECTS}")
@@ -136,7 +146,10 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         parser.error("--threads must be at least 2")
     if args.polls < 3:
         parser.error("--polls must be at least 3 (figures are medians)")
-    return Options(args.projects, args.bom_lines, args.threads, args.polls, args.split)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return Options(args.projects, args.bom_lines, args.threads, args.polls, args.split,
+                   args.runs, args.figures)
 
 
 def now_text() -> str:
@@ -453,54 +466,105 @@ class Verdict:
         return "SKIP" if self.passed is None else "PASS" if self.passed else "FAIL"
 
 
-def verdicts(options: Options, baseline: Measured, unchanged: Measured, changed: Measured,
-             changed_ids: set[str], series: Series) -> list[Verdict]:
+@dataclass(frozen=True)
+class Figures:
+    """What one run measured, as the targets judge it (and as ``--runs`` takes medians of)."""
+
+    first_wall: float
+    first_cpu: float
+    first_server_cpu: float | None
+    peak_mib: float
+    unchanged_requests: float
+    unchanged_bytes: float
+    unchanged_cpu: float
+    unchanged_added: int
+    changed_requests: int
+    changed_pages: int
+    changed_boms: int
+    changed_exact: bool
+
+    @classmethod
+    def of(cls, baseline: Measured, unchanged: Measured, changed: Measured,
+           changed_ids: set[str], series: Series) -> Figures:
+        singles = [unchanged, *series.polls]
+        return cls(
+            first_wall=baseline.wall, first_cpu=baseline.cpu,
+            first_server_cpu=baseline.server_cpu, peak_mib=peak_rss_mib(),
+            unchanged_requests=statistics.median(
+                max(m.server_requests, m.report.requests) for m in singles),
+            unchanged_bytes=statistics.median(m.received for m in singles),
+            unchanged_cpu=statistics.median(m.cpu for m in singles),
+            unchanged_added=sum(m.added for m in singles)
+            + sum(m.report.events for m in singles),
+            changed_requests=changed.server_requests,
+            changed_pages=changed.operations["BomPage"],
+            changed_boms=changed.report.boms_read,
+            changed_exact=changed.design_ids == changed_ids)
+
+    @classmethod
+    def median(cls, runs: Sequence[Figures]) -> Figures:
+        """Each figure's median over ``runs``; counts that must be 0 take the worst run."""
+        def mid(name: str) -> Any:
+            return statistics.median(getattr(r, name) for r in runs)
+
+        servers = [r.first_server_cpu for r in runs if r.first_server_cpu is not None]
+        return cls(
+            first_wall=mid("first_wall"), first_cpu=mid("first_cpu"),
+            first_server_cpu=statistics.median(servers) if servers else None,
+            peak_mib=mid("peak_mib"), unchanged_requests=mid("unchanged_requests"),
+            unchanged_bytes=mid("unchanged_bytes"), unchanged_cpu=mid("unchanged_cpu"),
+            unchanged_added=max(r.unchanged_added for r in runs),
+            changed_requests=int(mid("changed_requests")),
+            changed_pages=int(mid("changed_pages")),
+            changed_boms=int(mid("changed_boms")),
+            changed_exact=all(r.changed_exact for r in runs))
+
+
+def verdicts(options: Options, f: Figures) -> list[Verdict]:
     n = options.projects
-    singles = [unchanged, *series.polls]
-    requests = statistics.median(max(m.server_requests, m.report.requests) for m in singles)
-    added = sum(m.added for m in singles)
-    boms = changed.report.boms_read
-    pages = changed.operations["BomPage"]
     found = [
-        Verdict("unchanged polls add 0 snapshot rows",
-                added == 0 and all(m.report.events == 0 for m in singles),
-                f"{added} rows added over {len(singles)} polls"),
+        Verdict("unchanged polls add 0 snapshot rows and no events", f.unchanged_added == 0,
+                f"{f.unchanged_added} rows and events added"),
         Verdict(f"{CHANGED_PROJECTS}-project change fetches only those {CHANGED_PROJECTS} BOMs",
-                boms == CHANGED_PROJECTS and changed.design_ids == changed_ids,
-                f"BOMs read {boms}, the changed projects' ids: "
-                f"{changed.design_ids == changed_ids}"),
+                f.changed_boms == CHANGED_PROJECTS and f.changed_exact,
+                f"BOMs read {f.changed_boms}, the changed projects' ids: {f.changed_exact}"),
     ]
     if n in MAX_CHANGED_REQUESTS:
-        found.append(Verdict(f"{CHANGED_PROJECTS}-project change of {n} costs <= "
-                             f"{MAX_CHANGED_REQUESTS[n]} requests + their further BOM pages",
-                             changed.server_requests <= MAX_CHANGED_REQUESTS[n] + pages,
-                             f"{changed.server_requests} requests, {pages} of them BOM pages"))
+        found.append(Verdict(
+            f"{CHANGED_PROJECTS}-project change of {n} costs <= {MAX_CHANGED_REQUESTS[n]} "
+            "requests + their further BOM pages",
+            f.changed_requests <= MAX_CHANGED_REQUESTS[n] + f.changed_pages,
+            f"{f.changed_requests} requests, {f.changed_pages} of them BOM pages"))
     if n in MAX_UNCHANGED_REQUESTS:
         found.append(Verdict(f"unchanged poll of {n} costs <= {MAX_UNCHANGED_REQUESTS[n]} "
-                             "requests", requests <= MAX_UNCHANGED_REQUESTS[n],
-                             f"median {requests:g} of {len(singles)} polls"))
+                             "requests", f.unchanged_requests <= MAX_UNCHANGED_REQUESTS[n],
+                             f"median {f.unchanged_requests:g}"))
     if n in MAX_UNCHANGED_BYTES:
-        moved = statistics.median(m.received for m in singles)
         found.append(Verdict(f"unchanged poll of {n} moves < {MAX_UNCHANGED_BYTES[n] / 1e6:g} MB",
-                             moved < MAX_UNCHANGED_BYTES[n], f"median {moved / 1e6:.2f} MB"))
+                             f.unchanged_bytes < MAX_UNCHANGED_BYTES[n],
+                             f"median {f.unchanged_bytes / 1e6:.2f} MB"))
+    unjudged = "" if options.split else ", not judged without --split"
     if n in MAX_UNCHANGED_CPU:
-        cpu = statistics.median(m.cpu for m in singles)
         found.append(Verdict(f"unchanged poll of {n} costs < {MAX_UNCHANGED_CPU[n]} s of bot CPU",
-                             cpu < MAX_UNCHANGED_CPU[n] if options.split else None,
-                             f"median {cpu:.3f} s" + ("" if options.split else
-                                                       ", not judged without --split")))
+                             f.unchanged_cpu < MAX_UNCHANGED_CPU[n] if options.split else None,
+                             f"median {f.unchanged_cpu:.3f} s{unjudged}"))
     if n in MAX_FIRST_POLL_SECONDS:
         found.append(Verdict(f"first poll of {n} takes < {MAX_FIRST_POLL_SECONDS[n]:g} s",
-                             baseline.wall < MAX_FIRST_POLL_SECONDS[n] if options.split else None,
-                             f"{baseline.wall:.1f} s" + ("" if options.split else
-                                                         ", not judged without --split")))
+                             f.first_wall < MAX_FIRST_POLL_SECONDS[n] if options.split else None,
+                             f"{f.first_wall:.1f} s{unjudged}"))
     if n in MAX_PEAK_MIB:
-        peak = peak_rss_mib()
         found.append(Verdict(f"bot peak memory at {n} projects < {MAX_PEAK_MIB[n]:g} MiB",
-                             peak < MAX_PEAK_MIB[n] if options.split else None,
-                             f"{peak:.0f} MiB" + ("" if options.split else
-                                                  ", not judged without --split")))
+                             f.peak_mib < MAX_PEAK_MIB[n] if options.split else None,
+                             f"{f.peak_mib:.0f} MiB{unjudged}"))
     return found
+
+
+def judge(options: Options, figures: Figures) -> int:
+    """Print a line per target; 1 when any failed."""
+    results = verdicts(options, figures)
+    for verdict in results:
+        print(f"{verdict.word}  {verdict.target} ({verdict.detail})")
+    return 1 if any(verdict.passed is False for verdict in results) else 0
 
 
 def peak_rss_mib() -> float:
@@ -559,17 +623,66 @@ def run(options: Options) -> int:
     print()
     if failures:
         print(f"poll failures: {failures}")
-    results = verdicts(options, baseline, unchanged, changed, {i for i, _ in targets}, series)
-    for verdict in results:
-        print(f"{verdict.word}  {verdict.target} ({verdict.detail})")
+    figures = Figures.of(baseline, unchanged, changed, {i for i, _ in targets}, series)
+    if options.figures is not None:
+        options.figures.write_text(json.dumps(asdict(figures)))
+    status = judge(options, figures)
     print(f"peak RSS {peak_rss_mib():.0f} MiB ("
           + ("the bot alone" if options.split else "bot and sandbox")
           + f"); total {time.perf_counter() - started:.1f}s")
-    return 1 if any(verdict.passed is False for verdict in results) else 0
+    return status
+
+
+def repeat(options: Options, argv: Sequence[str]) -> int:
+    """``--runs N``: N whole runs, each a process of its own (peak memory is per process),
+    then the median of each figure, judged."""
+    found: list[Figures] = []
+    with tempfile.TemporaryDirectory(prefix="bench-poll-runs-") as folder:
+        for number in range(1, options.runs + 1):
+            path = Path(folder) / f"run-{number}.json"
+            say(f"== run {number} of {options.runs}")
+            subprocess.run([sys.executable, __file__, *argv, "--runs", "1",
+                            "--figures", str(path)], check=False)
+            if not path.exists():
+                say(f"run {number} ended without its figures")
+                return 1
+            found.append(Figures(**json.loads(path.read_text())))
+    figures = Figures.median(found)
+    print()
+    print(f"median of {len(found)} runs ({options.projects} projects):")
+    for name, values in (
+            ("first poll wall s", [f.first_wall for f in found]),
+            ("first poll bot cpu s", [f.first_cpu for f in found]),
+            ("first poll sandbox cpu s", [f.first_server_cpu or 0.0 for f in found]),
+            ("bot peak MiB", [f.peak_mib for f in found]),
+            ("unchanged requests", [f.unchanged_requests for f in found]),
+            ("unchanged MB", [f.unchanged_bytes / 1e6 for f in found]),
+            ("unchanged bot cpu s", [f.unchanged_cpu for f in found]),
+            ("5 changed requests", [float(f.changed_requests) for f in found])):
+        runs = "  ".join(f"{v:.3g}" for v in values)
+        print(f"  {name:<26}{statistics.median(values):>9.3g}   (runs: {runs})")
+    print()
+    return judge(options, figures)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(parse_options(argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    options = parse_options(args)
+    if options.runs > 1:
+        return repeat(options, list(_without_runs(args)))
+    return run(options)
+
+
+def _without_runs(argv: Sequence[str]) -> Iterator[str]:
+    """``argv`` less its ``--runs`` option (a child is told ``--runs 1``)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--runs":
+            skip = True
+        elif not arg.startswith("--runs="):
+            yield arg
 
 
 if __name__ == "__main__":
