@@ -31,7 +31,6 @@ Run it from the project root:
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import random
 import sys
 import tempfile
@@ -44,7 +43,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
+
+from apart import Remote, apart, serve
 
 from bot.slack.cards import Cards
 from bot.slack.client import SlackClient
@@ -209,63 +210,37 @@ class LocalSlack:
 
 
 class RemoteSlack:
-    """The local Slack in a child process, driven over a pipe."""
+    """The local Slack in a child process, as the bench sees it."""
 
-    def __init__(self, conn: Connection, bot_token: str, api_url: str) -> None:
-        self.conn, self.bot_token, self.api_url = conn, bot_token, api_url
-
-    def _ask(self, *command: Any) -> Any:
-        self.conn.send(command)
-        return self.conn.recv()
+    def __init__(self, remote: Remote, bot_token: str, api_url: str) -> None:
+        self.remote, self.bot_token, self.api_url = remote, bot_token, api_url
 
     def add_channel(self, name: str) -> None:
-        self._ask("add_channel", name)
+        self.remote.ask("add_channel", name)
 
     def posted(self) -> list[tuple[str, str | None]]:
-        found: list[tuple[str, str | None]] = self._ask("posted")
+        found: list[tuple[str, str | None]] = self.remote.ask("posted")
         return found
 
     def latency(self, seconds: float) -> None:
-        self._ask("latency", seconds)
+        self.remote.ask("latency", seconds)
 
 
 def serve_slack(conn: Connection) -> None:
     """The child process of ``--split``: a local Slack answering the bench's commands."""
     with SlackSandbox() as slack:
-        local = LocalSlack(slack)
-        conn.send((slack.bot_token, slack.api_url))
-        while True:
-            try:
-                command, *args = conn.recv()
-            except EOFError:
-                return
-            if command == "stop":
-                conn.send(None)
-                return
-            conn.send(getattr(local, command)(*args))
+        serve(conn, LocalSlack(slack), (slack.bot_token, slack.api_url))
 
 
 @contextmanager
 def slack_for(options: Options) -> Iterator[Slack]:
-    """A fresh local Slack: in this process, or with ``--split`` in a process of its own
-    (spawned, so it shares neither CPU time nor the interpreter lock with the deliverer)."""
+    """A fresh local Slack: in this process, or with ``--split`` in a process of its own."""
     if not options.split:
         with SlackSandbox() as slack:
             yield LocalSlack(slack)
         return
-    context = multiprocessing.get_context("spawn")
-    here, there = context.Pipe()
-    child = context.Process(target=serve_slack, args=(there,), daemon=True)
-    child.start()
-    try:
-        bot_token, api_url = here.recv()
-        yield RemoteSlack(here, bot_token, api_url)
-        here.send(("stop",))
-        here.recv()
-    finally:
-        child.join(timeout=10)
-        if child.is_alive():
-            child.terminate()
+    with apart(serve_slack) as (remote, (bot_token, api_url)):
+        yield RemoteSlack(remote, bot_token, api_url)
 
 
 def deliverer(store: Store, slack: Slack, clock: Callable[[], datetime],

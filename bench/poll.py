@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import resource
 import statistics
 import subprocess
@@ -53,6 +52,8 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
+
+from apart import Remote, apart, serve
 
 from jobs.nexar import NexarClient
 from jobs.poll import Poller, PollReport, refresh_catalog
@@ -244,29 +245,32 @@ class LocalSandbox:
         return None
 
 
+class ServedSandbox(LocalSandbox):
+    """The sandbox in a process of its own, which can tell its CPU apart from the bot's."""
+
+    def cpu(self) -> float | None:
+        return cpu_seconds()
+
+
 class RemoteSandbox:
-    """The sandbox in a child process, driven over a pipe."""
+    """The sandbox in a child process, as the bench sees it."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def _ask(self, *command: Any) -> Any:
-        self.conn.send(command)
-        return self.conn.recv()
+    def __init__(self, remote: Remote) -> None:
+        self.remote = remote
 
     def reset(self) -> None:
-        self._ask("reset")
+        self.remote.ask("reset")
 
     def served(self) -> Served:
-        result: Served = self._ask("served")
+        result: Served = self.remote.ask("served")
         return result
 
     def change(self, count: int) -> tuple[int, list[tuple[str, str]]]:
-        result: tuple[int, list[tuple[str, str]]] = self._ask("change", count)
+        result: tuple[int, list[tuple[str, str]]] = self.remote.ask("change", count)
         return result
 
     def cpu(self) -> float | None:
-        result: float = self._ask("cpu")
+        result: float = self.remote.ask("cpu")
         return result
 
 
@@ -275,45 +279,21 @@ def serve_sandbox(conn: Connection, options: Options) -> None:
     tenant = generated_workspace(projects=options.projects, bom_lines=options.bom_lines,
                                  threads=options.threads, comments_per_thread=3, seed=0)
     with AltiumSandbox(workspace=tenant) as sandbox:
-        local = LocalSandbox(sandbox)
-        conn.send((sandbox.api_url, sandbox.token))
-        while True:
-            try:
-                command, *args = conn.recv()
-            except EOFError:
-                return
-            if command == "stop":
-                conn.send(None)
-                return
-            if command == "cpu":
-                conn.send(cpu_seconds())
-                continue
-            conn.send(getattr(local, command)(*args))
+        serve(conn, ServedSandbox(sandbox), (sandbox.api_url, sandbox.token))
 
 
 @contextmanager
 def sandbox_for(options: Options) -> Iterator[tuple[Sandbox, str, str]]:
     """The sandbox (handle, discovery url, token): in this process, or with ``split`` in a
-    process of its own (spawned, so it shares nothing with the bot)."""
+    process of its own."""
     if not options.split:
         tenant = generated_workspace(projects=options.projects, bom_lines=options.bom_lines,
                                      threads=options.threads, comments_per_thread=3, seed=0)
         with AltiumSandbox(workspace=tenant) as sandbox:
             yield LocalSandbox(sandbox), sandbox.api_url, sandbox.token
         return
-    context = multiprocessing.get_context("spawn")
-    here, there = context.Pipe()
-    child = context.Process(target=serve_sandbox, args=(there, options), daemon=True)
-    child.start()
-    try:
-        api_url, token = here.recv()
-        yield RemoteSandbox(here), api_url, token
-        here.send(("stop",))
-        here.recv()
-    finally:
-        child.join(timeout=10)
-        if child.is_alive():
-            child.terminate()
+    with apart(serve_sandbox, options) as (remote, (api_url, token)):
+        yield RemoteSandbox(remote), api_url, token
 
 
 def cpu_seconds() -> float:
