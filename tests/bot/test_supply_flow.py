@@ -64,6 +64,15 @@ def change_parts(altium: AltiumSandbox) -> None:
                     name="Mystery part", variant="Default")
 
 
+def alerted(config: Config, altium: AltiumSandbox, clock: FakeClock) -> None:
+    """After a first lookup (nothing to ask), the parts change and their alert is posted."""
+    subscribed(config, clock)
+    service.look_up_supply(config, clock=clock)
+    change_parts(altium)
+    service.poll_once(config, clock=clock)
+    service.deliver_once(config, sleep=lambda s: None)
+
+
 def bom_posts(slack: SlackSandbox) -> list[object]:
     return [m for m in slack.messages(CHANNEL)
             if m.metadata and m.metadata["event_payload"]["key"].startswith("bom:")]
@@ -125,11 +134,7 @@ def test_a_part_is_asked_again_only_after_a_day(
 
 def test_a_supply_failure_leaves_the_alert_and_its_facts_follow(
         config: Config, altium: AltiumSandbox, slack: SlackSandbox, clock: FakeClock) -> None:
-    subscribed(config, clock)
-    service.look_up_supply(config, clock=clock)
-    change_parts(altium)
-    service.poll_once(config, clock=clock)
-    service.deliver_once(config, sleep=lambda s: None)
+    alerted(config, altium, clock)
     [posted] = bom_posts(slack)
     altium.faults.http_error(503, times=None)
     failed = service.look_up_supply(config, clock=clock)
@@ -144,11 +149,7 @@ def test_a_supply_failure_leaves_the_alert_and_its_facts_follow(
 
 def test_a_supply_api_down_for_an_hour_is_given_up_with_a_note(
         config: Config, altium: AltiumSandbox, slack: SlackSandbox, clock: FakeClock) -> None:
-    subscribed(config, clock)
-    service.look_up_supply(config, clock=clock)
-    change_parts(altium)
-    service.poll_once(config, clock=clock)
-    service.deliver_once(config, sleep=lambda s: None)
+    alerted(config, altium, clock)
     altium.faults.http_error(503, times=None)
     assert service.look_up_supply(config, clock=clock) is not None
     clock.advance(minutes=61)
